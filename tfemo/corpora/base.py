@@ -1,0 +1,98 @@
+"""The common records every corpus reader yields; the rest of tfemo sees only these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+from pathlib import Path
+
+import numpy as np
+
+CONTINUOUS = "continuous"
+CATEGORICAL = "categorical"
+TASKS = (CONTINUOUS, CATEGORICAL)
+PORTIONS = ("train", "devel", "test")
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """A word and where it is spoken, in seconds from the start of the item's audio."""
+
+    word: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech inside an item, with its transcript and, if known, word timings.
+
+    Times are seconds from the start of the item's audio. An utterance is one segment that
+    spans the whole file; a recording has one segment per spoken turn.
+    """
+
+    start: float
+    end: float
+    transcript: str
+    words: tuple[WordTiming, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Continuous labels of an item: `values[t, d]` at `times[t]` seconds.
+
+    `ratings[t, d, r]` holds the individual annotators' ratings when the corpus has them.
+    `source` is the file the trace was read from (for error messages).
+    """
+
+    times: np.ndarray
+    values: np.ndarray
+    dimensions: tuple[str, ...]
+    source: str
+    ratings: np.ndarray | None = None
+    raters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One unit of a corpus that becomes one SequenceExample: an utterance or a recording.
+
+    `load_trace` is a picklable callable (a module-level function or a functools.partial of
+    one) that reads the continuous labels; it is called in the worker so that a bad label
+    file is reported and skipped like any other bad input.
+    """
+
+    id: str
+    speaker: str
+    corpus: str
+    portion: str
+    audio_path: Path
+    segments: tuple[Segment, ...] = ()
+    label: str | None = None
+    load_trace: Callable[[], Trace] | None = None
+    language: str = "eng"
+    gender: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_word_timings(self) -> bool:
+        """True when every segment with words carries corpus-provided word timings."""
+        return bool(self.segments) and all(s.words is not None for s in self.segments)
+
+
+class Corpus(Protocol):
+    """What every corpus reader offers: its items per task and the names of its labels."""
+
+    name: str
+    language: str
+    tasks: tuple[str, ...]
+    default_task: str
+
+    def items(self, task: str) -> list[Item]:
+        """All items of the corpus for `task`, sorted by id, with their portion set."""
+        ...
+
+    def label_names(self, task: str) -> tuple[str, ...]:
+        """Class names (categorical) or label dimensions (continuous), in index order."""
+        ...

@@ -1,0 +1,34 @@
+"""Errors tfemo raises for bad input: each names the file and says what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TfemoError(Exception):
+    """Base class of tfemo's own errors."""
+
+
+class InputError(TfemoError):
+    """A corpus file is missing, corrupt or inconsistent.
+
+    `reason` is a short category used to count skips in summaries ("missing audio",
+    "corrupt audio", "empty transcript", "alignment failed", "labels too short", ...);
+    `detail` says what exactly is wrong.
+    """
+
+    def __init__(self, path: str | Path, reason: str, detail: str = "") -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.detail = detail
+        message = f"{self.path}: {reason}"
+        if detail:
+            message += f" ({detail})"
+        super().__init__(message)
+
+    def __reduce__(self):  # keep the fields across process boundaries
+        return (type(self), (self.path, self.reason, self.detail))
+
+
+class SchemaError(TfemoError):
+    """Records or a dataset description do not match what this version of tfemo reads."""
