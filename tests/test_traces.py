@@ -1,0 +1,52 @@
+"""Continuous labels on the frame grid: rates differ, short or broken traces are errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tfemo.corpora.base import Trace
+from tfemo.errors import InputError
+from tfemo.labels.traces import frame_centres, trace_on_frames
+
+
+def _trace(times, values, ratings=None):
+    return Trace(times=np.asarray(times, float), values=np.asarray(values, float),
+                 dimensions=("arousal",), source="labels.csv",
+                 ratings=None if ratings is None else np.asarray(ratings, float))
+
+
+def test_label_rate_differs_from_frame_rate():
+    # labels every 0.25 s (4 Hz, as MuSe-CaR), frames every 40 ms: values at frame centres
+    times = np.arange(0, 2.01, 0.25)
+    values = (times * 2.0)[:, None]
+    frames, _ = trace_on_frames(_trace(times, values), num_frames=50, frame_seconds=0.04,
+                                audio_seconds=2.0)
+    np.testing.assert_allclose(frames[:, 0], 2.0 * frame_centres(50, 0.04), atol=1e-6)
+
+
+def test_labels_at_the_frame_rate_pass_through_unchanged():
+    times = frame_centres(25, 0.04)
+    values = np.random.default_rng(0).normal(size=(25, 1))
+    ratings = np.random.default_rng(1).normal(size=(25, 1, 3))
+    frames, rated = trace_on_frames(_trace(times, values, ratings), 25, 0.04, 1.0)
+    np.testing.assert_allclose(frames, values, atol=1e-6)
+    np.testing.assert_allclose(rated, ratings, atol=1e-6)
+
+
+def test_labels_shorter_than_the_audio_are_refused():
+    times = np.arange(0, 5.0, 0.04)  # 5 s of labels
+    with pytest.raises(InputError, match="labels.csv: labels too short"):
+        trace_on_frames(_trace(times, np.zeros((len(times), 1))), 250, 0.04, 10.0)
+
+
+@pytest.mark.parametrize("broken", ["nan", "order"])
+def test_broken_traces_are_refused(broken):
+    times = np.arange(0, 1.0, 0.04)
+    values = np.zeros((len(times), 1))
+    if broken == "nan":
+        values[3] = np.nan
+    else:
+        times[5], times[6] = times[6], times[5]
+    with pytest.raises(InputError, match="bad labels"):
+        trace_on_frames(_trace(times, values), 25, 0.04, 1.0)

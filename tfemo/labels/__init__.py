@@ -1,0 +1,1 @@
+"""Labels: continuous traces at the frame rate, label maps and annotator fusion."""
