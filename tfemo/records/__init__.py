@@ -1,0 +1,1 @@
+"""Records: the TFRecord schema, dataset description, shard writer and tf.data reader."""

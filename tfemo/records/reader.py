@@ -1,0 +1,175 @@
+"""The tf.data reader: batches of fixed-length chunks (training) or whole sequences (evaluation).
+
+Every batch is a dict of tensors:
+- `audio` float32 [B, T, frame_length] in [-1, 1); `words` float32 [B, T, word_dim];
+  `labels` float32 [B, T, D]; `ratings` float32 [B, T, D, R]: the requested per-frame
+  features the records carry;
+- `mask` bool [B, T]: True on real frames of the example, False on the zero padding that
+  fills the last chunk of a sequence (chunk mode) or the end of every shorter sequence of a
+  batch (whole-sequence mode). Losses and metrics must use only frames where `mask` is True:
+  padded frames carry zeros, not data (design section 6, bug 2);
+- `num_frames` int32 [B]: the number of real frames in each row (the row's `mask` sum);
+- `label` int32 [B] (class index, -1 for none), `id` string [B], `speaker` string [B];
+- `chunk_index` int32 [B] (chunk mode only): position of the chunk in its sequence, so chunk
+  k of `id` covers frames k*T .. k*T + num_frames - 1.
+
+Nothing runs in Python per element: parsing, chunking and padding are TF ops only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from tfemo.errors import SchemaError
+from tfemo.records.description import DatasetDescription
+from tfemo.records.schema import FRAME_FEATURES, parse
+from tfemo.records.writer import shard_paths
+
+AUTOTUNE = tf.data.AUTOTUNE
+DEFAULT_FEATURES = ("audio", "words", "labels")
+
+
+def _check_files(description: DatasetDescription, paths: list[Path], folder: Path) -> None:
+    """Make sure the shards on disk are the ones the description lists (when it lists any)."""
+    if not description.portions:
+        return
+    listed = {Path(name).name for name in description.portion(folder.name).get("files", [])}
+    if not listed:
+        return
+    found = {path.name for path in paths}
+    if listed != found:
+        missing = sorted(listed - found)
+        extra = sorted(found - listed)
+        raise SchemaError(
+            f"{folder}: shards do not match the dataset description "
+            f"(missing: {missing[:3]}, not described: {extra[:3]}): "
+            "run tools/make_tfrecords.py again"
+        )
+
+
+def _add_mask(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Whole-sequence mode: every frame of the sequence is real."""
+    example = dict(example)
+    example["mask"] = tf.ones([example["num_frames"]], dtype=tf.bool)
+    return example
+
+
+def _chunker(length: int, frame_keys: tuple[str, ...]):
+    """Map function cutting one sequence into [C, length, ...] chunks, the last zero-padded."""
+
+    def chunk(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        frames = example["num_frames"]
+        count = (frames + length - 1) // length
+        total = count * length
+        out = {}
+        for key in frame_keys:
+            value = example[key]
+            padding = [[0, total - frames]] + [[0, 0]] * (value.shape.rank - 1)
+            value = tf.pad(value, padding)
+            out[key] = tf.reshape(value, [-1, length, *value.shape[1:].as_list()])
+        mask = tf.reshape(tf.range(total) < frames, [-1, length])
+        out["mask"] = mask
+        out["num_frames"] = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+        out["chunk_index"] = tf.range(count, dtype=tf.int32)
+        for key in ("id", "speaker", "label"):
+            out[key] = tf.fill([count], example[key])
+        return out
+
+    return chunk
+
+
+def make_dataset(
+    output_dir: str | Path,
+    portion: str,
+    *,
+    sequence_length: int | None,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    repeat: bool = False,
+    features: tuple[str, ...] = DEFAULT_FEATURES,
+    drop_remainder: bool = False,
+    num_parallel: int = AUTOTUNE,
+    shuffle_buffer: int = 256,
+    cache: bool | str = False,
+) -> tf.data.Dataset:
+    """Batches of one portion's records, as described in the module docstring.
+
+    `sequence_length=L` cuts every sequence into consecutive chunks of L frames (the last
+    zero-padded; `mask` marks the real frames); `None` yields whole sequences padded to the
+    longest of each batch. With `shuffle=False` the order is the shard order and the order
+    within shards, and every frame of every example appears exactly once per pass (what
+    evaluation needs). With `shuffle=True` shard order, interleaving and a buffer of
+    `shuffle_buffer` chunks/sequences are shuffled, deterministically for a given `seed`, and
+    reshuffled every epoch. `features` names the per-frame features wanted; those the records
+    do not carry are left out. `cache=True` keeps parsed sequences in memory (a str: a cache
+    file); `repeat=True` repeats forever, epoch after epoch.
+    """
+    unknown = sorted(set(features) - set(FRAME_FEATURES))
+    if unknown:
+        raise ValueError(f"unknown features {unknown}: choose from {FRAME_FEATURES}")
+    if sequence_length is not None and sequence_length <= 0:
+        raise ValueError(f"sequence_length must be positive or None, got {sequence_length}")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+
+    description = DatasetDescription.read(output_dir)
+    spec = description.record_spec()
+    paths = shard_paths(output_dir, portion)
+    _check_files(description, paths, Path(output_dir) / portion)
+    wanted = tuple(key for key in spec.features if key in features)
+    files = tf.data.Dataset.from_tensor_slices([str(path) for path in paths])
+    compression = description.compression
+
+    if shuffle:
+        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        records = files.interleave(
+            lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
+            cycle_length=min(len(paths), 8),
+            block_length=1,
+            num_parallel_calls=num_parallel,
+            deterministic=True,
+        )
+    else:
+        records = files.flat_map(
+            lambda path: tf.data.TFRecordDataset(path, compression_type=compression)
+        )
+
+    dataset = records.map(
+        lambda record: parse(record, spec, features=wanted),
+        num_parallel_calls=num_parallel,
+        deterministic=True,
+    )
+    if cache:
+        dataset = dataset.cache("" if cache is True else str(cache))
+
+    if sequence_length is None:
+        dataset = dataset.map(_add_mask, num_parallel_calls=num_parallel, deterministic=True)
+    else:
+        chunk = _chunker(sequence_length, wanted)
+        dataset = dataset.map(chunk, num_parallel_calls=num_parallel, deterministic=True)
+        dataset = dataset.unbatch()
+
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    if sequence_length is None:
+        dataset = dataset.padded_batch(batch_size, drop_remainder=drop_remainder)
+    else:
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    return dataset.prefetch(AUTOTUNE)
+
+
+def portion_frame_count(output_dir: str | Path, portion: str) -> int:
+    """Number of real frames in a portion, from the dataset description."""
+    description = DatasetDescription.read(output_dir)
+    counts = description.portion(portion)
+    if "frames" not in counts:
+        raise SchemaError(f"{output_dir}: description gives no frame count for {portion!r}")
+    return int(counts["frames"])
+
+
+__all__ = ["AUTOTUNE", "DEFAULT_FEATURES", "make_dataset", "portion_frame_count"]
