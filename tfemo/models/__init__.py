@@ -1,0 +1,1 @@
+"""Keras models, one per file, each built from the dataset description's sizes (never a corpus)."""
