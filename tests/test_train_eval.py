@@ -1,0 +1,108 @@
+"""python -m tfemo.train / tfemo.eval on tiny synthetic records: checkpoints, resume, coverage."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.records_factory import write_synthetic_records
+from tfemo import eval as evaluate
+from tfemo import train
+from tfemo.checkpoints import available_steps
+
+LENGTHS = {"train": [57, 80, 43, 66], "devel": [37, 52, 61], "test": [45]}
+SMALL = ["--hidden", "8", "--batch_size", "2", "--sequence_length", "20", "--verbose", "0",
+         "--device", "-1"]
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("records")
+    write_synthetic_records(folder, LENGTHS)
+    return folder
+
+
+def _train(records: Path, train_dir: Path, *extra: str) -> int:
+    return train.main(["--tfrecords", str(records), "--train_dir", str(train_dir), *SMALL,
+                       *extra])
+
+
+def test_train_then_eval_scores_every_frame_once(records, tmp_path, capsys):
+    assert _train(records, tmp_path, "--max_steps", "6", "--save_interval_secs", "0") == 0
+    assert available_steps(tmp_path)[-1] == 6
+    assert (tmp_path / "log_train.txt").read_text().count("=== run started") == 1
+    assert list((tmp_path / "train").glob("events.out.tfevents.*"))
+    assert evaluate.main(["--portion", "devel", "--steps", "6", "--checkpoint", str(tmp_path),
+                          "--tfrecords", str(records), "--device", "-1"]) == 0
+    scores = json.loads((tmp_path / "eval-devel-6.json").read_text())
+    assert scores["files"] == 3 and scores["frames"] == sum(LENGTHS["devel"])
+    rows = (tmp_path / "eval-devel-6.csv").read_text().splitlines()
+    assert [int(r.split(",")[2]) for r in rows[1:]] == LENGTHS["devel"]
+    assert "step=6 portion=devel" in (tmp_path / "log_eval.txt").read_text()
+
+
+def test_a_missing_step_lists_the_steps_that_exist(records, tmp_path, capsys):
+    _train(records, tmp_path, "--max_steps", "3", "--save_interval_secs", "0")
+    code = evaluate.main(["--steps", "8188", "--checkpoint", str(tmp_path),
+                          "--tfrecords", str(records), "--device", "-1"])
+    assert code == 1
+    assert "no checkpoint at step 8188; steps that exist: 1, 2, 3" in capsys.readouterr().err
+
+
+def test_device_0_without_a_gpu_trains_on_the_cpu(records, tmp_path, capsys):
+    args = ["--tfrecords", str(records), "--train_dir", str(tmp_path), *SMALL[:-2],
+            "--device", "0", "--max_steps", "1"]
+    assert train.main(args) == 0
+    assert "no GPU found, running on the CPU" in capsys.readouterr().out
+    assert available_steps(tmp_path) == [1]
+
+
+def test_resumed_training_matches_an_uninterrupted_run(records, tmp_path):
+    import tensorflow as tf
+
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    _train(records, whole, "--max_steps", "8")
+    _train(records, parts, "--max_steps", "4")
+    _train(records, parts, "--max_steps", "8")
+    assert "at step 4" in (parts / "log_train.txt").read_text()
+    a = tf.train.load_checkpoint(str(whole / "model.ckpt-8"))
+    b = tf.train.load_checkpoint(str(parts / "model.ckpt-8"))
+    names = [n for n in a.get_variable_to_shape_map() if "model" in n]
+    assert names
+    for name in names:
+        np.testing.assert_allclose(a.get_tensor(name), b.get_tensor(name), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_keeps_checkpoints_and_continues(records, tmp_path):
+    command = [sys.executable, "-m", "tfemo.train", "--tfrecords", str(records),
+               "--train_dir", str(tmp_path), *SMALL, "--max_steps", "100000",
+               "--save_interval_secs", "0", "--max_to_keep", "1000"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while len(available_steps(tmp_path)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    before = available_steps(tmp_path)
+    assert len(before) >= 5
+    target = before[-1] + 3
+    result = subprocess.run(command[:-6] + ["--max_steps", str(target), "--save_interval_secs",
+                                            "0", "--max_to_keep", "1000"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    after = available_steps(tmp_path)
+    assert set(before) <= set(after) and after[-1] == target
+    assert "resuming from" in result.stdout

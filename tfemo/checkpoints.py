@@ -1,0 +1,55 @@
+"""Step-indexed checkpoints `model.ckpt-<step>` via tf.train.Checkpoint and CheckpointManager."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import tensorflow as tf
+
+CHECKPOINT_NAME = "model.ckpt"
+_STEP = re.compile(re.escape(CHECKPOINT_NAME) + r"-(\d+)\.index$")
+
+
+def available_steps(directory: str | Path) -> list[int]:
+    """The steps of every complete checkpoint in `directory`, ascending."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    steps = (_STEP.match(p.name) for p in directory.iterdir())
+    return sorted(int(m.group(1)) for m in steps if m)
+
+
+def checkpoint_path(directory: str | Path, steps: str | int) -> str:
+    """The prefix of checkpoint `steps` ("latest" or a number) in `directory`.
+
+    A missing step is an error that lists the steps that exist.
+    """
+    directory = Path(directory)
+    existing = available_steps(directory)
+    if not existing:
+        raise FileNotFoundError(f"{directory}: no checkpoints ({CHECKPOINT_NAME}-<step>.index)")
+    step = existing[-1] if str(steps) == "latest" else int(steps)
+    if step not in existing:
+        listing = ", ".join(str(s) for s in existing)
+        raise FileNotFoundError(f"{directory}: no checkpoint at step {step}; steps that exist: "
+                                f"{listing}")
+    return str(directory / f"{CHECKPOINT_NAME}-{step}")
+
+
+def make_manager(checkpoint: tf.train.Checkpoint, directory: str | Path,
+                 max_to_keep: int) -> tf.train.CheckpointManager:
+    """A manager writing `model.ckpt-<step>` files and the `checkpoint` index in `directory`."""
+    return tf.train.CheckpointManager(checkpoint, str(directory), max_to_keep=max_to_keep,
+                                      checkpoint_name=CHECKPOINT_NAME)
+
+
+def training_checkpoint(model, optimizer) -> tf.train.Checkpoint:
+    """A checkpoint of everything a resumed run needs to continue exactly where it stopped.
+
+    Besides the model and optimizer, it holds the state of the model's random seed generators
+    (dropout masks), which the model's own checkpoint graph leaves out: without it a resumed
+    run would draw different dropout masks than an uninterrupted one.
+    """
+    seeds = [v for v in model.non_trainable_variables if "seed_generator_state" in v.path]
+    return tf.train.Checkpoint(model=model, optimizer=optimizer, seed_states=seeds)

@@ -1,0 +1,74 @@
+"""Score a model on every frame of every file of a portion, in order, nothing dropped.
+
+Whole sequences are read unshuffled and padded per batch; predictions are cut back to each
+file's real frames with the mask, so no padded frame is scored and no frame is scored twice
+(DESIGN.md section 6, bugs 2 and 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfemo.metrics import ccc
+from tfemo.records.description import DatasetDescription
+from tfemo.records.reader import make_dataset
+
+
+@dataclass
+class FilePrediction:
+    """One file's predictions and labels over its real frames, [N, D] each."""
+
+    id: str
+    speaker: str
+    predictions: np.ndarray
+    labels: np.ndarray
+
+
+def predict_portion(model: keras.Model, records: str | Path, portion: str,
+                    batch_size: int = 4) -> list[FilePrediction]:
+    """Predictions for every frame of every file of `portion`, in record order."""
+    features = tuple(getattr(model, "input_keys", ("audio", "words"))) + ("labels",)
+    data = make_dataset(records, portion, sequence_length=None, batch_size=batch_size,
+                        shuffle=False, seed=0, features=features)
+    forward = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
+    files = []
+    for batch in data:
+        predictions = forward(batch).numpy()
+        for row, count in enumerate(batch["num_frames"].numpy()):
+            files.append(FilePrediction(
+                id=batch["id"][row].numpy().decode(),
+                speaker=batch["speaker"][row].numpy().decode(),
+                predictions=predictions[row, :count],
+                labels=batch["labels"][row, :count].numpy()))
+    return files
+
+
+def continuous_scores(files: list[FilePrediction], label_names: tuple[str, ...]) -> dict:
+    """Per dimension: CCC of the portion concatenated and the mean of per-file CCCs."""
+    predictions = np.concatenate([f.predictions for f in files])
+    labels = np.concatenate([f.labels for f in files])
+    concatenated = ccc(predictions, labels)
+    per_file = np.array([ccc(f.predictions, f.labels) for f in files])
+    scores = {"files": len(files), "frames": int(len(labels)), "dimensions": {}}
+    for d, name in enumerate(label_names):
+        scores["dimensions"][name] = {"ccc": float(concatenated[d]),
+                                      "mean_file_ccc": float(per_file[:, d].mean())}
+    scores["mean_ccc"] = float(np.mean(concatenated))
+    return scores
+
+
+def check_coverage(files: list[FilePrediction], description: DatasetDescription,
+                   portion: str) -> None:
+    """Fail if the frames scored are not exactly the frames the records hold."""
+    expected = description.portion(portion)
+    frames = sum(len(f.labels) for f in files)
+    if len(files) != expected["examples"] or frames != expected["frames"]:
+        raise RuntimeError(f"scored {len(files)} files / {frames} frames of {portion}, but the "
+                           f"records hold {expected['examples']} / {expected['frames']}")
+    if len({f.id for f in files}) != len(files):
+        raise RuntimeError(f"a file of {portion} was scored twice")
