@@ -1,3 +1,3 @@
-"""tfemo: speech emotion recognition with TensorFlow/Keras, from corpus to aligned TFRecords to models."""
+"""tfemo: speech emotion recognition with TensorFlow/Keras, from corpus to TFRecords to models."""
 
 __version__ = "0.1.0"

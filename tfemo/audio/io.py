@@ -1,4 +1,4 @@
-"""Read audio as real corpora ship it and return 16 kHz mono float32, or an error naming the file."""
+"""Read audio as real corpora ship it: 16 kHz mono float32, or an error naming the file."""
 
 from __future__ import annotations
 

@@ -29,8 +29,8 @@ def trace_on_frames(trace: Trace, num_frames: int, frame_seconds: float,
                     audio_seconds: float) -> tuple[np.ndarray, np.ndarray | None]:
     """Values [N, D] (and ratings [N, D, R]) at the frame centres of an item's audio.
 
-    Raises InputError when the labels stop more than one label period (or one frame) before
-    the audio ends: such frames would otherwise get invented labels.
+    Each label holds for one label period after its time. Raises InputError when the labels
+    stop more than one frame before the audio ends: such frames would get invented labels.
     """
     times = np.asarray(trace.times, dtype=np.float64)
     if times.ndim != 1 or len(times) != len(trace.values):
@@ -39,11 +39,11 @@ def trace_on_frames(trace: Trace, num_frames: int, frame_seconds: float,
         raise InputError(trace.source, "bad labels", "labels contain NaN or infinite values")
     if np.any(np.diff(times) <= 0):
         raise InputError(trace.source, "bad labels", "label times are not increasing")
-    tolerance = max(label_period(trace), frame_seconds)
-    if times[-1] + tolerance < audio_seconds:
+    covered_until = times[-1] + label_period(trace)  # a label holds for one label period
+    if covered_until + frame_seconds < audio_seconds - 1e-9:
         raise InputError(
             trace.source, "labels too short",
-            f"labels end at {times[-1]:.2f} s but the audio lasts {audio_seconds:.2f} s",
+            f"labels cover {covered_until:.2f} s but the audio lasts {audio_seconds:.2f} s",
         )
     centres = frame_centres(num_frames, frame_seconds)
     values = _interpolate(times, np.asarray(trace.values, dtype=np.float64), centres)

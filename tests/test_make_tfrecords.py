@@ -1,0 +1,194 @@
+"""tools/make_tfrecords end to end on a tiny demo corpus: round trip, bad inputs, resume."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfemo.audio import FRAME_SECONDS
+from tfemo.audio.io import load_audio, to_pcm_frames
+from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
+from tfemo.corpora.demo import TINY_CONFIG, DemoCorpus, ensure_demo_corpus
+from tfemo.labels.traces import trace_on_frames
+from tfemo.make_records import MakeOptions, make_tfrecords
+from tfemo.records.description import DatasetDescription
+from tfemo.records.reader import make_dataset
+from tfemo.records.schema import read_examples
+from tfemo.records.writer import shard_paths
+from tfemo.text.embeddings import load_word_vectors
+from tools.make_tfrecords import main as make_tfrecords_main
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory) -> Path:
+    return ensure_demo_corpus(TINY_CONFIG, root=tmp_path_factory.mktemp("demo") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def continuous_records(tiny_root, tmp_path_factory) -> tuple[Path, DatasetDescription]:
+    output = tmp_path_factory.mktemp("continuous")
+    description, _ = make_tfrecords(DemoCorpus(tiny_root), output,
+                                    MakeOptions(task=CONTINUOUS), command=["test"])
+    return output, description
+
+
+def _examples(output: Path, portion: str):
+    return {e.id: e for e in read_examples(shard_paths(output, portion))}
+
+
+def test_records_round_trip_the_audio_labels_and_ratings(tiny_root, continuous_records):
+    output, description = continuous_records
+    corpus = DemoCorpus(tiny_root)
+    items = corpus.items(CONTINUOUS)
+    assert sum(p["examples"] for p in description.portions.values()) == len(items)
+    assert description.raters == list(corpus.rater_names)
+    assert set(description.normalisation) >= {"fit_on", "labels", "audio"}
+    for item in items:
+        example = _examples(output, item.portion)[item.id]
+        audio = load_audio(item.audio_path)
+        np.testing.assert_array_equal(example.audio, to_pcm_frames(audio))
+        labels, ratings = trace_on_frames(item.load_trace(), len(example.audio), FRAME_SECONDS,
+                                          len(audio) / 16000)
+        np.testing.assert_allclose(example.labels, labels, atol=1e-6)
+        np.testing.assert_allclose(example.ratings, ratings, atol=1e-6)
+        assert example.speaker == item.speaker and example.portion == item.portion
+
+
+def test_word_vectors_land_on_the_frames_their_word_spans(tiny_root, continuous_records):
+    output, _ = continuous_records
+    vectors = load_word_vectors("spacy-md")
+    item = DemoCorpus(tiny_root).items(CONTINUOUS)[0]
+    example = _examples(output, item.portion)[item.id]
+    centres = (np.arange(len(example.words)) + 0.5) * FRAME_SECONDS
+    spoken = np.zeros(len(centres), bool)
+    for segment in item.segments:
+        for word in segment.words:
+            inside = (centres >= word.start) & (centres < word.end)
+            spoken |= inside
+            expected = vectors.lookup(word.word.lower())
+            np.testing.assert_allclose(example.words[inside], np.broadcast_to(
+                expected, (inside.sum(), len(expected))), atol=1e-6)
+    assert not example.words[~spoken].any(), "frames in silence must carry zero vectors"
+
+
+def test_reader_gives_every_frame_once(continuous_records):
+    output, description = continuous_records
+    data = make_dataset(output, "devel", sequence_length=50, batch_size=3, shuffle=False, seed=0)
+    frames = sum(int(batch["mask"].numpy().sum()) for batch in data)
+    assert frames == description.portions["devel"]["frames"]
+
+
+def _corrupt_copy(tiny_root: Path, destination: Path) -> dict[str, str]:
+    """A copy of the tiny corpus with one bad input of each kind; returns id -> reason."""
+    root = destination / "corpus"
+    shutil.copytree(tiny_root, root)
+    corpus = DemoCorpus(root)
+    utterances = [i for i in corpus.items(CATEGORICAL) if i.portion == "train"]
+    missing, corrupt, empty, unalignable = utterances[:4]
+    missing.audio_path.unlink()
+    corrupt.audio_path.write_bytes(b"RIFF" + bytes(range(256)) * 4)
+    table = root / "utterances.csv"
+    rows = list(csv.DictReader(table.open()))
+    for row in rows:
+        if row["id"] == empty.id:
+            row["transcript"] = ""
+        if row["id"] == unalignable.id:
+            row["transcript"] = " ".join(["extraordinarily"] * 80)
+    with table.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return {missing.id: "missing audio", corrupt.id: "corrupt audio",
+            empty.id: "empty transcript", unalignable.id: "alignment failed"}
+
+
+def test_each_bad_input_is_reported_and_skipped(tiny_root, tmp_path, capsys):
+    bad = _corrupt_copy(tiny_root, tmp_path)
+    output = tmp_path / "records"
+    code = make_tfrecords_main(["--data_dir", str(tmp_path / "corpus"), "--task", CATEGORICAL,
+                                "--alignment", "aeneas", "--output_dir", str(output),
+                                "--workers", "1", "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    corpus = DemoCorpus(tmp_path / "corpus")
+    for item_id, reason in bad.items():
+        path = next(i.audio_path for i in corpus.items(CATEGORICAL) if i.id == item_id)
+        assert f"{path}: {reason}" in printed.replace("\n", "")
+    description = DatasetDescription.read(output)
+    assert description.skipped["train"] == {reason: 1 for reason in bad.values()}
+    written = set(_examples(output, "train"))
+    train_ids = {i.id for i in corpus.items(CATEGORICAL) if i.portion == "train"}
+    assert written == train_ids - set(bad)
+
+
+def test_labels_shorter_than_the_audio_are_skipped_and_strict_fails(tiny_root, tmp_path):
+    root = tmp_path / "corpus"
+    shutil.copytree(tiny_root, root)
+    session = DemoCorpus(root).items(CONTINUOUS)[0]
+    labels = root / "sessions" / f"{session.id}.labels.csv"
+    lines = labels.read_text().splitlines()
+    labels.write_text("\n".join(lines[: len(lines) // 2]) + "\n")
+    description, _ = make_tfrecords(DemoCorpus(root), tmp_path / "lenient",
+                                    MakeOptions(task=CONTINUOUS))
+    assert description.skipped[session.portion] == {"labels too short": 1}
+    code = make_tfrecords_main(["--data_dir", str(root), "--output_dir", str(tmp_path / "strict"),
+                                "--workers", "1", "--quiet", "--strict"])
+    assert code == 1
+    assert not (tmp_path / "strict" / "description.json").exists()
+
+
+def test_an_interrupted_run_resumed_gives_identical_files(tiny_root, tmp_path):
+    corpus = DemoCorpus(tiny_root)
+    options = MakeOptions(task=CATEGORICAL, examples_per_shard=3)
+    make_tfrecords(corpus, tmp_path / "whole", options, command=["same"])
+
+    class RunInterruptedError(Exception):
+        pass
+
+    done = []
+
+    def interrupt_after_ten(count: int) -> None:
+        done.append(count)
+        if sum(done) >= 10:
+            raise RunInterruptedError
+
+    with pytest.raises(RunInterruptedError):
+        make_tfrecords(corpus, tmp_path / "parts", options, command=["same"],
+                       on_progress=interrupt_after_ten)
+    assert not (tmp_path / "parts" / "description.json").exists()
+    _, report = make_tfrecords(corpus, tmp_path / "parts", options, command=["same"])
+    assert report.reused_shards >= 3
+    whole = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*")
+                   if p.is_file() and p.name != ".progress.json")
+    parts = sorted(p.relative_to(tmp_path / "parts") for p in (tmp_path / "parts").rglob("*")
+                   if p.is_file() and p.name != ".progress.json")
+    assert whole == parts
+    for relative in whole:
+        assert (tmp_path / "whole" / relative).read_bytes() == \
+            (tmp_path / "parts" / relative).read_bytes(), relative
+
+
+@pytest.mark.slow
+def test_two_workers_write_the_same_bytes_as_one(tiny_root, tmp_path):
+    corpus = DemoCorpus(tiny_root)
+    options = MakeOptions(task=CATEGORICAL, examples_per_shard=5)
+    make_tfrecords(corpus, tmp_path / "one", options, workers=1, command=["same"])
+    make_tfrecords(corpus, tmp_path / "two", options, workers=2, command=["same"])
+    for path in sorted((tmp_path / "one").rglob("*.tfrecord")):
+        twin = tmp_path / "two" / path.relative_to(tmp_path / "one")
+        assert path.read_bytes() == twin.read_bytes(), path.name
+    assert (tmp_path / "one" / "description.json").read_bytes() == \
+        (tmp_path / "two" / "description.json").read_bytes()
+
+
+def test_help_documents_the_options(capsys):
+    with pytest.raises(SystemExit):
+        make_tfrecords_main(["--help"])
+    text = capsys.readouterr().out
+    for option in ("--corpus", "--data_dir", "--alignment", "--embeddings", "--workers",
+                   "--strict", "--task", "--output_dir"):
+        assert option in text

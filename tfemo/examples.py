@@ -1,0 +1,153 @@
+"""Turn one corpus item into the per-frame arrays of one SequenceExample.
+
+Runs in worker processes: load audio -> frames, word timings (corpus, aeneas or uniform) ->
+word vectors on frames, labels on frames. Every bad input becomes an InputError naming the file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
+from tfemo.audio.io import load_audio, to_pcm_frames
+from tfemo.corpora.base import Item, WordTiming
+from tfemo.errors import InputError
+from tfemo.labels.traces import trace_on_frames
+from tfemo.records.description import RunningStats
+from tfemo.records.schema import ExampleArrays
+from tfemo.text.alignment import align_aeneas, align_uniform
+from tfemo.text.frames import word_vectors_on_frames
+from tfemo.text.tokens import tokenize
+
+ALIGNMENTS = ("auto", "corpus", "aeneas", "uniform")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How items become examples; the same for every item of a run."""
+
+    task: str
+    alignment: str = "auto"
+    class_names: tuple[str, ...] = ()
+    word_dim: int = 0
+
+
+@dataclass
+class BuildResult:
+    """One built example with what the run summary and the train statistics need."""
+
+    example: ExampleArrays | None
+    num_frames: int
+    seconds: float
+    words: list[str]
+    label_stats: RunningStats | None
+    audio_stats: RunningStats
+    alignment: str
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def normalise_word(word: str) -> str | None:
+    """The lookup form of a corpus-provided word (as `tokenize` gives it), or None."""
+    tokens = tokenize(word)
+    return " ".join(tokens) if tokens else None
+
+
+def item_words(item: Item, alignment: str) -> list[str]:
+    """Every word of an item in lookup form (the vocabulary the run needs vectors for)."""
+    words: list[str] = []
+    for segment in item.segments:
+        if _use_corpus_timings(segment.words, alignment):
+            words.extend(w for w in (normalise_word(t.word) for t in segment.words) if w)
+        else:
+            words.extend(tokenize(segment.transcript))
+    return words
+
+
+def build_example(item: Item, options: BuildOptions,
+                  vectors: Mapping[str, np.ndarray]) -> BuildResult:
+    """Load, frame, align, embed and label one item."""
+    stages: dict[str, float] = {}
+    started = time.perf_counter()
+    audio = load_audio(item.audio_path)
+    pcm = to_pcm_frames(audio, FRAME_LENGTH)
+    num_frames, seconds = len(pcm), len(audio) / SAMPLE_RATE
+    stages["load"] = time.perf_counter() - started
+
+    words_on_frames, used = None, "none"
+    timings: list[WordTiming] = []
+    if options.word_dim:
+        started = time.perf_counter()
+        timings, used = _word_timings(item, audio, options.alignment)
+        stages["align"] = time.perf_counter() - started
+        started = time.perf_counter()
+        words_on_frames = word_vectors_on_frames(timings, vectors, num_frames, options.word_dim,
+                                                 FRAME_SECONDS)
+        stages["embed"] = time.perf_counter() - started
+
+    labels = ratings = None
+    label_stats = None
+    label_index = -1
+    started = time.perf_counter()
+    if item.load_trace is not None:
+        labels, ratings = trace_on_frames(item.load_trace(), num_frames, FRAME_SECONDS, seconds)
+        label_stats = RunningStats.of(labels)
+    if options.class_names:
+        if item.label not in options.class_names:
+            raise InputError(item.audio_path, "unknown label",
+                             f"{item.label!r} is not one of {', '.join(options.class_names)}")
+        label_index = options.class_names.index(item.label)
+    stages["labels"] = time.perf_counter() - started
+
+    example = ExampleArrays(
+        id=item.id, speaker=item.speaker, corpus=item.corpus, portion=item.portion,
+        sample_rate=SAMPLE_RATE, audio=pcm, words=words_on_frames, labels=labels,
+        ratings=ratings, label=label_index, gender=item.gender or "",
+    )
+    return BuildResult(example, num_frames, seconds, [t.word for t in timings], label_stats,
+                       RunningStats.of(audio.reshape(-1, 1)), used, stages)
+
+
+def _use_corpus_timings(words: tuple[WordTiming, ...] | None, alignment: str) -> bool:
+    """Whether a segment's own word timings are used under the chosen alignment mode."""
+    return words is not None and alignment in ("auto", "corpus")
+
+
+def _word_timings(item: Item, audio: np.ndarray, alignment: str) -> tuple[list[WordTiming], str]:
+    """Word timings of every segment in item time, and which method gave them."""
+    if not item.segments:
+        raise InputError(item.audio_path, "empty transcript", "the item has no transcript")
+    timings: list[WordTiming] = []
+    methods = set()
+    for segment in item.segments:
+        if _use_corpus_timings(segment.words, alignment):
+            timings.extend(WordTiming(w, t.start, t.end) for t in segment.words
+                           if (w := normalise_word(t.word)))
+            methods.add("corpus")
+            continue
+        if alignment == "corpus":
+            raise InputError(item.audio_path, "no word timings",
+                             "--alignment corpus, but the corpus gives no word timings here")
+        words = tokenize(segment.transcript)
+        if not words:
+            raise InputError(item.audio_path, "empty transcript",
+                             f"no words in the transcript of "
+                             f"{segment.start:.2f}-{segment.end:.2f} s")
+        first = max(0, int(round(segment.start * SAMPLE_RATE)))
+        last = min(len(audio), int(round(segment.end * SAMPLE_RATE)))
+        if last <= first:
+            raise InputError(item.audio_path, "alignment failed",
+                             f"segment {segment.start:.2f}-{segment.end:.2f} s lies outside the "
+                             f"audio ({len(audio) / SAMPLE_RATE:.2f} s)")
+        piece = audio[first:last]
+        if alignment == "uniform":
+            timings.extend(align_uniform(piece, words, str(item.audio_path), first / SAMPLE_RATE))
+            methods.add("uniform")
+        else:
+            timings.extend(align_aeneas(piece, words, item.language, str(item.audio_path),
+                                        first / SAMPLE_RATE))
+            methods.add("aeneas")
+    return timings, "+".join(sorted(methods))

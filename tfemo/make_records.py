@@ -1,0 +1,360 @@
+"""Write a corpus into sharded TFRecords with its dataset description.
+
+Items are built in worker processes (tfemo.examples) and written shard by shard. Each shard is
+written under a temporary name and renamed when complete, and `.progress.json` records the
+finished shards with their statistics, so a run that is killed and started again skips what is
+done and ends with the same files as an uninterrupted run. The description is written last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import tfemo
+from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
+from tfemo.corpora.base import CATEGORICAL, PORTIONS, Corpus, Item
+from tfemo.errors import InputError, TfemoError
+from tfemo.examples import BuildOptions, BuildResult, build_example, item_words
+from tfemo.records.description import DatasetDescription, RunningStats, description_path
+from tfemo.records.schema import SCHEMA_VERSION, serialize
+from tfemo.records.writer import remove_stale_temp_files, shard_path, write_shard
+from tfemo.text.embeddings import load_word_vectors, vector_table
+
+PROGRESS_FILE = ".progress.json"
+
+
+@dataclass(frozen=True)
+class MakeOptions:
+    """Everything about a run that changes its output (and so its fingerprint)."""
+
+    task: str
+    alignment: str = "auto"
+    embeddings: str = "spacy-md"
+    examples_per_shard: int = 0  # 0: 8 per shard for recordings, 256 for utterances
+    name: str = ""  # output name used in shard file names; default: the corpus name
+
+
+@dataclass
+class ShardPlan:
+    """One shard to write: its portion, index, count and items."""
+
+    portion: str
+    index: int
+    count: int
+    items: list[Item]
+
+
+@dataclass
+class Skip:
+    """An item left out of the records, and why."""
+
+    item_id: str
+    path: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class RunReport:
+    """What a run did, for the summary: per-stage seconds and the items skipped now."""
+
+    written_shards: int = 0
+    reused_shards: int = 0
+    stage_seconds: Counter = field(default_factory=Counter)
+    wall_seconds: float = 0.0
+
+
+def plan_shards(items: Sequence[Item], examples_per_shard: int) -> list[ShardPlan]:
+    """Split each portion's items (sorted by id) into contiguous shards of equal size."""
+    plans = []
+    for portion in _portions_of(items):
+        members = sorted((i for i in items if i.portion == portion), key=lambda i: i.id)
+        count = max(1, math.ceil(len(members) / examples_per_shard))
+        size = math.ceil(len(members) / count)
+        plans.extend(ShardPlan(portion, k, count, members[k * size:(k + 1) * size])
+                     for k in range(count))
+    return plans
+
+
+def fingerprint(corpus: Corpus, items: Sequence[Item], options: MakeOptions) -> str:
+    """A hash of everything that determines the output: options, items and their files."""
+    entries = []
+    for item in sorted(items, key=lambda i: i.id):
+        try:
+            stat = os.stat(item.audio_path)
+            file_key = [stat.st_size, stat.st_mtime_ns]
+        except OSError:
+            file_key = None
+        entries.append([item.id, item.portion, str(item.audio_path), file_key, item.label,
+                        [[s.start, s.end, s.transcript, s.words is not None]
+                         for s in item.segments]])
+    blob = json.dumps([SCHEMA_VERSION, corpus.name, options.__dict__, entries], default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions, *,
+                   workers: int = 1, strict: bool = False, command: Sequence[str] = (),
+                   on_progress: Callable[[int], None] | None = None,
+                   on_skip: Callable[[Skip], None] | None = None,
+                   ) -> tuple[DatasetDescription, RunReport]:
+    """Write `corpus` (for `options.task`) to `output_dir`; return its description.
+
+    on_progress(n) is called as n more items are done; on_skip for each skipped item. With
+    `strict`, the first bad input raises InputError after the finished shards are kept.
+    """
+    started = time.perf_counter()
+    output_dir = Path(output_dir)
+    name = options.name or corpus.name
+    items = corpus.items(options.task)
+    if not items:
+        raise TfemoError(f"corpus {corpus.name!r} has no items for task {options.task!r}")
+    per_shard = options.examples_per_shard or (256 if options.task == CATEGORICAL else 8)
+    plans = plan_shards(items, per_shard)
+    key = fingerprint(corpus, items, options)
+    progress = _load_progress(output_dir, key)
+
+    has_text = any(s.transcript.strip() or s.words for i in items for s in i.segments)
+    vocabulary = sorted({w for i in items for w in item_words(i, options.alignment)})
+    vectors_name, word_dim, table, oov = "", 0, {}, set()
+    if has_text:
+        word_vectors = load_word_vectors(options.embeddings)
+        vectors_name, word_dim = word_vectors.name, word_vectors.dim
+        table, oov = vector_table(vocabulary, word_vectors)
+    class_names = corpus.label_names(CATEGORICAL) if options.task == CATEGORICAL else ()
+    build_options = BuildOptions(options.task, options.alignment, tuple(class_names), word_dim)
+
+    report = RunReport()
+    for portion in {p.portion for p in plans}:
+        remove_stale_temp_files(output_dir / portion)
+    todo = []
+    for plan in plans:
+        path = shard_path(output_dir, plan.portion, name, plan.index, plan.count)
+        relative = str(path.relative_to(output_dir))
+        if relative in progress["shards"] and path.is_file():
+            report.reused_shards += 1
+            if on_progress:
+                on_progress(len(plan.items))
+        else:
+            todo.append((plan, path, relative))
+
+    results = _build_all([it for plan, _, _ in todo for it in plan.items], build_options,
+                         table, workers)
+    try:
+        for plan, path, relative in todo:
+            serialized, record = [], _empty_record()
+            for item in plan.items:
+                outcome = next(results)
+                if isinstance(outcome, InputError):
+                    skip = Skip(item.id, outcome.path, outcome.reason, outcome.detail)
+                    if strict:
+                        raise outcome
+                    record["skipped"].append(skip.__dict__)
+                    if on_skip:
+                        on_skip(skip)
+                else:
+                    data, result = outcome
+                    serialized.append(data)
+                    _add_to_record(record, item, result, oov)
+                    report.stage_seconds.update(result.stage_seconds)
+                if on_progress:
+                    on_progress(1)
+            write_started = time.perf_counter()
+            write_shard(serialized, path)
+            report.stage_seconds["write"] += time.perf_counter() - write_started
+            progress["shards"][relative] = record
+            _save_progress(output_dir, progress)
+            report.written_shards += 1
+    finally:
+        results.close()
+
+    description = _describe(corpus, name, options, per_shard, plans, progress, output_dir,
+                            vectors_name, word_dim, len(oov & set(vocabulary)), command,
+                            class_names)
+    description.write(description_path(output_dir))
+    report.wall_seconds = time.perf_counter() - started
+    return description, report
+
+
+# --- building in workers -----------------------------------------------------------------
+
+_worker_state: dict = {}
+
+
+def _init_worker(options: BuildOptions, table: dict) -> None:
+    """Give a worker process the run's options and word vectors once."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _worker_state["options"], _worker_state["table"] = options, table
+
+
+def _build_one(item: Item) -> tuple[bytes, BuildResult] | InputError:
+    """Build and serialize one item in a worker; a bad input comes back as its error."""
+    try:
+        result = build_example(item, _worker_state["options"], _worker_state["table"])
+    except InputError as error:
+        return error
+    started = time.perf_counter()
+    data = serialize(result.example)
+    result.stage_seconds["serialize"] = time.perf_counter() - started
+    result.example = None  # the arrays travel serialized only
+    return data, result
+
+
+def _build_all(items: list[Item], options: BuildOptions, table: dict,
+               workers: int) -> Iterator[tuple[bytes, BuildResult] | InputError]:
+    """Outcomes of `items` in order, built by `workers` processes with a bounded look-ahead."""
+    if workers <= 1:
+        _init_worker(options, table)
+        for item in items:
+            yield _build_one(item)
+        return
+    context = multiprocessing.get_context("spawn")  # never fork a process that runs TensorFlow
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(options, table)) as pool:
+        pending: list[Future] = []
+        next_item = 0
+        try:
+            while next_item < len(items) or pending:
+                while next_item < len(items) and len(pending) < 4 * workers:
+                    pending.append(pool.submit(_build_one, items[next_item]))
+                    next_item += 1
+                yield pending.pop(0).result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+# --- progress and description ---------------------------------------------------------------
+
+def _empty_record() -> dict:
+    return {"examples": 0, "frames": 0, "seconds": 0.0, "speakers": [], "skipped": [],
+            "word_tokens": 0, "oov_tokens": 0, "alignment": {}, "label_stats": None,
+            "audio_stats": None}
+
+
+def _add_to_record(record: dict, item: Item, result: BuildResult, oov: set[str]) -> None:
+    """Fold one built example into its shard's record (counts and train statistics)."""
+    record["examples"] += 1
+    record["frames"] += result.num_frames
+    record["seconds"] += result.seconds
+    if item.speaker not in record["speakers"]:
+        record["speakers"].append(item.speaker)
+    record["word_tokens"] += len(result.words)
+    record["oov_tokens"] += sum(w in oov for w in result.words)
+    record["alignment"][result.alignment] = record["alignment"].get(result.alignment, 0) + 1
+    for key, stats in (("label_stats", result.label_stats), ("audio_stats", result.audio_stats)):
+        if stats is not None:
+            merged = stats if record[key] is None else RunningStats.from_dict(record[key]).merge(
+                stats)
+            record[key] = merged.to_dict()
+
+
+def _load_progress(output_dir: Path, key: str) -> dict:
+    """The finished shards of an earlier run with the same fingerprint, else a fresh start."""
+    path = output_dir / PROGRESS_FILE
+    try:
+        progress = json.loads(path.read_text())
+        if progress.get("fingerprint") == key:
+            return progress
+    except (OSError, ValueError):
+        pass
+    if path.exists() or description_path(output_dir).exists():
+        print(f"{output_dir}: holds records of a different run; rewriting them", file=sys.stderr)
+        _remove_old_records(output_dir)
+    return {"fingerprint": key, "shards": {}}
+
+
+def _remove_old_records(output_dir: Path) -> None:
+    """Delete the shards, description and progress of an earlier, different run."""
+    for portion_dir in output_dir.iterdir():
+        if portion_dir.is_dir():
+            for shard in portion_dir.glob("*.tfrecord"):
+                shard.unlink()
+    for path in (output_dir / PROGRESS_FILE, description_path(output_dir)):
+        path.unlink(missing_ok=True)
+
+
+def _save_progress(output_dir: Path, progress: dict) -> None:
+    """Atomically record the finished shards."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    temporary = output_dir / f"{PROGRESS_FILE}.tmp-{os.getpid()}"
+    temporary.write_text(json.dumps(progress, indent=1, sort_keys=True))
+    os.replace(temporary, output_dir / PROGRESS_FILE)
+
+
+def _portions_of(items: Sequence[Item]) -> list[str]:
+    """Portions present, in the canonical order train, devel, test, then any others."""
+    present = {i.portion for i in items}
+    return [p for p in PORTIONS if p in present] + sorted(present - set(PORTIONS))
+
+
+def _describe(corpus: Corpus, name: str, options: MakeOptions, per_shard: int,
+              plans: list[ShardPlan],
+              progress: dict, output_dir: Path, vectors_name: str, word_dim: int,
+              oov_types: int, command: Sequence[str], class_names: Sequence[str],
+              ) -> DatasetDescription:
+    """The description of what was written, from the shard records (train-only statistics)."""
+    portions, skipped, alignment = {}, {}, Counter()
+    totals = Counter()
+    label_stats = audio_stats = None
+    for plan in plans:
+        path = shard_path(output_dir, plan.portion, name, plan.index, plan.count)
+        record = progress["shards"][str(path.relative_to(output_dir))]
+        entry = portions.setdefault(plan.portion, {"examples": 0, "frames": 0, "seconds": 0.0,
+                                                   "speakers": [], "files": []})
+        entry["examples"] += record["examples"]
+        entry["frames"] += record["frames"]
+        entry["seconds"] = round(entry["seconds"] + record["seconds"], 3)
+        entry["speakers"] = sorted(set(entry["speakers"]) | set(record["speakers"]))
+        entry["files"].append(path.name)
+        for skip in record["skipped"]:
+            reasons = skipped.setdefault(plan.portion, {})
+            reasons[skip["reason"]] = reasons.get(skip["reason"], 0) + 1
+        totals.update(word_tokens=record["word_tokens"], oov_tokens=record["oov_tokens"])
+        alignment.update(record["alignment"])
+        if plan.portion == "train":
+            label_stats = _merge(label_stats, record["label_stats"])
+            audio_stats = _merge(audio_stats, record["audio_stats"])
+    normalisation = {"fit_on": "train"}
+    if label_stats is not None:
+        normalisation["labels"] = {"mean": _rounded(label_stats.mean()),
+                                   "std": _rounded(label_stats.std())}
+    if audio_stats is not None:
+        normalisation["audio"] = {"mean": _rounded(audio_stats.mean())[0],
+                                  "std": _rounded(audio_stats.std())[0]}
+    raters = tuple(getattr(corpus, "rater_names", ()) or ())
+    label_names = tuple(class_names) if class_names else tuple(corpus.label_names(options.task))
+    return DatasetDescription(
+        name=name, corpus=corpus.name, task=options.task, sample_rate=SAMPLE_RATE,
+        frame_length=FRAME_LENGTH, frame_seconds=FRAME_SECONDS, word_dim=word_dim,
+        word_vectors=vectors_name, label_names=label_names, raters=raters, portions=portions,
+        normalisation=normalisation, alignment=dict(sorted(alignment.items())),
+        oov={"types": oov_types, "tokens": totals["oov_tokens"],
+             "word_tokens": totals["word_tokens"]},
+        skipped=skipped, command=list(command), tfemo_version=tfemo.__version__,
+        extra={"examples_per_shard": per_shard, "alignment_option": options.alignment,
+               "embeddings_option": options.embeddings},
+    )
+
+
+def _merge(total: RunningStats | None, record: dict | None) -> RunningStats | None:
+    if record is None:
+        return total
+    stats = RunningStats.from_dict(record)
+    return stats if total is None else total.merge(stats)
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 6) for v in np.atleast_1d(values)]

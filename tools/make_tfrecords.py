@@ -1,0 +1,133 @@
+#!/usr/bin/env python
+"""Write a corpus as partitioned TFRecords: aligned 40 ms audio frames, word vectors and labels.
+
+With no arguments it writes the embedded demo corpus (generated with espeak-ng on first use)
+to tfrecords/{train,devel,test}/ and prints a summary of what was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from tfemo.corpora import CORPUS_NAMES, open_corpus  # noqa: E402
+from tfemo.corpora.base import TASKS  # noqa: E402
+from tfemo.errors import InputError, TfemoError  # noqa: E402
+from tfemo.examples import ALIGNMENTS  # noqa: E402
+from tfemo.make_records import MakeOptions, RunReport, Skip, make_tfrecords  # noqa: E402
+from tfemo.records.description import DatasetDescription  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (every option documented in --help)."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--corpus", default="demo", choices=CORPUS_NAMES,
+                        help="corpus to read")
+    parser.add_argument("--data_dir", type=Path, default=None,
+                        help="the corpus folder as distributed (demo: the generated cache "
+                             "folder, made on first use when omitted)")
+    parser.add_argument("--output_dir", type=Path, default=Path("tfrecords"),
+                        help="where <portion>/<name>-<shard>-of-<n>.tfrecord and "
+                             "description.json go")
+    parser.add_argument("--task", choices=TASKS, default=None,
+                        help="continuous: per-frame arousal/valence (and annotator ratings) per "
+                             "recording; categorical: one class label per utterance "
+                             "(default: the corpus's own default)")
+    parser.add_argument("--alignment", choices=ALIGNMENTS, default="auto",
+                        help="word timings: corpus = the corpus's own, aeneas = forced "
+                             "alignment, uniform = spread over the speech; auto = corpus "
+                             "timings where present, aeneas elsewhere")
+    parser.add_argument("--embeddings", default="spacy-md",
+                        help="word vectors: spacy-md (offline en_core_web_md, 300-d) or a "
+                             "word2vec/GloVe/fastText file read with gensim")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes building examples in parallel")
+    parser.add_argument("--examples_per_shard", type=int, default=0,
+                        help="examples per shard (0: 8 recordings or 256 utterances)")
+    parser.add_argument("--name", default="",
+                        help="name used in the shard file names (default: the corpus name)")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail on the first bad input instead of reporting and skipping it")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def summary_table(description: DatasetDescription, output_dir: Path) -> Table:
+    """Per portion: examples, speakers, minutes, frames, shards and skipped items."""
+    table = Table(title=f"{description.name} ({description.task}) -> {output_dir}")
+    for column in ("portion", "examples", "speakers", "minutes", "frames", "shards", "skipped"):
+        table.add_column(column, justify="left" if column == "portion" else "right")
+    for portion, entry in description.portions.items():
+        skipped = description.skipped.get(portion, {})
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+        table.add_row(portion, str(entry["examples"]), str(len(entry["speakers"])),
+                      f"{entry['seconds'] / 60:.1f}", str(entry["frames"]),
+                      str(len(entry["files"])), reasons or "0")
+    return table
+
+
+def print_summary(console: Console, description: DatasetDescription, report: RunReport,
+                  output_dir: Path) -> None:
+    """The final summary: the table, words and alignment, and what this run did."""
+    console.print(summary_table(description, output_dir))
+    oov = description.oov
+    if description.word_dim:
+        console.print(f"word vectors: {description.word_vectors} ({description.word_dim}-d); "
+                      f"{oov['word_tokens']} word tokens, out of vocabulary: {oov['types']} "
+                      f"types, {oov['tokens']} tokens (deterministic vectors)")
+        console.print("alignment: " + ", ".join(
+            f"{method} {n}" for method, n in description.alignment.items()))
+    console.print(f"labels: {', '.join(description.label_names)}"
+                  + (f"; raters: {', '.join(description.raters)}" if description.raters else ""))
+    console.print(f"normalisation statistics fit on train only; description: "
+                  f"{output_dir / 'description.json'}")
+    console.print(f"this run: {report.written_shards} shards written, {report.reused_shards} "
+                  f"already complete, {report.wall_seconds:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console(stderr=False)
+    try:
+        corpus = open_corpus(args.corpus, args.data_dir)
+        task = args.task or corpus.default_task
+        if task not in corpus.tasks:
+            raise TfemoError(f"corpus {corpus.name} has no {task} task "
+                             f"(it has: {', '.join(corpus.tasks)})")
+        options = MakeOptions(task=task, alignment=args.alignment, embeddings=args.embeddings,
+                              examples_per_shard=args.examples_per_shard, name=args.name)
+        total = len(corpus.items(task))
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                      disable=args.quiet, transient=True) as progress:
+            bar = progress.add_task(f"{corpus.name} -> {args.output_dir}", total=total)
+
+            def report_skip(skip: Skip) -> None:
+                console.print(f"[yellow]skipped[/] {skip.path}: {skip.reason}"
+                              + (f" ({skip.detail})" if skip.detail else ""))
+
+            description, report = make_tfrecords(
+                corpus, args.output_dir, options, workers=args.workers, strict=args.strict,
+                command=["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])],
+                on_progress=lambda n: progress.advance(bar, n), on_skip=report_skip)
+    except InputError as error:
+        console.print(f"[red]error[/] {error} (--strict: stopped; finished shards are kept)")
+        return 1
+    except TfemoError as error:
+        console.print(f"[red]error[/] {error}")
+        return 1
+    print_summary(console, description, report, args.output_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
