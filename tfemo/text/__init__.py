@@ -1,0 +1,1 @@
+"""Text: forced alignment of transcripts and word vectors placed on frames."""
