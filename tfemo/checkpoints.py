@@ -47,9 +47,19 @@ def make_manager(checkpoint: tf.train.Checkpoint, directory: str | Path,
 def training_checkpoint(model, optimizer) -> tf.train.Checkpoint:
     """A checkpoint of everything a resumed run needs to continue exactly where it stopped.
 
-    Besides the model and optimizer, it holds the state of the model's random seed generators
-    (dropout masks), which the model's own checkpoint graph leaves out: without it a resumed
-    run would draw different dropout masks than an uninterrupted one.
+    Variables are listed explicitly, in the order the model and optimizer create them: TF's
+    object-graph tracking does not see Keras 3 layers kept in Python lists, nor the random
+    seed generators behind dropout masks, so `Checkpoint(model=model)` would silently miss them.
     """
-    seeds = [v for v in model.non_trainable_variables if "seed_generator_state" in v.path]
-    return tf.train.Checkpoint(model=model, optimizer=optimizer, seed_states=seeds)
+    return tf.train.Checkpoint(model_variables=list(model.variables),
+                               optimizer_variables=list(optimizer.variables))
+
+
+def restore_model(model, path: str) -> None:
+    """Load a checkpoint's model variables into `model` (built with the same configuration).
+
+    Fails if any model variable is missing from the checkpoint or has another shape.
+    """
+    status = tf.train.Checkpoint(model_variables=list(model.variables)).restore(path)
+    status.expect_partial()  # the optimizer's variables are not needed to predict
+    status.assert_existing_objects_matched()

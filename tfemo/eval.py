@@ -46,9 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def evaluate_step(args: argparse.Namespace, step: str | int) -> dict:
     """Restore one checkpoint, score the portion, write the results; return the scores."""
-    import tensorflow as tf
-
-    from tfemo.checkpoints import checkpoint_path
+    from tfemo.checkpoints import checkpoint_path, restore_model
     from tfemo.evaluation import check_coverage, continuous_scores, predict_portion
     from tfemo.models.registry import model_from_config
     from tfemo.records.description import DatasetDescription
@@ -56,7 +54,7 @@ def evaluate_step(args: argparse.Namespace, step: str | int) -> dict:
     path = checkpoint_path(args.checkpoint, step)
     spec = json.loads((args.checkpoint / "model.json").read_text())
     model = model_from_config(spec["model"], spec["config"])
-    tf.train.Checkpoint(model=model).restore(path).expect_partial()
+    restore_model(model, path)
     description = DatasetDescription.read(args.tfrecords)
     files = predict_portion(model, args.tfrecords, args.portion, args.batch_size)
     check_coverage(files, description, args.portion)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine: install everything (idempotent), then
-#   bash tools/run.sh demo   run the main job on the embedded demo corpus
-#   bash tools/run.sh test   run the linter and the whole test suite (what CI runs)
+#   bash tools/run.sh demo   the main job on the embedded demo corpus: make TFRecords, train
+#                            the semantic fusion model, score devel and test
+#   bash tools/run.sh test   the linter and the whole test suite (what CI runs)
+# A second run skips what is done (installed packages, written shards, finished training).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 job=${1:-demo}
@@ -10,6 +12,9 @@ export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 case "$job" in
   demo)
     .venv/bin/python tools/make_tfrecords.py
+    .venv/bin/python -m tfemo.train --device 0
+    .venv/bin/python -m tfemo.eval --portion devel --steps latest
+    .venv/bin/python -m tfemo.eval --portion test --steps latest
     ;;
   test)
     .venv/bin/ruff check .
