@@ -13,7 +13,6 @@ from tfemo.audio import FRAME_SECONDS
 from tfemo.audio.io import load_audio, to_pcm_frames
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
 from tfemo.corpora.demo import TINY_CONFIG, DemoCorpus, ensure_demo_corpus
-from tfemo.labels.traces import trace_on_frames
 from tfemo.make_records import MakeOptions, make_tfrecords
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import make_dataset
@@ -51,10 +50,10 @@ def test_records_round_trip_the_audio_labels_and_ratings(tiny_root, continuous_r
         example = _examples(output, item.portion)[item.id]
         audio = load_audio(item.audio_path)
         np.testing.assert_array_equal(example.audio, to_pcm_frames(audio))
-        labels, ratings = trace_on_frames(item.load_trace(), len(example.audio), FRAME_SECONDS,
-                                          len(audio) / 16000)
-        np.testing.assert_allclose(example.labels, labels, atol=1e-6)
-        np.testing.assert_allclose(example.ratings, ratings, atol=1e-6)
+        trace = item.load_trace()  # one label per 40 ms frame, at the frame's start
+        assert len(trace.values) == len(example.labels)
+        np.testing.assert_array_equal(example.labels, trace.values.astype(np.float32))
+        np.testing.assert_array_equal(example.ratings, trace.ratings.astype(np.float32))
         assert example.speaker == item.speaker and example.portion == item.portion
 
 
@@ -75,11 +74,32 @@ def test_word_vectors_land_on_the_frames_their_word_spans(tiny_root, continuous_
     assert not example.words[~spoken].any(), "frames in silence must carry zero vectors"
 
 
-def test_reader_gives_every_frame_once(continuous_records):
+def test_reader_gives_every_frame_once_in_order(continuous_records):
     output, description = continuous_records
     data = make_dataset(output, "devel", sequence_length=50, batch_size=3, shuffle=False, seed=0)
-    frames = sum(int(batch["mask"].numpy().sum()) for batch in data)
-    assert frames == description.portions["devel"]["frames"]
+    pieces: dict[str, list[np.ndarray]] = {}
+    for batch in data:
+        for row in range(len(batch["id"])):
+            valid = batch["mask"][row].numpy()
+            pieces.setdefault(batch["id"][row].numpy().decode(), []).append(
+                batch["labels"][row].numpy()[valid])
+    examples = _examples(output, "devel")
+    assert set(pieces) == set(examples)
+    for example_id, chunks in pieces.items():
+        np.testing.assert_array_equal(np.concatenate(chunks), examples[example_id].labels)
+    assert sum(len(c) for cs in pieces.values() for c in cs) == \
+        description.portions["devel"]["frames"]
+
+
+def test_other_options_replace_the_records(tiny_root, tmp_path):
+    corpus = DemoCorpus(tiny_root)
+    options = MakeOptions(task=CATEGORICAL, examples_per_shard=20)
+    first, _ = make_tfrecords(corpus, tmp_path, options)
+    again, report = make_tfrecords(corpus, tmp_path, options)
+    assert report.written_shards == 0 and again.to_json() == first.to_json()
+    changed, report = make_tfrecords(corpus, tmp_path, MakeOptions(
+        task=CATEGORICAL, examples_per_shard=20, alignment="uniform"))
+    assert report.reused_shards == 0 and changed.alignment == {"uniform": 36}
 
 
 def _corrupt_copy(tiny_root: Path, destination: Path) -> dict[str, str]:

@@ -80,3 +80,15 @@ def test_class_scores_match_scikit_learn():
     assert scores["wa"] == pytest.approx(np.mean(y_true == y_pred))
     assert scores["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
     assert scores["confusion"].sum() == 200
+
+
+def test_the_keras_loss_takes_the_mask_as_sample_weight(data):
+    from tfemo.losses import MaskedCCCLoss
+
+    x, y, mask = data
+    loss = MaskedCCCLoss()
+    padded_x = np.where(mask[..., None], x, 100.0).astype("float32")
+    masked = float(loss(y.astype("float32"), padded_x, sample_weight=mask))
+    assert masked == pytest.approx(1 - ccc(x, y, mask).mean(), rel=1e-4)
+    unmasked = float(loss(y.astype("float32"), padded_x))
+    assert unmasked != pytest.approx(masked, rel=1e-2)

@@ -57,6 +57,13 @@ def test_a_missing_step_lists_the_steps_that_exist(records, tmp_path, capsys):
     assert "no checkpoint at step 8188; steps that exist: 1, 2, 3" in capsys.readouterr().err
 
 
+def _has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+@pytest.mark.skipif("_has_gpu()", reason="this machine has a GPU")
 def test_device_0_without_a_gpu_trains_on_the_cpu(records, tmp_path, capsys):
     args = ["--tfrecords", str(records), "--train_dir", str(tmp_path), *SMALL[:-2],
             "--device", "0", "--max_steps", "1"]

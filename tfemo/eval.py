@@ -120,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     while True:
         new = [s for s in available_steps(args.checkpoint) if s not in done]
         for step in new:
-            print_scores(evaluate_step(args, step))
+            try:
+                print_scores(evaluate_step(args, step))
+            except FileNotFoundError:  # deleted by the trainer's max_to_keep meanwhile
+                print(f"checkpoint {step} was removed before it could be evaluated")
             done.add(step)
             last_new = time.monotonic()
         idle = time.monotonic() - last_new

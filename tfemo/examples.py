@@ -14,7 +14,7 @@ import numpy as np
 
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
 from tfemo.audio.io import load_audio, to_pcm_frames
-from tfemo.corpora.base import Item, WordTiming
+from tfemo.corpora.base import Item, Trace, WordTiming
 from tfemo.errors import InputError
 from tfemo.labels.traces import trace_on_frames
 from tfemo.records.description import RunningStats
@@ -24,6 +24,7 @@ from tfemo.text.frames import word_vectors_on_frames
 from tfemo.text.tokens import tokenize
 
 ALIGNMENTS = ("auto", "corpus", "aeneas", "uniform")
+EXAMPLE_VERSION = 2  # bump whenever the arrays built from the same inputs change
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class BuildOptions:
     alignment: str = "auto"
     class_names: tuple[str, ...] = ()
     word_dim: int = 0
+    dimensions: tuple[str, ...] = ()  # continuous label dimensions every trace must have
+    raters: tuple[str, ...] = ()  # annotators every trace must have, in this order
 
 
 @dataclass
@@ -93,7 +96,9 @@ def build_example(item: Item, options: BuildOptions,
     label_index = -1
     started = time.perf_counter()
     if item.load_trace is not None:
-        labels, ratings = trace_on_frames(item.load_trace(), num_frames, FRAME_SECONDS, seconds)
+        trace = item.load_trace()
+        _check_trace_names(trace, options)
+        labels, ratings = trace_on_frames(trace, num_frames, FRAME_SECONDS, seconds)
         label_stats = RunningStats.of(labels)
     if options.class_names:
         if item.label not in options.class_names:
@@ -109,6 +114,18 @@ def build_example(item: Item, options: BuildOptions,
     )
     return BuildResult(example, num_frames, seconds, [t.word for t in timings], label_stats,
                        RunningStats.of(audio.reshape(-1, 1)), used, stages)
+
+
+def _check_trace_names(trace: Trace, options: BuildOptions) -> None:
+    """The trace must have the run's dimensions and raters, in the same order."""
+    if options.dimensions and tuple(trace.dimensions) != options.dimensions:
+        raise InputError(trace.source, "bad labels",
+                         f"dimensions {', '.join(trace.dimensions)}; expected "
+                         f"{', '.join(options.dimensions)}")
+    if tuple(trace.raters) != options.raters:
+        raise InputError(trace.source, "bad labels",
+                         f"raters {', '.join(trace.raters) or 'none'}; expected "
+                         f"{', '.join(options.raters) or 'none'}")
 
 
 def _use_corpus_timings(words: tuple[WordTiming, ...] | None, alignment: str) -> bool:

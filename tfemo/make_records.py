@@ -25,9 +25,10 @@ import numpy as np
 
 import tfemo
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
-from tfemo.corpora.base import CATEGORICAL, PORTIONS, Corpus, Item
+from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
 from tfemo.errors import InputError, TfemoError
-from tfemo.examples import BuildOptions, BuildResult, build_example, item_words
+from tfemo.examples import EXAMPLE_VERSION, BuildOptions, BuildResult, build_example, item_words
+from tfemo.partition import check_speaker_independent
 from tfemo.records.description import DatasetDescription, RunningStats, description_path
 from tfemo.records.schema import SCHEMA_VERSION, serialize
 from tfemo.records.writer import remove_stale_temp_files, shard_path, write_shard
@@ -89,19 +90,29 @@ def plan_shards(items: Sequence[Item], examples_per_shard: int) -> list[ShardPla
     return plans
 
 
-def fingerprint(corpus: Corpus, items: Sequence[Item], options: MakeOptions) -> str:
-    """A hash of everything that determines the output: options, items and their files."""
+def _file_key(path: str | Path | None) -> list | None:
+    """Size and modification time of a file (None when absent): a change means new content."""
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [str(path), stat.st_size, stat.st_mtime_ns]
+
+
+def fingerprint(corpus: Corpus, items: Sequence[Item], options: MakeOptions,
+                vectors_name: str) -> str:
+    """A hash of everything that determines the output: code versions, options, the word
+    vectors, and every item with its audio and label files, transcripts and word timings."""
     entries = []
     for item in sorted(items, key=lambda i: i.id):
-        try:
-            stat = os.stat(item.audio_path)
-            file_key = [stat.st_size, stat.st_mtime_ns]
-        except OSError:
-            file_key = None
-        entries.append([item.id, item.portion, str(item.audio_path), file_key, item.label,
-                        [[s.start, s.end, s.transcript, s.words is not None]
-                         for s in item.segments]])
-    blob = json.dumps([SCHEMA_VERSION, corpus.name, options.__dict__, entries], default=str)
+        entries.append([item.id, item.speaker, item.portion, _file_key(item.audio_path),
+                        _file_key(item.label_path), item.label,
+                        [[s.start, s.end, s.transcript, s.words] for s in item.segments]])
+    versions = [SCHEMA_VERSION, EXAMPLE_VERSION, tfemo.__version__]
+    embeddings = [vectors_name, _file_key(options.embeddings)]
+    blob = json.dumps([versions, corpus.name, options.__dict__, embeddings, entries], default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -121,10 +132,10 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
     items = corpus.items(options.task)
     if not items:
         raise TfemoError(f"corpus {corpus.name!r} has no items for task {options.task!r}")
+    if getattr(corpus, "speaker_independent", True):
+        check_speaker_independent(items, corpus.name)
     per_shard = options.examples_per_shard or (256 if options.task == CATEGORICAL else 8)
     plans = plan_shards(items, per_shard)
-    key = fingerprint(corpus, items, options)
-    progress = _load_progress(output_dir, key)
 
     has_text = any(s.transcript.strip() or s.words for i in items for s in i.segments)
     vocabulary = sorted({w for i in items for w in item_words(i, options.alignment)})
@@ -133,8 +144,13 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
         word_vectors = load_word_vectors(options.embeddings)
         vectors_name, word_dim = word_vectors.name, word_vectors.dim
         table, oov = vector_table(vocabulary, word_vectors)
-    class_names = corpus.label_names(CATEGORICAL) if options.task == CATEGORICAL else ()
-    build_options = BuildOptions(options.task, options.alignment, tuple(class_names), word_dim)
+    progress = _load_progress(output_dir, fingerprint(corpus, items, options, vectors_name))
+    continuous = options.task == CONTINUOUS
+    class_names = () if continuous else tuple(corpus.label_names(CATEGORICAL))
+    dimensions = tuple(corpus.label_names(CONTINUOUS)) if continuous else ()
+    raters = tuple(getattr(corpus, "rater_names", ()) or ()) if continuous else ()
+    build_options = BuildOptions(options.task, options.alignment, class_names, word_dim,
+                                 dimensions, raters)
 
     report = RunReport()
     for portion in {p.portion for p in plans}:
@@ -181,8 +197,7 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
         results.close()
 
     description = _describe(corpus, name, options, per_shard, plans, progress, output_dir,
-                            vectors_name, word_dim, len(oov & set(vocabulary)), command,
-                            class_names)
+                            vectors_name, word_dim, len(oov), command, build_options)
     description.write(description_path(output_dir))
     report.wall_seconds = time.perf_counter() - started
     return description, report
@@ -301,9 +316,8 @@ def _portions_of(items: Sequence[Item]) -> list[str]:
 
 
 def _describe(corpus: Corpus, name: str, options: MakeOptions, per_shard: int,
-              plans: list[ShardPlan],
-              progress: dict, output_dir: Path, vectors_name: str, word_dim: int,
-              oov_types: int, command: Sequence[str], class_names: Sequence[str],
+              plans: list[ShardPlan], progress: dict, output_dir: Path, vectors_name: str,
+              word_dim: int, oov_types: int, command: Sequence[str], build: BuildOptions,
               ) -> DatasetDescription:
     """The description of what was written, from the shard records (train-only statistics)."""
     portions, skipped, alignment = {}, {}, Counter()
@@ -334,12 +348,11 @@ def _describe(corpus: Corpus, name: str, options: MakeOptions, per_shard: int,
     if audio_stats is not None:
         normalisation["audio"] = {"mean": _rounded(audio_stats.mean())[0],
                                   "std": _rounded(audio_stats.std())[0]}
-    raters = tuple(getattr(corpus, "rater_names", ()) or ())
-    label_names = tuple(class_names) if class_names else tuple(corpus.label_names(options.task))
     return DatasetDescription(
         name=name, corpus=corpus.name, task=options.task, sample_rate=SAMPLE_RATE,
         frame_length=FRAME_LENGTH, frame_seconds=FRAME_SECONDS, word_dim=word_dim,
-        word_vectors=vectors_name, label_names=label_names, raters=raters, portions=portions,
+        word_vectors=vectors_name, label_names=list(build.class_names or build.dimensions),
+        raters=list(build.raters), portions=portions,
         normalisation=normalisation, alignment=dict(sorted(alignment.items())),
         oov={"types": oov_types, "tokens": totals["oov_tokens"],
              "word_tokens": totals["word_tokens"]},

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"(it has: {', '.join(corpus.tasks)})")
         options = MakeOptions(task=task, alignment=args.alignment, embeddings=args.embeddings,
                               examples_per_shard=args.examples_per_shard, name=args.name)
-        total = len(corpus.items(task))
+        total = len(corpus.items(task))  # for the progress bar (readers only read CSVs)
         with Progress("[progress.description]{task.description}", BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                       disable=args.quiet, transient=True) as progress:
@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                 command=["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])],
                 on_progress=lambda n: progress.advance(bar, n), on_skip=report_skip)
     except InputError as error:
-        console.print(f"[red]error[/] {error} (--strict: stopped; finished shards are kept)")
+        stopped = " (--strict: stopped; finished shards are kept)" if args.strict else ""
+        console.print(f"[red]error[/] {error}{stopped}")
         return 1
     except TfemoError as error:
         console.print(f"[red]error[/] {error}")

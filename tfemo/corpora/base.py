@@ -60,7 +60,8 @@ class Item:
 
     `load_trace` is a picklable callable (a module-level function or a functools.partial of
     one) that reads the continuous labels; it is called in the worker so that a bad label
-    file is reported and skipped like any other bad input.
+    file is reported and skipped like any other bad input. `label_path` names the file it
+    reads, so that a changed label file is noticed when records are made again.
     """
 
     id: str
@@ -71,14 +72,10 @@ class Item:
     segments: tuple[Segment, ...] = ()
     label: str | None = None
     load_trace: Callable[[], Trace] | None = None
+    label_path: Path | None = None
     language: str = "eng"
     gender: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def has_word_timings(self) -> bool:
-        """True when every segment with words carries corpus-provided word timings."""
-        return bool(self.segments) and all(s.words is not None for s in self.segments)
 
 
 class Corpus(Protocol):

@@ -473,7 +473,7 @@ class DemoCorpus:
         for key, row in utterances.items():
             speaker = _field(path, row, "speaker")
             segment = Segment(0.0, _number(path, row, "duration"),
-                              _field(path, row, "transcript"), words.get(key, ()))
+                              _field(path, row, "transcript"), words.get(key))
             metadata = {name: _field(path, row, name) for name in
                         ("arousal", "valence", "intensity", "sentence_id", "sentence")}
             items.append(Item(
@@ -495,8 +495,10 @@ class DemoCorpus:
             if key not in utterances:
                 raise InputError(segment_path, "bad metadata", f"unknown utterance {key}")
             start = _number(segment_path, row, "start")
-            shifted = tuple(WordTiming(w.word, round(start + w.start, 6), round(start + w.end, 6))
-                            for w in words.get(key, ()))
+            shifted = None  # no rows in words.csv: no corpus timings (aligned instead)
+            if key in words:
+                shifted = tuple(WordTiming(w.word, round(start + w.start, 6),
+                                           round(start + w.end, 6)) for w in words[key])
             segment = Segment(start, _number(segment_path, row, "end"),
                               _field(utterance_path, utterances[key], "transcript"), shifted)
             segments.setdefault(_field(segment_path, row, "session"), []).append(
@@ -506,13 +508,13 @@ class DemoCorpus:
         for row in rows:
             key = _field(path, row, "session")
             speaker = _field(path, row, "speaker")
+            labels = self.root / _field(path, row, "labels")
             items.append(Item(
                 id=key, speaker=speaker, corpus=self.name,
                 portion=self._portion(portions, speaker),
                 audio_path=self.root / _field(path, row, "path"),
                 segments=tuple(s for _, s in sorted(segments.get(key, []), key=lambda p: p[0])),
-                load_trace=functools.partial(read_session_labels,
-                                             self.root / _field(path, row, "labels")),
+                load_trace=functools.partial(read_session_labels, labels), label_path=labels,
                 language=self.language, gender=_field(path, row, "gender"),
                 metadata={"duration": _field(path, row, "duration")}))
         return sorted(items, key=lambda item: item.id)

@@ -105,7 +105,8 @@ def make_dataset(
     `shuffle_buffer` chunks/sequences are shuffled, deterministically for a given `seed`, and
     reshuffled every epoch. `features` names the per-frame features wanted; those the records
     do not carry are left out. `cache=True` keeps parsed sequences in memory (a str: a cache
-    file); `repeat=True` repeats forever, epoch after epoch.
+    file); the cache replays the first epoch's record order, so with it only the chunk buffer
+    is reshuffled in later epochs. `repeat=True` repeats forever, epoch after epoch.
     """
     unknown = sorted(set(features) - set(FRAME_FEATURES))
     if unknown:
