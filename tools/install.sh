@@ -18,18 +18,23 @@ missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "[install] apt packages: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # 2. Virtual environment.
-if [ ! -x .venv/bin/python ]; then
+if [ ! -x .venv/bin/pip ]; then
   echo "[install] creating .venv"
-  "$PYTHON" -m venv .venv
+  if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+    # Debian's own python3 needs its venv module from apt (pyenv and python.org builds have it)
+    rm -rf .venv
+    $SUDO apt-get install -y -qq python3-venv >/dev/null || $SUDO apt-get install -y -qq python3.11-venv >/dev/null
+    "$PYTHON" -m venv .venv
+  fi
 fi
 
 # 3. Python packages, re-installed only when setup.cfg changes. numpy and an old setuptools
