@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfemo.checkpoints import available_steps
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from tfemo.checkpoints import available_steps  # noqa: E402
 
 MODELS = {"audio+text": "audio,text", "audio": "audio", "text": "text"}
 

@@ -134,3 +134,14 @@ def test_every_model_variable_is_restored_from_a_checkpoint(records, tmp_path):
         restore_model(model, str(tmp_path / "model.ckpt-2"))
         outputs.append(model(batch, training=False).numpy())
     np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_watch_scores_each_checkpoint_once_then_times_out(records, tmp_path):
+    _train(records, tmp_path, "--max_steps", "2", "--save_interval_secs", "0")
+    code = evaluate.main(["--watch", "--watch_interval_secs", "0.1", "--watch_timeout_secs",
+                          "0.5", "--checkpoint", str(tmp_path), "--tfrecords", str(records),
+                          "--device", "-1"])
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.glob("eval-devel-*.json")) == \
+        ["eval-devel-1.json", "eval-devel-2.json"]
+    assert (tmp_path / "log_eval.txt").read_text().count("portion=devel") == 2
