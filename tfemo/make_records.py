@@ -108,7 +108,7 @@ def fingerprint(corpus: Corpus, items: Sequence[Item], options: MakeOptions,
     entries = []
     for item in sorted(items, key=lambda i: i.id):
         entries.append([item.id, item.speaker, item.portion, _file_key(item.audio_path),
-                        _file_key(item.label_path), item.label,
+                        [_file_key(p) for p in item.label_files], item.label,
                         [[s.start, s.end, s.transcript, s.words] for s in item.segments]])
     versions = [SCHEMA_VERSION, EXAMPLE_VERSION, tfemo.__version__]
     embeddings = [vectors_name, _file_key(options.embeddings)]

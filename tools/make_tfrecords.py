@@ -33,8 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--corpus", default="demo", choices=CORPUS_NAMES,
                         help="corpus to read")
     parser.add_argument("--data_dir", type=Path, default=None,
-                        help="the corpus folder as distributed (demo: the generated cache "
-                             "folder, made on first use when omitted)")
+                        help="the corpus folder as distributed (manifest: the manifest CSV; "
+                             "demo: the generated cache folder, made on first use when omitted)")
     parser.add_argument("--output_dir", type=Path, default=Path("tfrecords"),
                         help="where <portion>/<name>-<shard>-of-<n>.tfrecord and "
                              "description.json go")

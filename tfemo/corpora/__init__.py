@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from tfemo.corpora.base import Corpus
+from tfemo.errors import TfemoError
 
 
 def _demo(data_dir: Path | None) -> Corpus:
@@ -13,7 +15,47 @@ def _demo(data_dir: Path | None) -> Corpus:
     return DemoCorpus(data_dir if data_dir is not None else ensure_demo_corpus())
 
 
-_READERS = {"demo": _demo}
+def _emodb(data_dir: Path) -> Corpus:
+    from tfemo.corpora.emodb import EmoDBCorpus
+
+    return EmoDBCorpus(data_dir)
+
+
+def _ravdess(data_dir: Path) -> Corpus:
+    from tfemo.corpora.ravdess import RavdessCorpus
+
+    return RavdessCorpus(data_dir)
+
+
+def _tess(data_dir: Path) -> Corpus:
+    from tfemo.corpora.tess import TessCorpus
+
+    return TessCorpus(data_dir)
+
+
+def _savee(data_dir: Path) -> Corpus:
+    from tfemo.corpora.savee import SaveeCorpus
+
+    return SaveeCorpus(data_dir)
+
+
+def _recola(data_dir: Path) -> Corpus:
+    from tfemo.corpora.recola import RecolaCorpus
+
+    return RecolaCorpus(data_dir)
+
+
+def _manifest(data_dir: Path) -> Corpus:
+    from tfemo.corpora.manifest import ManifestCorpus
+
+    return ManifestCorpus(data_dir)
+
+
+# name -> reader over the corpus folder as distributed (manifest: the manifest CSV file)
+_READERS: dict[str, Callable[..., Corpus]] = {
+    "demo": _demo, "emodb": _emodb, "ravdess": _ravdess, "tess": _tess, "savee": _savee,
+    "recola": _recola, "manifest": _manifest,
+}
 CORPUS_NAMES = tuple(sorted(_READERS))
 
 
@@ -21,4 +63,7 @@ def open_corpus(name: str, data_dir: str | Path | None = None) -> Corpus:
     """The reader of corpus `name` over `data_dir` (the demo corpus generates itself if absent)."""
     if name not in _READERS:
         raise ValueError(f"unknown corpus {name!r}; known: {', '.join(CORPUS_NAMES)}")
+    if data_dir is None and name != "demo":
+        raise TfemoError(f"--corpus {name} needs --data_dir: the corpus folder as distributed"
+                         + (" (for manifest: the manifest CSV)" if name == "manifest" else ""))
     return _READERS[name](Path(data_dir) if data_dir is not None else None)

@@ -60,7 +60,7 @@ class Item:
 
     `load_trace` is a picklable callable (a module-level function or a functools.partial of
     one) that reads the continuous labels; it is called in the worker so that a bad label
-    file is reported and skipped like any other bad input. `label_path` names the file it
+    file is reported and skipped like any other bad input. `label_files` names the files it
     reads, so that a changed label file is noticed when records are made again.
     """
 
@@ -72,7 +72,7 @@ class Item:
     segments: tuple[Segment, ...] = ()
     label: str | None = None
     load_trace: Callable[[], Trace] | None = None
-    label_path: Path | None = None
+    label_files: tuple[Path, ...] = ()
     language: str = "eng"
     gender: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)

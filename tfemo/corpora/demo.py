@@ -514,7 +514,7 @@ class DemoCorpus:
                 portion=self._portion(portions, speaker),
                 audio_path=self.root / _field(path, row, "path"),
                 segments=tuple(s for _, s in sorted(segments.get(key, []), key=lambda p: p[0])),
-                load_trace=functools.partial(read_session_labels, labels), label_path=labels,
+                load_trace=functools.partial(read_session_labels, labels), label_files=(labels,),
                 language=self.language, gender=_field(path, row, "gender"),
                 metadata={"duration": _field(path, row, "duration")}))
         return sorted(items, key=lambda item: item.id)
