@@ -212,3 +212,46 @@ def test_help_documents_the_options(capsys):
     for option in ("--corpus", "--data_dir", "--alignment", "--embeddings", "--workers",
                    "--strict", "--task", "--output_dir"):
         assert option in text
+
+
+def test_a_real_corpus_layout_goes_through_the_command_line(tmp_path, capsys):
+    from tests.test_corpora_categorical import _emodb_tree
+
+    root = _emodb_tree(tmp_path / "emodb")
+    output = tmp_path / "records"
+    code = make_tfrecords_main(["--corpus", "emodb", "--data_dir", str(root), "--alignment",
+                                "uniform", "--output_dir", str(output), "--workers", "1",
+                                "--quiet"])
+    assert code == 0
+    assert "09b03Ta.wav: corrupt audio" in capsys.readouterr().out.replace("\n", "")
+    description = DatasetDescription.read(output)
+    assert description.task == CATEGORICAL and description.corpus == "emodb"
+    names = description.label_names
+    for portion in description.portions:
+        for example in _examples(output, portion).values():
+            letter = example.id[5]
+            assert names[example.label] == {"F": "happiness", "W": "anger", "L": "boredom",
+                                            "A": "fear", "E": "disgust", "T": "sadness",
+                                            "N": "neutral"}[letter]
+
+
+def test_open_corpus_needs_a_folder_for_real_corpora():
+    from tfemo.corpora import open_corpus
+    from tfemo.errors import TfemoError
+
+    with pytest.raises(TfemoError, match="--corpus emodb needs --data_dir"):
+        open_corpus("emodb")
+
+
+@pytest.mark.slow
+def test_emodb_from_shared_data(tmp_path):
+    emodb = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb"
+    if not (emodb / "wav").is_dir():
+        pytest.skip(f"{emodb} is absent")
+    output = tmp_path / "records"
+    assert make_tfrecords_main(["--corpus", "emodb", "--data_dir", str(emodb), "--alignment",
+                                "uniform", "--output_dir", str(output), "--quiet"]) == 0
+    description = DatasetDescription.read(output)
+    assert sum(p["examples"] for p in description.portions.values()) == 535
+    speakers = [set(p["speakers"]) for p in description.portions.values()]
+    assert sum(len(s) for s in speakers) == len(set().union(*speakers)) == 10
