@@ -214,10 +214,26 @@ def test_help_documents_the_options(capsys):
         assert option in text
 
 
-def test_a_real_corpus_layout_goes_through_the_command_line(tmp_path, capsys):
-    from tests.test_corpora_categorical import _emodb_tree
+def _speaking_emodb_tree(root: Path) -> Path:
+    """The fake EMO-DB tree of the reader tests, its good files replaced by real speech."""
+    import soundfile
+    from scipy.signal import resample_poly
 
-    root = _emodb_tree(tmp_path / "emodb")
+    from tests.test_corpora_categorical import _emodb_tree
+    from tfemo.audio.espeak import synthesize
+
+    _emodb_tree(root)
+    speech = synthesize("der lappen liegt auf dem eisschrank und das will sie am mittwoch "
+                        "abgeben, heute abend könnte ich es ihm sagen", voice="de", rate=110)
+    audio = resample_poly(speech.samples.astype(np.float32) / 32768, 160, 441)
+    for path in (root / "wav").glob("*.wav"):
+        if path.stat().st_size > 100:  # keep the corrupt file corrupt
+            soundfile.write(path, audio, 16000, subtype="PCM_16")
+    return root
+
+
+def test_a_real_corpus_layout_goes_through_the_command_line(tmp_path, capsys):
+    root = _speaking_emodb_tree(tmp_path / "emodb")
     output = tmp_path / "records"
     code = make_tfrecords_main(["--corpus", "emodb", "--data_dir", str(root), "--alignment",
                                 "uniform", "--output_dir", str(output), "--workers", "1",
@@ -227,6 +243,7 @@ def test_a_real_corpus_layout_goes_through_the_command_line(tmp_path, capsys):
     description = DatasetDescription.read(output)
     assert description.task == CATEGORICAL and description.corpus == "emodb"
     names = description.label_names
+    assert sum(p["examples"] for p in description.portions.values()) == 9
     for portion in description.portions:
         for example in _examples(output, portion).values():
             letter = example.id[5]
@@ -255,3 +272,22 @@ def test_emodb_from_shared_data(tmp_path):
     assert sum(p["examples"] for p in description.portions.values()) == 535
     speakers = [set(p["speakers"]) for p in description.portions.values()]
     assert sum(len(s) for s in speakers) == len(set().union(*speakers)) == 10
+
+
+def test_loso_writes_one_output_per_fold(tmp_path):
+    root = _speaking_emodb_tree(tmp_path / "emodb")
+    output = tmp_path / "records"
+    code = make_tfrecords_main(["--corpus", "emodb", "--data_dir", str(root), "--alignment",
+                                "uniform", "--output_dir", str(output), "--workers", "1",
+                                "--quiet", "--partition", "loso"])
+    assert code == 0
+    folds = sorted(p.name for p in output.iterdir() if p.is_dir())
+    speakers = set()
+    for fold in folds:
+        description = DatasetDescription.read(output / fold)
+        tested = description.portions["test"]["speakers"]
+        assert len(tested) <= 1  # one speaker, or none when its only file was corrupt
+        speakers.update(tested)
+        portions = [set(p["speakers"]) for p in description.portions.values()]
+        assert sum(len(s) for s in portions) == len(set().union(*portions))
+    assert len(folds) >= len(speakers) >= 3 and len(folds) == len(set(speakers)) + 1

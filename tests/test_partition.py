@@ -1,18 +1,30 @@
-"""The partition check refuses speakers shared between portions."""
+"""Partition protocols: every fold speaker-disjoint, every speaker tested once; overlap refused."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tfemo.corpora.base import Item
-from tfemo.partition import PartitionError, check_speaker_independent, speaker_overlap
+from tfemo.partition import (
+    PartitionError,
+    check_speaker_independent,
+    make_folds,
+    parse_split,
+    speaker_overlap,
+)
 
 
-def _item(speaker: str, portion: str, n: int) -> Item:
+def _item(speaker: str, portion: str, n: int, session: str = "") -> Item:
     return Item(id=f"{speaker}_{n}", speaker=speaker, corpus="fake", portion=portion,
-                audio_path=Path(f"{speaker}_{n}.wav"))
+                audio_path=Path(f"{speaker}_{n}.wav"),
+                metadata={"session": session} if session else {})
+
+
+SPEAKERS = [f"s{k:02d}" for k in range(10)]
+ITEMS = [_item(s, "train", n) for s in SPEAKERS for n in range(3)]
 
 
 def test_disjoint_speakers_pass():
@@ -25,3 +37,49 @@ def test_a_speaker_in_two_portions_is_refused():
     items = [_item("a", "train", 0), _item("b", "devel", 0), _item("a", "test", 1)]
     with pytest.raises(PartitionError, match="a: test, train"):
         check_speaker_independent(items, "fake")
+
+
+def _tested(folds) -> Counter:
+    return Counter(s for fold in folds for s in fold.speakers("test"))
+
+
+@pytest.mark.parametrize(("protocol", "folds", "count"), [("loso", 0, 10),
+                                                          ("kfold-by-speaker", 5, 5)])
+def test_every_speaker_is_tested_exactly_once(protocol, folds, count):
+    result = make_folds(ITEMS, protocol, folds=folds, seed=3)
+    assert len(result) == count
+    assert _tested(result) == Counter(SPEAKERS)
+    for fold in result:
+        check_speaker_independent(fold.items, "fake")
+        assert len(fold.items) == len(ITEMS) and fold.speakers("devel")
+        assert set(fold.speakers("test")).isdisjoint(fold.speakers("devel"))
+
+
+def test_kfold_is_deterministic_for_a_seed_and_changes_with_it():
+    first = [f.speakers("test") for f in make_folds(ITEMS, "kfold-by-speaker", folds=5, seed=1)]
+    again = [f.speakers("test") for f in make_folds(ITEMS, "kfold-by-speaker", folds=5, seed=1)]
+    other = [f.speakers("test") for f in make_folds(ITEMS, "kfold-by-speaker", folds=5, seed=2)]
+    assert first == again != other
+
+
+def test_sessions_leave_one_session_out():
+    items = [_item(f"Ses{s}_{g}", "train", n, session=f"Session{s}")
+             for s in range(1, 6) for g in "FM" for n in range(2)]
+    folds = make_folds(items, "sessions")
+    assert len(folds) == 5
+    assert folds[0].speakers("test") == ["Ses1_F", "Ses1_M"]
+    assert folds[0].speakers("devel") == ["Ses2_F", "Ses2_M"]
+
+
+def test_fixed_speakers_and_bad_specifications():
+    spec = parse_split("train=s00,s01,s02,s03,s04,s05,s06;devel=s07;test=s08,s09")
+    (fold,) = make_folds(ITEMS, "fixed-speakers", split=spec)
+    assert fold.speakers("test") == ["s08", "s09"]
+    with pytest.raises(PartitionError, match="speakers in no portion: s02, s03"):
+        make_folds(ITEMS, "fixed-speakers", split=parse_split("train=s00;test=s01"))
+    with pytest.raises(PartitionError, match="is in train and test"):
+        make_folds(ITEMS, "fixed-speakers", split=parse_split("train=s00;test=s00"))
+    with pytest.raises(PartitionError, match="--folds"):
+        make_folds(ITEMS, "kfold-by-speaker", folds=20)
+    with pytest.raises(PartitionError, match="session"):
+        make_folds(ITEMS, "sessions")

@@ -120,16 +120,18 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
                    workers: int = 1, strict: bool = False, command: Sequence[str] = (),
                    on_progress: Callable[[int], None] | None = None,
                    on_skip: Callable[[Skip], None] | None = None,
+                   items: Sequence[Item] | None = None,
                    ) -> tuple[DatasetDescription, RunReport]:
     """Write `corpus` (for `options.task`) to `output_dir`; return its description.
 
-    on_progress(n) is called as n more items are done; on_skip for each skipped item. With
-    `strict`, the first bad input raises InputError after the finished shards are kept.
+    `items` replaces the corpus's own items (a fold of a partition protocol). on_progress(n)
+    is called as n more items are done; on_skip for each skipped item. With `strict`, the
+    first bad input raises InputError after the finished shards are kept.
     """
     started = time.perf_counter()
     output_dir = Path(output_dir)
     name = options.name or corpus.name
-    items = corpus.items(options.task)
+    items = list(items) if items is not None else corpus.items(options.task)
     if not items:
         raise TfemoError(f"corpus {corpus.name!r} has no items for task {options.task!r}")
     if getattr(corpus, "speaker_independent", True):

@@ -23,6 +23,7 @@ from tfemo.corpora.base import TASKS  # noqa: E402
 from tfemo.errors import InputError, TfemoError  # noqa: E402
 from tfemo.examples import ALIGNMENTS  # noqa: E402
 from tfemo.make_records import MakeOptions, RunReport, Skip, make_tfrecords  # noqa: E402
+from tfemo.partition import PROTOCOLS, make_folds, parse_split  # noqa: E402
 from tfemo.records.description import DatasetDescription  # noqa: E402
 
 
@@ -55,6 +56,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="examples per shard (0: 8 recordings or 256 utterances)")
     parser.add_argument("--name", default="",
                         help="name used in the shard file names (default: the corpus name)")
+    parser.add_argument("--partition", choices=PROTOCOLS, default="official",
+                        help="official: the corpus's own portions; loso, kfold-by-speaker and "
+                             "sessions write one output per fold in <output_dir>/fold-NN/; "
+                             "fixed-speakers uses --split")
+    parser.add_argument("--folds", type=int, default=0, help="k of kfold-by-speaker")
+    parser.add_argument("--split", default="",
+                        help="fixed-speakers: 'train=03,08;devel=12;test=15'")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of kfold-by-speaker's speaker shuffle")
     parser.add_argument("--strict", action="store_true",
                         help="fail on the first bad input instead of reporting and skipping it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -72,6 +82,18 @@ def summary_table(description: DatasetDescription, output_dir: Path) -> Table:
         table.add_row(portion, str(entry["examples"]), str(len(entry["speakers"])),
                       f"{entry['seconds'] / 60:.1f}", str(entry["frames"]),
                       str(len(entry["files"])), reasons or "0")
+    return table
+
+
+def fold_table(results: list) -> Table:
+    """One row per fold: its folder and the speakers it develops and tests on."""
+    table = Table(title="folds (each trains on the remaining speakers)")
+    for column in ("fold", "output", "devel speakers", "test speakers", "train examples"):
+        table.add_column(column)
+    for fold, output_dir, description, _ in results:
+        table.add_row(fold.name, str(output_dir), ", ".join(fold.speakers("devel")),
+                      ", ".join(fold.speakers("test")),
+                      str(description.portions.get("train", {}).get("examples", 0)))
     return table
 
 
@@ -105,20 +127,27 @@ def main(argv: list[str] | None = None) -> int:
                              f"(it has: {', '.join(corpus.tasks)})")
         options = MakeOptions(task=task, alignment=args.alignment, embeddings=args.embeddings,
                               examples_per_shard=args.examples_per_shard, name=args.name)
-        total = len(corpus.items(task))  # for the progress bar (readers only read CSVs)
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                      disable=args.quiet, transient=True) as progress:
-            bar = progress.add_task(f"{corpus.name} -> {args.output_dir}", total=total)
+        folds = make_folds(corpus.items(task), args.partition, folds=args.folds,
+                           seed=args.seed, split=parse_split(args.split))
+        command = ["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])]
+        results = []
+        for fold in folds:
+            output_dir = args.output_dir / fold.name
+            with Progress("[progress.description]{task.description}", BarColumn(),
+                          MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                          disable=args.quiet, transient=True) as progress:
+                bar = progress.add_task(f"{corpus.name} -> {output_dir}", total=len(fold.items))
 
-            def report_skip(skip: Skip) -> None:
-                console.print(f"[yellow]skipped[/] {skip.path}: {skip.reason}"
-                              + (f" ({skip.detail})" if skip.detail else ""))
+                def report_skip(skip: Skip) -> None:
+                    console.print(f"[yellow]skipped[/] {skip.path}: {skip.reason}"
+                                  + (f" ({skip.detail})" if skip.detail else ""))
 
-            description, report = make_tfrecords(
-                corpus, args.output_dir, options, workers=args.workers, strict=args.strict,
-                command=["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])],
-                on_progress=lambda n: progress.advance(bar, n), on_skip=report_skip)
+                description, report = make_tfrecords(
+                    corpus, output_dir, options, workers=args.workers, strict=args.strict,
+                    command=command, items=fold.items,
+                    on_progress=lambda n, bar=bar, progress=progress: progress.advance(bar, n),
+                    on_skip=report_skip)
+            results.append((fold, output_dir, description, report))
     except InputError as error:
         stopped = " (--strict: stopped; finished shards are kept)" if args.strict else ""
         console.print(f"[red]error[/] {error}{stopped}")
@@ -126,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     except TfemoError as error:
         console.print(f"[red]error[/] {error}")
         return 1
-    print_summary(console, description, report, args.output_dir)
+    for _, output_dir, description, report in results:
+        print_summary(console, description, report, output_dir)
+    if len(results) > 1:
+        console.print(fold_table(results))
     return 0
 
 
