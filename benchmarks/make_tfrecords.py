@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--utterances", type=int, default=None,
                         help="align only the first N utterances (default: all)")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=140)
     corpus = DemoCorpus(ensure_demo_corpus())
     console.print(throughput_table(corpus))
     errors = boundary_errors(corpus, args.utterances)
