@@ -267,11 +267,18 @@ def test_emodb_from_shared_data(tmp_path):
         pytest.skip(f"{emodb} is absent")
     output = tmp_path / "records"
     assert make_tfrecords_main(["--corpus", "emodb", "--data_dir", str(emodb), "--alignment",
-                                "uniform", "--output_dir", str(output), "--quiet"]) == 0
-    description = DatasetDescription.read(output)
-    assert sum(p["examples"] for p in description.portions.values()) == 535
-    speakers = [set(p["speakers"]) for p in description.portions.values()]
-    assert sum(len(s) for s in speakers) == len(set().union(*speakers)) == 10
+                                "uniform", "--output_dir", str(output), "--quiet",
+                                "--partition", "loso"]) == 0
+    folds = sorted(p for p in output.iterdir() if p.is_dir())
+    assert len(folds) == 10
+    tested = []
+    for fold in folds:
+        description = DatasetDescription.read(fold)
+        assert sum(p["examples"] for p in description.portions.values()) == 535
+        speakers = [set(p["speakers"]) for p in description.portions.values()]
+        assert sum(len(s) for s in speakers) == len(set().union(*speakers)) == 10
+        tested += description.portions["test"]["speakers"]
+    assert len(set(tested)) == len(tested) == 10
 
 
 def test_loso_writes_one_output_per_fold(tmp_path):
