@@ -45,6 +45,18 @@ def _recola(data_dir: Path) -> Corpus:
     return RecolaCorpus(data_dir)
 
 
+def _iemocap(data_dir: Path) -> Corpus:
+    from tfemo.corpora.iemocap import IemocapCorpus
+
+    return IemocapCorpus(data_dir)
+
+
+def _musecar(data_dir: Path) -> Corpus:
+    from tfemo.corpora.musecar import MuseCarCorpus
+
+    return MuseCarCorpus(data_dir)
+
+
 def _manifest(data_dir: Path) -> Corpus:
     from tfemo.corpora.manifest import ManifestCorpus
 
@@ -54,7 +66,7 @@ def _manifest(data_dir: Path) -> Corpus:
 # name -> reader over the corpus folder as distributed (manifest: the manifest CSV file)
 _READERS: dict[str, Callable[..., Corpus]] = {
     "demo": _demo, "emodb": _emodb, "ravdess": _ravdess, "tess": _tess, "savee": _savee,
-    "recola": _recola, "manifest": _manifest,
+    "recola": _recola, "iemocap": _iemocap, "musecar": _musecar, "manifest": _manifest,
 }
 CORPUS_NAMES = tuple(sorted(_READERS))
 
