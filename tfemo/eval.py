@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import sys
@@ -70,16 +71,18 @@ def evaluate_step(args: argparse.Namespace, step: str | int) -> dict:
 def _write_results(train_dir: Path, portion: str, step: int, scores: dict, files,
                    label_names: tuple[str, ...]) -> None:
     """JSON and per-file CSV next to the checkpoint, and one line in log_eval.txt."""
+    from tfemo.files import write_atomic
     from tfemo.metrics import ccc
 
     stem = train_dir / f"eval-{portion}-{step}"
-    Path(f"{stem}.json").write_text(json.dumps(scores, indent=1, sort_keys=True))
-    with open(f"{stem}.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "speaker", "frames", *(f"ccc_{n}" for n in label_names)])
-        for f in files:
-            writer.writerow([f.id, f.speaker, len(f.labels),
-                             *(f"{v:.6f}" for v in ccc(f.predictions, f.labels))])
+    write_atomic(f"{stem}.json", json.dumps(scores, indent=1, sort_keys=True))
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(["id", "speaker", "frames", *(f"ccc_{n}" for n in label_names)])
+    for f in files:
+        writer.writerow([f.id, f.speaker, len(f.labels),
+                         *(f"{v:.6f}" for v in ccc(f.predictions, f.labels))])
+    write_atomic(f"{stem}.csv", rows.getvalue())
     dims = scores["dimensions"]
     line = " ".join(f"ccc_{n}={dims[n]['ccc']:.4f} mean_file_ccc_{n}={dims[n]['mean_file_ccc']:.4f}"
                     for n in label_names)

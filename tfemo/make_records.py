@@ -28,6 +28,7 @@ from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
 from tfemo.errors import InputError, TfemoError
 from tfemo.examples import EXAMPLE_VERSION, BuildOptions, BuildResult, build_example, item_words
+from tfemo.files import write_atomic
 from tfemo.partition import check_speaker_independent
 from tfemo.records.description import DatasetDescription, RunningStats, description_path
 from tfemo.records.schema import SCHEMA_VERSION, serialize
@@ -305,10 +306,7 @@ def _remove_old_records(output_dir: Path) -> None:
 
 def _save_progress(output_dir: Path, progress: dict) -> None:
     """Atomically record the finished shards."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    temporary = output_dir / f"{PROGRESS_FILE}.tmp-{os.getpid()}"
-    temporary.write_text(json.dumps(progress, indent=1, sort_keys=True))
-    os.replace(temporary, output_dir / PROGRESS_FILE)
+    write_atomic(output_dir / PROGRESS_FILE, json.dumps(progress, indent=1, sort_keys=True))
 
 
 def _portions_of(items: Sequence[Item]) -> list[str]:

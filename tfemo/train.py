@@ -18,6 +18,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfemo.files import write_atomic  # noqa: E402
+
 MODEL_FILE = "model.json"
 
 
@@ -84,9 +86,7 @@ def check_model_file(train_dir: Path, name: str, config: dict, data: dict) -> No
             raise SystemExit(f"{path}: this train dir holds a {saved['model']} model trained with "
                              "other flags or data; use a new --train_dir or the same flags")
         return
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(spec, indent=1, sort_keys=True))
-    os.replace(temporary, path)
+    write_atomic(path, json.dumps(spec, indent=1, sort_keys=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
+import io
 import sys
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from rich.table import Table
 from tfemo.corpora import CORPUS_NAMES, open_corpus
 from tfemo.corpora.base import PORTIONS, TASKS
 from tfemo.errors import TfemoError
+from tfemo.files import write_atomic
 from tfemo.partition import PROTOCOLS, check_speaker_independent, make_folds, parse_split
 
 
@@ -52,13 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[bold red]warning[/] {corpus.name} cannot be split by speaker: "
                       "scores on it are speaker-dependent")
     output = args.output or Path(f"partition-{corpus.name}-{args.partition}.csv")
-    temporary = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    with temporary.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["fold", "id", "speaker", "portion"])
-        for fold in folds:
-            writer.writerows([fold.name, i.id, i.speaker, i.portion] for i in fold.items)
-    os.replace(temporary, output)
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(["fold", "id", "speaker", "portion"])
+    for fold in folds:
+        writer.writerows([fold.name, i.id, i.speaker, i.portion] for i in fold.items)
+    write_atomic(output, rows.getvalue())
     table = Table(title=f"{corpus.name}: {args.partition} ({len(folds)} fold(s)) -> {output}")
     table.add_column("fold")
     for portion in PORTIONS:

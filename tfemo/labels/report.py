@@ -14,7 +14,6 @@ label order, then any label the corpus does not list, sorted; dimensions in trac
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from matplotlib.lines import Line2D
 
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
 from tfemo.errors import InputError
+from tfemo.files import write_atomic
 
 RAW = "raw"
 NORMALISED = "normalised"
@@ -320,33 +320,17 @@ def report_figure(report: LabelReport) -> Figure:
     return plot_histograms(report.frames, title=f"{title}: label density per portion")
 
 
-def _write_atomic(path: Path, data: bytes) -> Path:
-    """Write bytes to a temp file beside `path`, fsync it and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
     """Write a table as CSV atomically (no index, floats with 9 significant digits)."""
     text = table.to_csv(index=False, float_format=_FLOAT_FORMAT, lineterminator="\n")
-    return _write_atomic(Path(path), text.encode("utf-8"))
+    return write_atomic(Path(path), text.encode("utf-8"))
 
 
 def write_figure(figure: Figure, path: str | Path) -> Path:
     """Render a figure to PNG with the Agg canvas and write it atomically."""
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer, metadata={"Software": None})
-    return _write_atomic(Path(path), buffer.getvalue())
+    return write_atomic(Path(path), buffer.getvalue())
 
 
 def write_report(report: LabelReport, output_dir: str | Path) -> dict[str, Path]:

@@ -11,7 +11,6 @@ The JSON has sorted keys and no timestamps, so two identical runs write identica
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 
 from tfemo import __version__
 from tfemo.errors import SchemaError
+from tfemo.files import write_atomic
 from tfemo.records.schema import SCHEMA_VERSION, RecordSpec
 
 DESCRIPTION_FILE = "description.json"
@@ -141,19 +141,7 @@ class DatasetDescription:
         path = Path(path)
         if path.is_dir() or path.suffix != ".json":
             path = description_path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = self.to_json().encode("utf-8")
-        temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            with open(temp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        return path
+        return write_atomic(path, self.to_json())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> DatasetDescription:
