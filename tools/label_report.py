@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tfemo.corpora import CORPUS_NAMES, open_corpus
+from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import CATEGORICAL, TASKS
 from tfemo.errors import TfemoError
 from tfemo.labels.report import (
@@ -96,10 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     try:
         corpus = open_corpus(args.corpus, args.data_dir)
-        task = args.task or corpus.default_task
-        if task not in corpus.tasks:
-            raise TfemoError(f"corpus {corpus.name} has no {task} task "
-                             f"(it has: {', '.join(corpus.tasks)})")
+        task = resolve_task(corpus, args.task)
         report = build_report(corpus, task)
         for skip in report.skips:
             console.print(f"[yellow]skipped[/] {escape(str(skip))}", soft_wrap=True)

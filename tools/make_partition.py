@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tfemo.corpora import CORPUS_NAMES, open_corpus
+from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import PORTIONS, TASKS
 from tfemo.errors import TfemoError
 from tfemo.files import write_atomic
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     try:
         corpus = open_corpus(args.corpus, args.data_dir)
-        folds = make_folds(corpus.items(args.task or corpus.default_task), args.partition,
+        folds = make_folds(corpus.items(resolve_task(corpus, args.task)), args.partition,
                            folds=args.folds, seed=args.seed, split=parse_split(args.split))
         for fold in folds:
             if getattr(corpus, "speaker_independent", True):

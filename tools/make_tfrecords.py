@@ -18,7 +18,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from tfemo.corpora import CORPUS_NAMES, open_corpus  # noqa: E402
+from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task  # noqa: E402
 from tfemo.corpora.base import TASKS  # noqa: E402
 from tfemo.errors import InputError, TfemoError  # noqa: E402
 from tfemo.examples import ALIGNMENTS  # noqa: E402
@@ -121,10 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False)
     try:
         corpus = open_corpus(args.corpus, args.data_dir)
-        task = args.task or corpus.default_task
-        if task not in corpus.tasks:
-            raise TfemoError(f"corpus {corpus.name} has no {task} task "
-                             f"(it has: {', '.join(corpus.tasks)})")
+        task = resolve_task(corpus, args.task)
         options = MakeOptions(task=task, alignment=args.alignment, embeddings=args.embeddings,
                               examples_per_shard=args.examples_per_shard, name=args.name)
         folds = make_folds(corpus.items(task), args.partition, folds=args.folds,
