@@ -495,6 +495,17 @@ def test_description_json_is_deterministic(tmp_path: Path) -> None:
     assert "time" not in first.to_json()
 
 
+def test_description_keeps_the_feature_order_through_json(tmp_path: Path) -> None:
+    # JSON keys are sorted on writing; the families' order is the records' column order
+    description = DatasetDescription(
+        name="fake", task="categorical", sample_rate=16000, frame_length=640,
+        frame_seconds=0.04, label_names=["a", "b"], features={"zcr": 1, "mfcc": 13, "chroma": 12})
+    back = DatasetDescription.read(description.write(tmp_path))
+    assert list(back.features.items()) == [("zcr", 1), ("mfcc", 13), ("chroma", 12)]
+    assert back.feature_dim == 26 and back.record_spec().feature_dim == 26
+    assert back.to_json() == description.to_json()
+
+
 def test_description_files_must_match_shards(tmp_path: Path) -> None:
     rng = np.random.default_rng(14)
     write_dataset(tmp_path, {"train": [make_example(rng, "m", 3)]}, shards=1)

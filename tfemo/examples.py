@@ -1,7 +1,8 @@
 """Turn one corpus item into the per-frame arrays of one SequenceExample.
 
-Runs in worker processes: load audio -> frames, word timings (corpus, aeneas or uniform) ->
-word vectors on frames, labels on frames. Every bad input becomes an InputError naming the file.
+Runs in worker processes: load audio -> frames, hand-crafted features on the same frames, word
+timings (corpus, aeneas or uniform) -> word vectors on frames, labels on frames. Every bad input
+becomes an InputError naming the file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
+from tfemo.audio.features import extract_features
 from tfemo.audio.io import load_audio, to_pcm_frames
 from tfemo.corpora.base import Item, Trace, WordTiming
 from tfemo.errors import InputError
@@ -24,7 +26,7 @@ from tfemo.text.frames import word_vectors_on_frames
 from tfemo.text.tokens import tokenize
 
 ALIGNMENTS = ("auto", "corpus", "aeneas", "uniform")
-EXAMPLE_VERSION = 2  # bump whenever the arrays built from the same inputs change
+EXAMPLE_VERSION = 3  # bump whenever the arrays built from the same inputs change
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class BuildOptions:
     word_dim: int = 0
     dimensions: tuple[str, ...] = ()  # continuous label dimensions every trace must have
     raters: tuple[str, ...] = ()  # annotators every trace must have, in this order
+    features: tuple[str, ...] = ()  # hand-crafted feature families, concatenated in this order
 
 
 @dataclass
@@ -50,6 +53,7 @@ class BuildResult:
     label_stats: RunningStats | None
     audio_stats: RunningStats
     alignment: str
+    feature_stats: RunningStats | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -79,6 +83,13 @@ def build_example(item: Item, options: BuildOptions,
     pcm = to_pcm_frames(audio, FRAME_LENGTH)
     num_frames, seconds = len(pcm), len(audio) / SAMPLE_RATE
     stages["load"] = time.perf_counter() - started
+
+    features = feature_stats = None
+    if options.features:
+        started = time.perf_counter()
+        features = frame_features(audio, num_frames, options.features)
+        feature_stats = RunningStats.of(features)
+        stages["features"] = time.perf_counter() - started
 
     words_on_frames, used = None, "none"
     timings: list[WordTiming] = []
@@ -110,10 +121,16 @@ def build_example(item: Item, options: BuildOptions,
     example = ExampleArrays(
         id=item.id, speaker=item.speaker, corpus=item.corpus, portion=item.portion,
         sample_rate=SAMPLE_RATE, audio=pcm, words=words_on_frames, labels=labels,
-        ratings=ratings, label=label_index, gender=item.gender or "",
+        ratings=ratings, label=label_index, gender=item.gender or "", features=features,
     )
     return BuildResult(example, num_frames, seconds, [t.word for t in timings], label_stats,
-                       RunningStats.of(audio.reshape(-1, 1)), used, stages)
+                       RunningStats.of(audio.reshape(-1, 1)), used, feature_stats, stages)
+
+
+def frame_features(audio: np.ndarray, num_frames: int, families: tuple[str, ...]) -> np.ndarray:
+    """The families' per-frame features side by side, float32 [num_frames, sum of widths]."""
+    parts = extract_features(audio, num_frames, families)
+    return np.concatenate([parts[name] for name in families], axis=1).astype(np.float32)
 
 
 def _check_trace_names(trace: Trace, options: BuildOptions) -> None:

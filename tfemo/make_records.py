@@ -8,6 +8,8 @@ done and ends with the same files as an uninterrupted run. The description is wr
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -25,7 +27,9 @@ import numpy as np
 
 import tfemo
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
+from tfemo.audio.features import feature_dims
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
+from tfemo.corpora.manifest import read_label_file
 from tfemo.errors import InputError, TfemoError
 from tfemo.examples import EXAMPLE_VERSION, BuildOptions, BuildResult, build_example, item_words
 from tfemo.files import write_atomic
@@ -36,6 +40,9 @@ from tfemo.records.writer import remove_stale_temp_files, shard_path, write_shar
 from tfemo.text.embeddings import load_word_vectors, vector_table
 
 PROGRESS_FILE = ".progress.json"
+NO_EMBEDDINGS = "none"
+SPEAKER_STATS_NOTE = ("per speaker: mean and std of all of the speaker's frames in every portion, "
+                      "computed from the audio only (no labels)")
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,11 @@ class MakeOptions:
 
     task: str
     alignment: str = "auto"
-    embeddings: str = "spacy-md"
+    embeddings: str = "spacy-md"  # "none": no word vectors in the records
     examples_per_shard: int = 0  # 0: 8 per shard for recordings, 256 for utterances
     name: str = ""  # output name used in shard file names; default: the corpus name
+    features: tuple[str, ...] = ()  # hand-crafted feature families to store per frame
+    labels: str = ""  # folder of <item id>.csv gold standards replacing the corpus's own labels
 
 
 @dataclass
@@ -135,12 +144,17 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
     items = list(items) if items is not None else corpus.items(options.task)
     if not items:
         raise TfemoError(f"corpus {corpus.name!r} has no items for task {options.task!r}")
+    continuous = options.task == CONTINUOUS
+    dimensions = tuple(corpus.label_names(CONTINUOUS)) if continuous else ()
+    if options.labels:
+        items = with_gold_standard(items, Path(options.labels), dimensions, options.task)
     if getattr(corpus, "speaker_independent", True):
         check_speaker_independent(items, corpus.name)
     per_shard = options.examples_per_shard or (256 if options.task == CATEGORICAL else 8)
     plans = plan_shards(items, per_shard)
 
-    has_text = any(s.transcript.strip() or s.words for i in items for s in i.segments)
+    has_text = options.embeddings != NO_EMBEDDINGS and any(
+        s.transcript.strip() or s.words for i in items for s in i.segments)
     vocabulary = sorted({w for i in items for w in item_words(i, options.alignment)})
     vectors_name, word_dim, table, oov = "", 0, {}, set()
     if has_text:
@@ -148,12 +162,13 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
         vectors_name, word_dim = word_vectors.name, word_vectors.dim
         table, oov = vector_table(vocabulary, word_vectors)
     progress = _load_progress(output_dir, fingerprint(corpus, items, options, vectors_name))
-    continuous = options.task == CONTINUOUS
     class_names = () if continuous else tuple(corpus.label_names(CATEGORICAL))
-    dimensions = tuple(corpus.label_names(CONTINUOUS)) if continuous else ()
     raters = tuple(getattr(corpus, "rater_names", ()) or ()) if continuous else ()
+    if options.labels:
+        raters = ()  # a gold standard has no per-annotator ratings
+    feature_dims(options.features)  # unknown families fail here, before any work
     build_options = BuildOptions(options.task, options.alignment, class_names, word_dim,
-                                 dimensions, raters)
+                                 dimensions, raters, tuple(options.features))
 
     report = RunReport()
     for portion in {p.portion for p in plans}:
@@ -217,6 +232,23 @@ def _init_worker(options: BuildOptions, table: dict) -> None:
     _worker_state["options"], _worker_state["table"] = options, table
 
 
+def with_gold_standard(items: Sequence[Item], folder: Path, dimensions: tuple[str, ...],
+                       task: str) -> list[Item]:
+    """Items whose labels come from `folder/<item id>.csv` (tools/make_gold_standard.py output).
+
+    A missing file is reported when its item is built (an InputError naming the file), like any
+    other bad label file; the files must have the corpus's label dimensions.
+    """
+    if task != CONTINUOUS:
+        raise TfemoError("--labels replaces continuous labels; the task is " + task)
+    if not folder.is_dir():
+        raise TfemoError(f"{folder}: --labels must be a folder of <item id>.csv gold standards")
+    return [dataclasses.replace(
+        item, load_trace=functools.partial(read_label_file, folder / f"{item.id}.csv",
+                                           dimensions, ()),
+        label_files=(folder / f"{item.id}.csv",)) for item in items]
+
+
 def _build_one(item: Item) -> tuple[bytes, BuildResult] | InputError:
     """Build and serialize one item in a worker; a bad input comes back as its error."""
     try:
@@ -259,7 +291,8 @@ def _build_all(items: list[Item], options: BuildOptions, table: dict,
 def _empty_record() -> dict:
     return {"examples": 0, "frames": 0, "seconds": 0.0, "speakers": [], "skipped": [],
             "word_tokens": 0, "oov_tokens": 0, "alignment": {}, "label_stats": None,
-            "audio_stats": None}
+            "audio_stats": None, "feature_stats": None, "speaker_feature_stats": {},
+            "classes": {}}
 
 
 def _add_to_record(record: dict, item: Item, result: BuildResult, oov: set[str]) -> None:
@@ -272,11 +305,21 @@ def _add_to_record(record: dict, item: Item, result: BuildResult, oov: set[str])
     record["word_tokens"] += len(result.words)
     record["oov_tokens"] += sum(w in oov for w in result.words)
     record["alignment"][result.alignment] = record["alignment"].get(result.alignment, 0) + 1
-    for key, stats in (("label_stats", result.label_stats), ("audio_stats", result.audio_stats)):
+    if item.label is not None and item.load_trace is None:
+        record["classes"][item.label] = record["classes"].get(item.label, 0) + 1
+    for key, stats in (("label_stats", result.label_stats), ("audio_stats", result.audio_stats),
+                       ("feature_stats", result.feature_stats)):
         if stats is not None:
-            merged = stats if record[key] is None else RunningStats.from_dict(record[key]).merge(
-                stats)
-            record[key] = merged.to_dict()
+            record[key] = _folded(record[key], stats)
+    if result.feature_stats is not None:
+        by_speaker = record["speaker_feature_stats"]
+        by_speaker[item.speaker] = _folded(by_speaker.get(item.speaker), result.feature_stats)
+
+
+def _folded(saved: dict | None, stats: RunningStats) -> dict:
+    """Saved statistics (a to_dict, or None) with `stats` merged in, as a to_dict again."""
+    total = RunningStats(stats.dim) if saved is None else RunningStats.from_dict(saved)
+    return total.merge(stats).to_dict()
 
 
 def _load_progress(output_dir: Path, key: str) -> dict:
@@ -322,7 +365,8 @@ def _describe(corpus: Corpus, name: str, options: MakeOptions, per_shard: int,
     """The description of what was written, from the shard records (train-only statistics)."""
     portions, skipped, alignment = {}, {}, Counter()
     totals = Counter()
-    label_stats = audio_stats = None
+    label_stats = audio_stats = feature_stats = None
+    speaker_stats: dict[str, RunningStats] = {}
     for plan in plans:
         path = shard_path(output_dir, plan.portion, name, plan.index, plan.count)
         record = progress["shards"][str(path.relative_to(output_dir))]
@@ -336,11 +380,21 @@ def _describe(corpus: Corpus, name: str, options: MakeOptions, per_shard: int,
         for skip in record["skipped"]:
             reasons = skipped.setdefault(plan.portion, {})
             reasons[skip["reason"]] = reasons.get(skip["reason"], 0) + 1
+        for label, count in record.get("classes", {}).items():
+            classes = entry.setdefault("classes", {})
+            classes[label] = classes.get(label, 0) + count
+        for speaker, stats in record.get("speaker_feature_stats", {}).items():
+            speaker_stats[speaker] = _merge(speaker_stats.get(speaker), stats)
         totals.update(word_tokens=record["word_tokens"], oov_tokens=record["oov_tokens"])
         alignment.update(record["alignment"])
         if plan.portion == "train":
             label_stats = _merge(label_stats, record["label_stats"])
             audio_stats = _merge(audio_stats, record["audio_stats"])
+            feature_stats = _merge(feature_stats, record.get("feature_stats"))
+    for entry in portions.values():
+        if "classes" in entry:  # in class-index order
+            entry["classes"] = {c: entry["classes"][c] for c in build.class_names
+                                if c in entry["classes"]}
     normalisation = {"fit_on": "train"}
     if label_stats is not None:
         normalisation["labels"] = {"mean": _rounded(label_stats.mean()),
@@ -348,9 +402,19 @@ def _describe(corpus: Corpus, name: str, options: MakeOptions, per_shard: int,
     if audio_stats is not None:
         normalisation["audio"] = {"mean": _rounded(audio_stats.mean())[0],
                                   "std": _rounded(audio_stats.std())[0]}
+    if feature_stats is not None:
+        normalisation["features"] = {"mean": _rounded(feature_stats.mean()),
+                                     "std": _rounded(feature_stats.std())}
+    if speaker_stats:
+        normalisation["features_by_speaker_fit_on"] = SPEAKER_STATS_NOTE
+        normalisation["features_by_speaker"] = {
+            speaker: {"frames": stats.count, "mean": _rounded(stats.mean()),
+                      "std": _rounded(stats.std())}
+            for speaker, stats in sorted(speaker_stats.items())}
     return DatasetDescription(
         name=name, corpus=corpus.name, task=options.task, sample_rate=SAMPLE_RATE,
         frame_length=FRAME_LENGTH, frame_seconds=FRAME_SECONDS, word_dim=word_dim,
+        features=feature_dims(build.features),
         word_vectors=vectors_name, label_names=list(build.class_names or build.dimensions),
         raters=list(build.raters), portions=portions,
         normalisation=normalisation, alignment=dict(sorted(alignment.items())),
@@ -358,7 +422,7 @@ def _describe(corpus: Corpus, name: str, options: MakeOptions, per_shard: int,
              "word_tokens": totals["word_tokens"]},
         skipped=skipped, command=list(command), tfemo_version=tfemo.__version__,
         extra={"examples_per_shard": per_shard, "alignment_option": options.alignment,
-               "embeddings_option": options.embeddings},
+               "embeddings_option": options.embeddings, "labels_option": options.labels},
     )
 
 

@@ -18,6 +18,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from tfemo.audio.features import FEATURE_FAMILIES, feature_dims  # noqa: E402
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task  # noqa: E402
 from tfemo.corpora.base import TASKS  # noqa: E402
 from tfemo.errors import InputError, TfemoError  # noqa: E402
@@ -48,8 +49,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "alignment, uniform = spread over the speech; auto = corpus "
                              "timings where present, aeneas elsewhere")
     parser.add_argument("--embeddings", default="spacy-md",
-                        help="word vectors: spacy-md (offline en_core_web_md, 300-d) or a "
-                             "word2vec/GloVe/fastText file read with gensim")
+                        help="word vectors: spacy-md (offline en_core_web_md, 300-d), a "
+                             "word2vec/GloVe/fastText file read with gensim, or none")
+    parser.add_argument("--features", default="",
+                        help="hand-crafted per-frame features to store, comma-separated from "
+                             f"{', '.join(FEATURE_FAMILIES)}; 'all' for every family")
+    parser.add_argument("--labels", type=Path, default=None,
+                        help="folder of <item id>.csv gold standards (tools/make_gold_standard.py) "
+                             "used instead of the corpus's own continuous labels")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes building examples in parallel")
     parser.add_argument("--examples_per_shard", type=int, default=0,
@@ -69,6 +76,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="fail on the first bad input instead of reporting and skipping it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
+
+
+def parse_features(text: str) -> tuple[str, ...]:
+    """Feature families from a comma list ('all' = every family); unknown names fail clearly."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if names == ("all",):
+        return FEATURE_FAMILIES
+    try:
+        feature_dims(names)
+    except ValueError as error:
+        raise TfemoError(f"--features: {error}") from None
+    return names
 
 
 def summary_table(description: DatasetDescription, output_dir: Path) -> Table:
@@ -108,6 +127,10 @@ def print_summary(console: Console, description: DatasetDescription, report: Run
                       f"types, {oov['tokens']} tokens (deterministic vectors)")
         console.print("alignment: " + ", ".join(
             f"{method} {n}" for method, n in description.alignment.items()))
+    if description.features:
+        console.print("features: " + ", ".join(
+            f"{name} ({dim})" for name, dim in description.features.items())
+            + f" = {description.feature_dim} per frame")
     console.print(f"labels: {', '.join(description.label_names)}"
                   + (f"; raters: {', '.join(description.raters)}" if description.raters else ""))
     console.print(f"normalisation statistics fit on train only; description: "
@@ -123,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         corpus = open_corpus(args.corpus, args.data_dir)
         task = resolve_task(corpus, args.task)
         options = MakeOptions(task=task, alignment=args.alignment, embeddings=args.embeddings,
-                              examples_per_shard=args.examples_per_shard, name=args.name)
+                              examples_per_shard=args.examples_per_shard, name=args.name,
+                              features=parse_features(args.features),
+                              labels=str(args.labels or ""))
         folds = make_folds(corpus.items(task), args.partition, folds=args.folds,
                            seed=args.seed, split=parse_split(args.split))
         command = ["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])]

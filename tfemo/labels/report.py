@@ -13,7 +13,6 @@ label order, then any label the corpus does not list, sorted; dimensions in trac
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from matplotlib.lines import Line2D
 
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
 from tfemo.errors import InputError
-from tfemo.files import write_atomic
+from tfemo.outputs import write_csv, write_figure
 
 RAW = "raw"
 NORMALISED = "normalised"
@@ -39,7 +38,6 @@ COUNTS_FILE = "counts.csv"
 SUMMARY_FILE = "summary.csv"
 CATEGORICAL_PLOT = "class_shares.png"
 CONTINUOUS_PLOT = "histograms.png"
-_FLOAT_FORMAT = "%.9g"
 
 
 @dataclass(frozen=True)
@@ -318,19 +316,6 @@ def report_figure(report: LabelReport) -> Figure:
     if report.frames is None:
         raise ValueError("a continuous report needs its frames to plot histograms")
     return plot_histograms(report.frames, title=f"{title}: label density per portion")
-
-
-def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as CSV atomically (no index, floats with 9 significant digits)."""
-    text = table.to_csv(index=False, float_format=_FLOAT_FORMAT, lineterminator="\n")
-    return write_atomic(Path(path), text.encode("utf-8"))
-
-
-def write_figure(figure: Figure, path: str | Path) -> Path:
-    """Render a figure to PNG with the Agg canvas and write it atomically."""
-    buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer, metadata={"Software": None})
-    return write_atomic(Path(path), buffer.getvalue())
 
 
 def write_report(report: LabelReport, output_dir: str | Path) -> dict[str, Path]:

@@ -60,7 +60,9 @@ class DatasetDescription:
     holds statistics computed on the train portion only (e.g. RunningStats.summary() per
     feature). `alignment` counts examples per word-alignment method (e.g. {"aeneas": 9}).
     `skipped` maps portion -> {reason: count} of items left out. `compression` is ""
-    or "GZIP", as the shards were written.
+    or "GZIP", as the shards were written. `features` maps each hand-crafted feature family to
+    its width, in the order the families are concatenated in the records' `features` list; the
+    JSON keeps it as a list of [family, width] pairs, because its keys are sorted on writing.
     """
 
     name: str
@@ -71,6 +73,7 @@ class DatasetDescription:
     corpus: str = ""
     word_dim: int = 0
     word_vectors: str = ""
+    features: dict[str, int] = field(default_factory=dict)
     label_names: list[str] = field(default_factory=list)
     raters: list[str] = field(default_factory=list)
     portions: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -95,6 +98,8 @@ class DatasetDescription:
         self.label_names = [str(name) for name in self.label_names]
         self.raters = [str(name) for name in self.raters]
         self.command = [str(arg) for arg in self.command]
+        pairs = self.features.items() if isinstance(self.features, dict) else self.features
+        self.features = {str(name): int(dim) for name, dim in pairs}
         self.record_spec()  # validates the sizes
 
     @property
@@ -107,6 +112,11 @@ class DatasetDescription:
         """Number of classes for categorical tasks (0 for continuous tasks)."""
         return len(self.label_names) if self.task == "categorical" else 0
 
+    @property
+    def feature_dim(self) -> int:
+        """Width F of the per-frame hand-crafted feature vector (0 when the records have none)."""
+        return sum(self.features.values())
+
     def record_spec(self) -> RecordSpec:
         """The RecordSpec `schema.parse` needs to read these records."""
         return RecordSpec(
@@ -114,6 +124,7 @@ class DatasetDescription:
             word_dim=self.word_dim,
             label_dims=self.label_dims,
             raters=len(self.raters) if self.label_dims else 0,
+            feature_dim=self.feature_dim,
         )
 
     def portion(self, portion: str) -> dict[str, Any]:
@@ -126,8 +137,10 @@ class DatasetDescription:
         return self.portions[portion]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict of every field."""
-        return _plain(asdict(self))
+        """Plain JSON-ready dict of every field (`features` as ordered [family, width] pairs)."""
+        data = _plain(asdict(self))
+        data["features"] = [[name, dim] for name, dim in self.features.items()]
+        return data
 
     def to_json(self) -> str:
         """Deterministic JSON text: sorted keys, fixed indentation, trailing newline."""

@@ -2,8 +2,9 @@
 
 Every batch is a dict of tensors:
 - `audio` float32 [B, T, frame_length] in [-1, 1); `words` float32 [B, T, word_dim];
-  `labels` float32 [B, T, D]; `ratings` float32 [B, T, D, R]: the requested per-frame
-  features the records carry;
+  `features` float32 [B, T, F] (raw, or per-speaker standardised on request); `labels`
+  float32 [B, T, D]; `ratings` float32 [B, T, D, R]: the requested per-frame features the
+  records carry;
 - `mask` bool [B, T]: True on real frames of the example, False on the zero padding that
   fills the last chunk of a sequence (chunk mode) or the end of every shorter sequence of a
   batch (whole-sequence mode). Losses and metrics must use only frames where `mask` is True:
@@ -29,6 +30,38 @@ from tfemo.records.writer import shard_paths
 
 AUTOTUNE = tf.data.AUTOTUNE
 DEFAULT_FEATURES = ("audio", "words", "labels")
+STD_FLOOR = 1e-6  # a feature constant over a speaker's frames is centred, not blown up
+
+
+def speaker_normaliser(description: DatasetDescription):
+    """Map function standardising `features` with the statistics of the example's speaker.
+
+    The statistics (description normalisation `features_by_speaker`) come from each speaker's
+    own frames, audio only, no labels. A speaker without statistics fails the pipeline.
+    """
+    stats = description.normalisation.get("features_by_speaker")
+    if not stats:
+        raise SchemaError(f"dataset {description.name!r} has no per-speaker feature statistics: "
+                          "make the records with --features")
+    speakers = sorted(stats)
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(speakers),
+                                            tf.range(len(speakers), dtype=tf.int64)),
+        default_value=-1)
+    means = tf.constant([stats[s]["mean"] for s in speakers], dtype=tf.float32)
+    stds = tf.constant([max(v, STD_FLOOR) for s in speakers for v in stats[s]["std"]],
+                       dtype=tf.float32)
+    stds = tf.reshape(stds, [len(speakers), -1])
+
+    def normalise(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        index = table.lookup(example["speaker"])
+        tf.debugging.assert_non_negative(
+            index, message="speaker without per-speaker feature statistics")
+        example = dict(example)
+        example["features"] = (example["features"] - means[index]) / stds[index]
+        return example
+
+    return normalise
 
 
 def _check_files(description: DatasetDescription, paths: list[Path], folder: Path) -> None:
@@ -94,6 +127,8 @@ def make_dataset(
     num_parallel: int = AUTOTUNE,
     shuffle_buffer: int = 256,
     cache: bool | str = False,
+    speaker_normalise: bool = False,
+    balance_classes: tuple[int, ...] = (),
 ) -> tf.data.Dataset:
     """Batches of one portion's records, as described in the module docstring.
 
@@ -107,6 +142,10 @@ def make_dataset(
     do not carry are left out. `cache=True` keeps parsed sequences in memory (a str: a cache
     file); the cache replays the first epoch's record order, so with it only the chunk buffer
     is reshuffled in later epochs. `repeat=True` repeats forever, epoch after epoch.
+    `speaker_normalise=True` standardises `features` per speaker (see `speaker_normaliser`).
+    `balance_classes=(c0, c1, ...)` (with shuffle and repeat) draws examples of those class
+    indices equally often, each class's examples reshuffled as they repeat (balanced sampling
+    for training); every class listed must have examples, or the stream would never end.
     """
     unknown = sorted(set(features) - set(FRAME_FEATURES))
     if unknown:
@@ -143,8 +182,23 @@ def make_dataset(
         num_parallel_calls=num_parallel,
         deterministic=True,
     )
+    if speaker_normalise and "features" in wanted:
+        dataset = dataset.map(speaker_normaliser(description), num_parallel_calls=num_parallel,
+                              deterministic=True)
     if cache:
         dataset = dataset.cache("" if cache is True else str(cache))
+
+    if balance_classes:
+        if not (shuffle and repeat):
+            raise ValueError("balance_classes needs shuffle=True and repeat=True")
+        per_class = [
+            dataset.filter(lambda example, c=c: tf.equal(example["label"], c))
+            .shuffle(shuffle_buffer, seed=seed + c, reshuffle_each_iteration=True).repeat()
+            for c in balance_classes]
+        share = 1.0 / len(balance_classes)
+        dataset = tf.data.Dataset.sample_from_datasets(
+            per_class, weights=[share] * len(balance_classes), seed=seed)
+        repeat = False  # already endless
 
     if sequence_length is None:
         dataset = dataset.map(_add_mask, num_parallel_calls=num_parallel, deterministic=True)

@@ -7,6 +7,8 @@ none), `raters` (int64).
 Feature lists (one feature per frame, all of the same length `num_frames`):
 - `audio`: bytes, the frame's `frame_length` samples as int16 little-endian PCM;
 - `words`: float32 [word_dim], the word vector of the word spoken in the frame (zeros otherwise);
+- `features`: float32 [feature_dim], the frame's hand-crafted features (raw, unnormalised; the
+  families and their order are in the dataset description);
 - `labels`: float32 [D], the continuous labels of the frame (e.g. arousal, valence);
 - `ratings`: float32 [D * R], every annotator's rating of every dimension, flattened row-major
   from [D, R].
@@ -29,7 +31,7 @@ from tfemo.errors import SchemaError
 
 SCHEMA_VERSION = 1
 AUDIO_SCALE = 32768.0  # int16 PCM -> float32 in [-1, 1)
-FRAME_FEATURES = ("audio", "words", "labels", "ratings")
+FRAME_FEATURES = ("audio", "words", "features", "labels", "ratings")
 
 _PCM_DTYPE = np.dtype("<i2")
 
@@ -38,7 +40,8 @@ _PCM_DTYPE = np.dtype("<i2")
 class ExampleArrays:
     """One example as NumPy arrays, validated on creation so bad data fails before writing.
 
-    `audio` int16 [N, frame_length]; `words` float32 [N, word_dim]; `labels` float32 [N, D]
+    `audio` int16 [N, frame_length]; `words` float32 [N, word_dim]; `features` float32
+    [N, feature_dim] (hand-crafted features); `labels` float32 [N, D]
     (continuous labels per frame); `ratings` float32 [N, D, R] (per annotator per frame);
     `label` is the class index for categorical tasks (-1 for none).
     """
@@ -53,6 +56,7 @@ class ExampleArrays:
     labels: np.ndarray | None = None
     ratings: np.ndarray | None = None
     label: int = -1
+    features: np.ndarray | None = None
     gender: str = ""
 
     def __post_init__(self) -> None:
@@ -84,6 +88,7 @@ class ExampleArrays:
         if n == 0 or frame_length == 0:
             raise ValueError(f"{where}: audio has no samples (shape {audio.shape})")
         self._check_float("words", 2, n)
+        self._check_float("features", 2, n)
         self._check_float("labels", 2, n)
         self._check_float("ratings", 3, n)
         if (
@@ -142,12 +147,13 @@ class RecordSpec:
     word_dim: int = 0
     label_dims: int = 0
     raters: int = 0
+    feature_dim: int = 0
 
     def __post_init__(self) -> None:
         """Reject impossible sizes early, with the values in the message."""
         if self.frame_length <= 0:
             raise ValueError(f"frame_length must be positive, got {self.frame_length}")
-        if min(self.word_dim, self.label_dims, self.raters) < 0:
+        if min(self.word_dim, self.label_dims, self.raters, self.feature_dim) < 0:
             raise ValueError(f"dimensions must not be negative: {self}")
         if self.raters and not self.label_dims:
             raise ValueError(f"ratings need label_dims > 0: {self}")
@@ -158,6 +164,7 @@ class RecordSpec:
         present = {
             "audio": True,
             "words": self.word_dim > 0,
+            "features": self.feature_dim > 0,
             "labels": self.label_dims > 0,
             "ratings": self.raters > 0,
         }
@@ -225,6 +232,8 @@ def serialize(example: ExampleArrays) -> bytes:
         audio_list.feature.add().bytes_list.value.append(frame.tobytes())
     if example.words is not None:
         lists["words"].MergeFromString(float_feature_list_bytes(example.words))
+    if example.features is not None:
+        lists["features"].MergeFromString(float_feature_list_bytes(example.features))
     if example.labels is not None:
         lists["labels"].MergeFromString(float_feature_list_bytes(example.labels))
     if example.ratings is not None:
@@ -239,9 +248,10 @@ def parse(
     """Parse one serialized SequenceExample in a tf.data pipeline (TF ops only).
 
     Returns `id`, `speaker` (string scalars), `label`, `num_frames` (int32 scalars), `audio`
-    float32 [N, frame_length] in [-1, 1), and `words` [N, word_dim], `labels` [N, D], `ratings`
-    [N, D, R] when the spec says the records carry them. `features` limits the per-frame
-    features parsed (default: all the records carry), so unused ones cost nothing.
+    float32 [N, frame_length] in [-1, 1), and `words` [N, word_dim], `features`
+    [N, feature_dim], `labels` [N, D], `ratings` [N, D, R] when the spec says the records carry
+    them. `features` limits the per-frame features parsed (default: all the records carry), so
+    unused ones cost nothing.
     """
     wanted = set(spec.features if features is None else features) & set(spec.features)
     context_features = {
@@ -253,6 +263,7 @@ def parse(
     shapes = {
         "audio": [],
         "words": [spec.word_dim],
+        "features": [spec.feature_dim],
         "labels": [spec.label_dims],
         "ratings": [spec.label_dims * spec.raters],
     }
@@ -280,6 +291,8 @@ def parse(
         out["audio"] = tf.ensure_shape(audio, [None, spec.frame_length])
     if "words" in wanted:
         out["words"] = sequences["words"]
+    if "features" in wanted:
+        out["features"] = sequences["features"]
     if "labels" in wanted:
         out["labels"] = sequences["labels"]
     if "ratings" in wanted:
@@ -327,6 +340,7 @@ def deserialize(record: bytes, source: str = "<bytes>") -> ExampleArrays:
             f"{source}: example {text('id')!r} says {num_frames} frames but has {audio.shape[0]}"
         )
     words = _floats(lists["words"]) if "words" in lists else None
+    features = _floats(lists["features"]) if "features" in lists else None
     labels = _floats(lists["labels"]) if "labels" in lists else None
     ratings = None
     if "ratings" in lists:
@@ -344,6 +358,7 @@ def deserialize(record: bytes, source: str = "<bytes>") -> ExampleArrays:
         ratings=ratings,
         label=integer("label", -1),
         gender=text("gender"),
+        features=features,
     )
 
 
