@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import librosa
 import numpy as np
 import pytest
 import scipy.fft
@@ -126,6 +127,31 @@ def test_chroma_and_contrast_of_a_sine(sine_features: dict[str, np.ndarray]) -> 
     """220 Hz is A3: chroma peaks on pitch class A; a pure tone has positive contrast."""
     assert np.all(np.argmax(sine_features["chroma"], axis=1) == 9)
     assert np.all(sine_features["contrast"].max(axis=1) > 10.0)
+
+
+def test_numpy_families_match_librosa() -> None:
+    """zcr, chroma, contrast and mfb (numpy for speed) equal librosa on the documented windows."""
+    rng = np.random.default_rng(3)
+    audio = 0.3 * sine(180.0)[: 8 * FRAME_LENGTH] + 0.05 * rng.standard_normal(8 * FRAME_LENGTH)
+    audio = audio.astype(np.float32)
+    audio[-FRAME_LENGTH:] *= 1e-9  # a quiet frame: contrast clips 80 dB below the loudest
+    audio[100:104] = [1e-11, -1e-11, -0.0, 0.0]  # within the zcr threshold: count as zero
+    features = extract_features(audio, 8, ["zcr", "chroma", "contrast", "mfb_cat"])
+    frame_kwargs = {"frame_length": FRAME_LENGTH, "hop_length": FRAME_LENGTH, "center": False}
+    zcr = librosa.feature.zero_crossing_rate(audio, **frame_kwargs)
+    np.testing.assert_array_equal(features["zcr"][:, 0], zcr[0].astype(np.float32))
+    padded = np.pad(audio, (N_FFT // 2 - 320, N_FFT // 2 - 320))
+    magnitude = np.abs(librosa.stft(padded, n_fft=N_FFT, hop_length=FRAME_LENGTH,
+                                    win_length=FRAME_LENGTH, center=False))
+    chroma = librosa.feature.chroma_stft(S=magnitude**2, sr=SAMPLE_RATE, n_fft=N_FFT, tuning=0.0)
+    np.testing.assert_allclose(features["chroma"], chroma.T, atol=1e-5)
+    contrast = librosa.feature.spectral_contrast(S=magnitude, sr=SAMPLE_RATE, n_fft=N_FFT,
+                                                 fmin=100.0, n_bands=6)
+    np.testing.assert_allclose(features["contrast"], contrast.T, atol=1e-3)
+    sub = np.abs(librosa.stft(np.pad(audio, (176, 176)), n_fft=512, hop_length=160,
+                              win_length=400, center=False))
+    mfb = np.log(np.maximum(mel_basis(512, 40) @ sub**2, 1e-10)).T.reshape(8, 160)
+    np.testing.assert_allclose(features["mfb_cat"], mfb, atol=1e-4)
 
 
 def test_pitch_of_a_sine(sine_features: dict[str, np.ndarray]) -> None:
