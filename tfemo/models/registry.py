@@ -6,13 +6,17 @@ from typing import Any
 
 import keras
 
-from tfemo.corpora.base import CONTINUOUS
+from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
+from tfemo.models.conv1d import Conv1DClassifier, conv1d_from_description
+from tfemo.models.gru_regressor import GRURegressor, gru_regressor_from_description
 from tfemo.models.semantic_fusion import SemanticFusion, semantic_fusion_from_description
 from tfemo.records.description import DatasetDescription
 
 # name -> (model class, builder from a description, the task it learns)
 MODELS: dict[str, tuple[type[keras.Model], Any, str]] = {
     "semantic_fusion": (SemanticFusion, semantic_fusion_from_description, CONTINUOUS),
+    "conv1d": (Conv1DClassifier, conv1d_from_description, CATEGORICAL),
+    "gru_regressor": (GRURegressor, gru_regressor_from_description, CONTINUOUS),
 }
 
 

@@ -1,0 +1,133 @@
+"""GRU regressor: per-frame continuous emotion (e.g. arousal, valence) from hand-crafted features.
+
+The emotion predictor of DESIGN.md section 4 (GRU 128 x 2 + linear, trained with 1 - CCC, e.g.
+tfemo.losses.MaskedCCCLoss). It takes the reader's batch dict (`features` float32 [B, T, F],
+raw; optional `mask` bool [B, T]), standardises the features with the train-set statistics it
+was built with (so a saved model carries its normalisation), runs forward GRUs and a linear
+layer per frame: outputs [B, T, D], one value per label dimension.
+
+The GRUs run forwards only and get the mask, so frames after the end of an utterance cannot
+change the outputs on its real frames; outputs on padded frames are set to zero. Losses must
+still count only frames where `mask` is True (DESIGN.md section 6, bug 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+from tfemo.models.conv1d import (
+    MIN_STD,
+    FeatureStandardiser,
+    feature_input,
+    feature_sizes_from_description,
+    frame_mask,
+)
+
+
+@keras.saving.register_keras_serializable(package="tfemo")
+class GRURegressor(keras.Model):
+    """Standardise -> forward GRU x gru_layers -> Dense(D) per frame: batch dict -> [B, T, D].
+
+    Built eagerly from its sizes (T is free), so it reloads from its config without data.
+    `dropout` applies between GRU layers and before the head (not inside the recurrence).
+    """
+
+    def __init__(
+        self,
+        *,
+        feature_dim: int,
+        label_names: Sequence[str],
+        feature_mean: Sequence[float] | None = None,
+        feature_std: Sequence[float] | None = None,
+        hidden: int = 128,
+        gru_layers: int = 2,
+        dropout: float = 0.1,
+        min_std: float = MIN_STD,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("name", "gru_regressor")
+        super().__init__(**kwargs)
+        self.feature_dim = int(feature_dim)
+        self.label_names = tuple(str(name) for name in label_names)
+        self.hidden = int(hidden)
+        self.gru_layers = int(gru_layers)
+        self.dropout_rate = float(dropout)
+        if self.feature_dim < 1:
+            raise ValueError(f"feature_dim must be positive, got {self.feature_dim}")
+        if not self.label_names:
+            raise ValueError("label_names must name at least one output dimension")
+        if self.hidden < 1 or self.gru_layers < 1:
+            raise ValueError("hidden and gru_layers must be positive")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout_rate}")
+
+        self.standardiser = FeatureStandardiser(feature_mean, feature_std, min_std,
+                                                name="standardiser")
+        if self.standardiser.mean is not None and len(self.standardiser.mean) != self.feature_dim:
+            raise ValueError(f"feature statistics have {len(self.standardiser.mean)} values, "
+                             f"feature_dim is {self.feature_dim}")
+        self.grus = [layers.GRU(self.hidden, return_sequences=True, name=f"gru_{index}")
+                     for index in range(self.gru_layers)]
+        self.dropout = layers.Dropout(self.dropout_rate)
+        self.head = layers.Dense(len(self.label_names), name="output")
+        self.build()
+
+    @property
+    def input_keys(self) -> tuple[str, ...]:
+        """The batch keys the model reads (besides the optional `mask`)."""
+        return ("features",)
+
+    def build(self, input_shape: Any = None) -> None:
+        """Create every weight from the configured sizes; `input_shape` is not needed."""
+        self.standardiser.build((None, None, self.feature_dim))
+        shape = (None, None, self.feature_dim)
+        for gru in self.grus:
+            gru.build(shape)
+            shape = (None, None, self.hidden)
+        self.head.build(shape)
+
+    def call(self, inputs: Mapping[str, Any], training=None):
+        """Predictions [B, T, D]; zero on padded frames."""
+        features = feature_input(inputs, self.name)
+        mask = frame_mask(inputs, features)
+        x = self.standardiser(features, mask)
+        for index, gru in enumerate(self.grus):
+            if index:
+                x = self.dropout(x, training=training)
+            x = gru(x, mask=mask, training=training)
+        predictions = self.head(self.dropout(x, training=training))
+        return ops.where(ops.expand_dims(mask, -1), predictions, 0.0)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, for `from_config` and `.keras` reloading."""
+        return {
+            **super().get_config(),
+            "feature_dim": self.feature_dim,
+            "label_names": list(self.label_names),
+            "feature_mean": self.standardiser.mean,
+            "feature_std": self.standardiser.std,
+            "hidden": self.hidden,
+            "gru_layers": self.gru_layers,
+            "dropout": self.dropout_rate,
+            "min_std": self.standardiser.min_std,
+        }
+
+
+def gru_regressor_from_description(description: Any, **options: Any) -> GRURegressor:
+    """Build the regressor with feature sizes, train statistics and label names of a description.
+
+    Continuous records only. `options` are the other GRURegressor arguments (hidden,
+    gru_layers, dropout, min_std); explicit `feature_mean`/`feature_std` override the
+    description's `normalisation["features"]`.
+    """
+    if description.task != "continuous":
+        raise ValueError(f"GRURegressor learns the continuous task, but dataset "
+                         f"{description.name!r} is {description.task}")
+    if not description.label_names:
+        raise ValueError(f"dataset {description.name!r} names no label dimensions")
+    sizes = feature_sizes_from_description(description, options)
+    return GRURegressor(label_names=description.label_names, **sizes, **options)
