@@ -298,3 +298,44 @@ def test_loso_writes_one_output_per_fold(tmp_path):
         portions = [set(p["speakers"]) for p in description.portions.values()]
         assert sum(len(s) for s in portions) == len(set().union(*portions))
     assert len(folds) >= len(speakers) >= 3 and len(folds) == len(set(speakers)) + 1
+
+
+def test_labels_option_uses_gold_standard_files_instead(tiny_root, tmp_path, capsys):
+    from tfemo.labels.traces import frame_centres
+
+    corpus = DemoCorpus(tiny_root)
+    items = corpus.items(CONTINUOUS)
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    expected = {}
+    for item in items[1:]:  # the first item has no gold standard file: skipped, named
+        frames = len(item.load_trace().values)
+        values = np.stack([np.linspace(-0.5, 0.5, frames), np.full(frames, 0.25)], axis=1)
+        rows = ["time,arousal,valence"] + [f"{t:.3f},{a:.6f},{v:.6f}" for t, (a, v) in
+                                           zip(frame_centres(frames, FRAME_SECONDS), values,
+                                               strict=True)]
+        (gold / f"{item.id}.csv").write_text("\n".join(rows) + "\n")
+        expected[item.id] = values.astype(np.float32)
+    output = tmp_path / "records"
+    code = make_tfrecords_main(["--output_dir", str(output), "--data_dir", str(tiny_root),
+                                "--labels", str(gold), "--features", "mfb_mean",
+                                "--workers", "1", "--quiet"])
+    assert code == 0
+    assert f"{items[0].id}.csv: missing labels" in capsys.readouterr().out.replace("\n", "")
+    description = DatasetDescription.read(output)
+    assert description.raters == [] and description.extra["labels_option"] == str(gold)
+    assert description.features == {"mfb_mean": 40}
+    found = {}
+    for portion in description.portions:
+        found.update(_examples(output, portion))
+    assert sorted(found) == sorted(expected)
+    for item_id, values in expected.items():
+        np.testing.assert_allclose(found[item_id].labels, values, atol=1e-6)
+        assert found[item_id].ratings is None and found[item_id].features.shape[1] == 40
+
+
+def test_unknown_feature_family_is_refused(tiny_root, tmp_path, capsys):
+    code = make_tfrecords_main(["--output_dir", str(tmp_path), "--data_dir", str(tiny_root),
+                                "--features", "mfcc,loudness", "--quiet"])
+    assert code == 1
+    assert "unknown feature families ['loudness']" in capsys.readouterr().out

@@ -145,3 +145,19 @@ def test_watch_scores_each_checkpoint_once_then_times_out(records, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("eval-devel-*.json")) == \
         ["eval-devel-1.json", "eval-devel-2.json"]
     assert (tmp_path / "log_eval.txt").read_text().count("portion=devel") == 2
+
+
+def test_gru_regressor_trains_on_features_and_evaluates(records, tmp_path):
+    code = train.main(["--tfrecords", str(records), "--train_dir", str(tmp_path),
+                       "--model", "gru_regressor", "--hidden", "16", "--batch_size", "2",
+                       "--sequence_length", "20", "--max_steps", "60", "--learning_rate", "1e-2",
+                       "--save_interval_secs", "100", "--verbose", "0", "--device", "-1"])
+    assert code == 0
+    assert evaluate.main(["--portion", "devel", "--checkpoint", str(tmp_path),
+                          "--tfrecords", str(records), "--device", "-1"]) == 0
+    scores = json.loads((tmp_path / "eval-devel-60.json").read_text())
+    assert scores["frames"] == sum(LENGTHS["devel"])
+    # the features carry both labels (plus noise): a GRU on them must track both
+    assert min(d["ccc"] for d in scores["dimensions"].values()) > 0.5
+    spec = json.loads((tmp_path / "model.json").read_text())
+    assert spec["model"] == "gru_regressor" and spec["config"]["feature_dim"] == 4

@@ -2,7 +2,7 @@
 
 Whole sequences are read unshuffled and padded per batch; predictions are cut back to each
 file's real frames with the mask, so no padded frame is scored and no frame is scored twice
-(DESIGN.md section 6, bugs 2 and 3).
+(DESIGN.md section 6, bugs 2 and 3). A classifier gives one probability vector per file.
 """
 
 from __future__ import annotations
@@ -14,27 +14,32 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfemo.metrics import ccc
+from tfemo.metrics import ccc, classification_scores
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import make_dataset
 
 
 @dataclass
 class FilePrediction:
-    """One file's predictions and labels over its real frames, [N, D] each."""
+    """One file's predictions and labels: [N, D] each over its real frames (continuous), or
+    class probabilities [C] and the class index (categorical)."""
 
     id: str
     speaker: str
+    frames: int
     predictions: np.ndarray
     labels: np.ndarray
 
 
 def predict_portion(model: keras.Model, records: str | Path, portion: str,
-                    batch_size: int = 4) -> list[FilePrediction]:
-    """Predictions for every frame of every file of `portion`, in record order."""
-    features = tuple(getattr(model, "input_keys", ("audio", "words"))) + ("labels",)
+                    batch_size: int = 4, speaker_normalise: bool = False) -> list[FilePrediction]:
+    """Predictions for every frame (or every file, for a classifier) of `portion`, in order."""
+    description = DatasetDescription.read(records)
+    categorical = description.task == "categorical"
+    keys = tuple(getattr(model, "input_keys", ("audio", "words")))
     data = make_dataset(records, portion, sequence_length=None, batch_size=batch_size,
-                        shuffle=False, seed=0, features=features)
+                        shuffle=False, seed=0, features=keys + ("labels",),
+                        speaker_normalise=speaker_normalise)
     forward = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
     files = []
     for batch in data:
@@ -43,8 +48,10 @@ def predict_portion(model: keras.Model, records: str | Path, portion: str,
             files.append(FilePrediction(
                 id=batch["id"][row].numpy().decode(),
                 speaker=batch["speaker"][row].numpy().decode(),
-                predictions=predictions[row, :count],
-                labels=batch["labels"][row, :count].numpy()))
+                frames=int(count),
+                predictions=predictions[row] if categorical else predictions[row, :count],
+                labels=(batch["label"][row].numpy() if categorical
+                        else batch["labels"][row, :count].numpy())))
     return files
 
 
@@ -62,11 +69,21 @@ def continuous_scores(files: list[FilePrediction], label_names: tuple[str, ...])
     return scores
 
 
+def categorical_scores(files: list[FilePrediction], class_names: tuple[str, ...]) -> dict:
+    """UAR, WA, macro F1 and the confusion matrix (rows: true class) over the files."""
+    truth = np.array([int(f.labels) for f in files])
+    predicted = np.array([int(np.argmax(f.predictions)) for f in files])
+    scores = classification_scores(truth, predicted, len(class_names))
+    return {"files": len(files), "frames": int(sum(f.frames for f in files)),
+            "uar": scores["uar"], "wa": scores["wa"], "macro_f1": scores["macro_f1"],
+            "classes": list(class_names), "confusion": scores["confusion"].tolist()}
+
+
 def check_coverage(files: list[FilePrediction], description: DatasetDescription,
                    portion: str) -> None:
     """Fail if the frames scored are not exactly the frames the records hold."""
     expected = description.portion(portion)
-    frames = sum(len(f.labels) for f in files)
+    frames = sum(f.frames for f in files)
     if len(files) != expected["examples"] or frames != expected["frames"]:
         raise RuntimeError(f"scored {len(files)} files / {frames} frames of {portion}, but the "
                            f"records hold {expected['examples']} / {expected['frames']}")

@@ -89,6 +89,24 @@ def _add_mask(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     return example
 
 
+def _cropper(length: int, frame_keys: tuple[str, ...]):
+    """Map function keeping a window of at most `length` frames at a seeded random start."""
+
+    def crop(example: dict[str, tf.Tensor], seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        frames = example["num_frames"]
+        start = tf.random.stateless_uniform([], seed=seed, minval=0,
+                                            maxval=tf.maximum(frames - length, 0) + 1,
+                                            dtype=tf.int32)
+        end = tf.minimum(start + length, frames)
+        example = dict(example)
+        for key in frame_keys:
+            example[key] = example[key][start:end]
+        example["num_frames"] = end - start
+        return example
+
+    return crop
+
+
 def _chunker(length: int, frame_keys: tuple[str, ...]):
     """Map function cutting one sequence into [C, length, ...] chunks, the last zero-padded."""
 
@@ -129,9 +147,11 @@ def make_dataset(
     cache: bool | str = False,
     speaker_normalise: bool = False,
     balance_classes: tuple[int, ...] = (),
+    crop_frames: int = 0,
 ) -> tf.data.Dataset:
     """Batches of one portion's records, as described in the module docstring.
 
+    `portion` may join portions with "+" ("train+devel" reads both).
     `sequence_length=L` cuts every sequence into consecutive chunks of L frames (the last
     zero-padded; `mask` marks the real frames); `None` yields whole sequences padded to the
     longest of each batch. With `shuffle=False` the order is the shard order and the order
@@ -146,6 +166,8 @@ def make_dataset(
     `balance_classes=(c0, c1, ...)` (with shuffle and repeat) draws examples of those class
     indices equally often, each class's examples reshuffled as they repeat (balanced sampling
     for training); every class listed must have examples, or the stream would never end.
+    `crop_frames=L` (whole-sequence mode) keeps a random window of L frames of every longer
+    sequence, drawn anew each time the sequence comes round (augmentation for classifiers).
     """
     unknown = sorted(set(features) - set(FRAME_FEATURES))
     if unknown:
@@ -157,8 +179,11 @@ def make_dataset(
 
     description = DatasetDescription.read(output_dir)
     spec = description.record_spec()
-    paths = shard_paths(output_dir, portion)
-    _check_files(description, paths, Path(output_dir) / portion)
+    paths = []
+    for part in portion.split("+"):
+        found = shard_paths(output_dir, part)
+        _check_files(description, found, Path(output_dir) / part)
+        paths.extend(found)
     wanted = tuple(key for key in spec.features if key in features)
     files = tf.data.Dataset.from_tensor_slices([str(path) for path in paths])
     compression = description.compression
@@ -200,9 +225,7 @@ def make_dataset(
             per_class, weights=[share] * len(balance_classes), seed=seed)
         repeat = False  # already endless
 
-    if sequence_length is None:
-        dataset = dataset.map(_add_mask, num_parallel_calls=num_parallel, deterministic=True)
-    else:
+    if sequence_length is not None:
         chunk = _chunker(sequence_length, wanted)
         dataset = dataset.map(chunk, num_parallel_calls=num_parallel, deterministic=True)
         dataset = dataset.unbatch()
@@ -212,6 +235,13 @@ def make_dataset(
     if repeat:
         dataset = dataset.repeat()
     if sequence_length is None:
+        if crop_frames:
+            # after repeat, so every epoch draws new windows; seeds come from the data seed
+            seeds = tf.data.Dataset.random(seed=seed).batch(2)
+            dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+                _cropper(crop_frames, wanted), num_parallel_calls=num_parallel,
+                deterministic=True)
+        dataset = dataset.map(_add_mask, num_parallel_calls=num_parallel, deterministic=True)
         dataset = dataset.padded_batch(batch_size, drop_remainder=drop_remainder)
     else:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
