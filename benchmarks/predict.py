@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Real-time factor of `tfemo.predict` on one core for a 60 s file.
+
+Builds a 60 s recording by joining EMO-DB utterances (or the demo corpus's when EMO-DB is
+absent), pins the process to one core with one TensorFlow thread, restores a trained
+classifier (default: fold 1 of benchmarks/classify.py) and times Predictor.predict on the
+file: reading, resampling, framing, features and the model, chunked as the command line does.
+Prints the best of --repeats runs after one warm-up, split into input preparation and model.
+
+    python benchmarks/predict.py [--checkpoint checkpoints/emodb-loso/conv1d-train/fold-01]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import soundfile  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from tfemo.audio import SAMPLE_RATE  # noqa: E402
+from tfemo.audio.io import load_audio  # noqa: E402
+from tfemo.prediction import Predictor  # noqa: E402
+
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def sixty_seconds(source: Path, seconds: float) -> np.ndarray:
+    """Utterances of `source` joined in name order until `seconds` of audio."""
+    pieces, total = [], 0
+    for path in sorted(source.rglob("*.wav")):
+        audio = load_audio(path)
+        pieces.append(audio)
+        total += len(audio)
+        if total >= seconds * SAMPLE_RATE:
+            break
+    return np.concatenate(pieces)[: int(seconds * SAMPLE_RATE)]
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parents[1]
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path,
+                        default=Path("checkpoints/emodb-loso/conv1d-train/fold-01"))
+    parser.add_argument("--audio_dir", type=Path, default=here.parent / "shared/data/emodb/wav")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--chunk_seconds", type=float, default=60.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    source = args.audio_dir
+    if not source.is_dir():
+        from tfemo.corpora.demo import ensure_demo_corpus
+
+        source = ensure_demo_corpus()
+    audio = sixty_seconds(source, args.seconds)
+    predictor = Predictor(args.checkpoint, chunk_frames=round(args.chunk_seconds / 0.04))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "sixty.wav"
+        soundfile.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
+        predictor.predict(path)  # warm-up: traces the model
+        best = None
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            inputs = predictor.inputs(path)
+            prepared = time.perf_counter()
+            predictor.run(path, inputs)
+            timing = (prepared - started, time.perf_counter() - prepared)
+            best = timing if best is None or sum(timing) < sum(best) else best
+    seconds = len(audio) / SAMPLE_RATE
+    table = Table(title=f"tfemo.predict on a {seconds:.0f} s file, one core "
+                        f"({predictor.checkpoint})")
+    for column in ("stage", "seconds", "real-time factor", "x real time"):
+        table.add_column(column, justify="right")
+    for name, value in (("read + features", best[0]), ("model", best[1]),
+                        ("total", sum(best))):
+        table.add_row(name, f"{value:.3f}", f"{value / seconds:.4f}", f"{seconds / value:.0f}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Label new audio with a trained model: files in, class probabilities or traces out.
+
+A `Predictor` restores a train dir's checkpoint with the model configuration (`model.json`)
+and the records' description (`description.json`) that tfemo.train keeps there, and turns any
+audio file into the model's inputs with the same code that wrote the records (tfemo.examples):
+resampling to 16 kHz, 40 ms frames, the same hand-crafted features and, for models that read
+words, word vectors from a transcript. Long files are run in chunks of `chunk_frames`: a
+classifier averages the chunks' probabilities weighted by their frames; a regressor's chunk
+traces are joined end to end.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfemo.corpora.base import Item, Segment
+from tfemo.corpora.files import audio_duration
+from tfemo.errors import InputError, TfemoError
+from tfemo.examples import BuildOptions, build_example, item_words
+from tfemo.records.description import DatasetDescription
+from tfemo.records.reader import STD_FLOOR
+from tfemo.records.schema import AUDIO_SCALE
+
+MODEL_FILE = "model.json"
+DESCRIPTION_FILE = "description.json"
+QUADRANTS = {
+    (True, True): "high arousal, positive valence",
+    (True, False): "high arousal, negative valence",
+    (False, True): "low arousal, positive valence",
+    (False, False): "low arousal, negative valence",
+}
+
+
+@dataclass
+class FileResult:
+    """What the model says about one file: class probabilities [C] or a trace [N, D]."""
+
+    path: Path
+    seconds: float
+    frames: int
+    chunks: int
+    probabilities: np.ndarray | None = None
+    trace: np.ndarray | None = None
+
+
+def quadrant(arousal: float, valence: float) -> str:
+    """The quadrant of the arousal-valence plane a point falls in (0 counts as high/positive)."""
+    return QUADRANTS[(arousal >= 0.0, valence >= 0.0)]
+
+
+class Predictor:
+    """A restored model and everything needed to feed it new audio."""
+
+    def __init__(self, train_dir: str | Path, steps: str | int = "latest",
+                 chunk_frames: int = 1500, alignment: str = "aeneas") -> None:
+        from tfemo.checkpoints import checkpoint_path, restore_model
+        from tfemo.models.registry import model_from_config
+
+        train_dir = Path(train_dir)
+        for name in (MODEL_FILE, DESCRIPTION_FILE):
+            if not (train_dir / name).is_file():
+                folds = sorted(p.name for p in train_dir.glob("fold-*"))
+                hint = f" (it holds folds: pick one, e.g. {train_dir / folds[0]})" if folds else ""
+                raise TfemoError(f"{train_dir}: no {name}; not a train dir of tfemo.train{hint}")
+        if chunk_frames <= 0:
+            raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
+        spec = json.loads((train_dir / MODEL_FILE).read_text())
+        self.description = DatasetDescription.read(train_dir / DESCRIPTION_FILE)
+        self.model = model_from_config(spec["model"], spec["config"])
+        self.checkpoint = checkpoint_path(train_dir, steps)
+        restore_model(self.model, self.checkpoint)
+        self.speaker_normalise = bool(spec["data"].get("speaker_normalise", False))
+        self.keys = tuple(getattr(self.model, "input_keys", ("audio", "words")))
+        self.categorical = self.description.task == "categorical"
+        self.label_names = tuple(self.description.label_names)
+        self.chunk_frames = chunk_frames
+        self.alignment = alignment
+        self._vectors = None
+        self._forward = tf.function(lambda batch: self.model(batch, training=False),
+                                    reduce_retracing=True)
+
+    @property
+    def needs_transcripts(self) -> bool:
+        """Whether the model reads word vectors (and so each file needs a transcript)."""
+        return "words" in self.keys and self.description.word_dim > 0
+
+    def _word_table(self, item: Item) -> dict:
+        """Vectors of the item's words, from the embeddings the records were made with."""
+        from tfemo.text.embeddings import load_word_vectors, vector_table
+
+        if self._vectors is None:
+            self._vectors = load_word_vectors(self.description.extra.get("embeddings_option",
+                                                                         "spacy-md"))
+        return vector_table(item_words(item, self.alignment), self._vectors)[0]
+
+    def inputs(self, path: Path, transcript: str = "") -> dict[str, np.ndarray]:
+        """The model's per-frame inputs for one file, [N, ...] each (InputError if unusable).
+
+        A model trained with per-speaker feature normalisation gets each file standardised
+        with its own statistics (a new file's speaker has no others to pool with).
+        """
+        segments = ()
+        if self.needs_transcripts:
+            if not transcript.strip():
+                raise InputError(path, "no transcript",
+                                 "the model reads word vectors: give a CSV with a transcript "
+                                 "column")
+            segments = (Segment(0.0, audio_duration(path), transcript),)
+        item = Item(id=path.stem, speaker="", corpus="predict", portion="predict",
+                    audio_path=path, segments=segments)
+        options = BuildOptions(task=self.description.task, alignment=self.alignment,
+                               word_dim=self.description.word_dim if self.needs_transcripts else 0,
+                               features=tuple(self.description.features))
+        table = self._word_table(item) if self.needs_transcripts else {}
+        example = build_example(item, options, table).example
+        inputs = {"audio": example.audio.astype(np.float32) / AUDIO_SCALE}
+        if example.words is not None:
+            inputs["words"] = example.words
+        if example.features is not None:
+            features = example.features
+            if self.speaker_normalise:
+                features = ((features - features.mean(axis=0))
+                            / np.maximum(features.std(axis=0), STD_FLOOR))
+            inputs["features"] = features.astype(np.float32)
+        return inputs
+
+    def predict(self, path: str | Path, transcript: str = "") -> FileResult:
+        """Probabilities (classifier) or the trace (regressor) of one audio file."""
+        path = Path(path)
+        return self.run(path, self.inputs(path, transcript))
+
+    def run(self, path: Path, inputs: dict[str, np.ndarray]) -> FileResult:
+        """The model over one file's inputs, chunk by chunk (see the module docstring)."""
+        frames = len(inputs["audio"])
+        outputs, sizes = [], []
+        for start in range(0, frames, self.chunk_frames):
+            batch = {k: v[None, start:start + self.chunk_frames] for k, v in inputs.items()
+                     if k in self.keys}
+            size = min(self.chunk_frames, frames - start)
+            batch["mask"] = np.ones((1, size), dtype=bool)
+            outputs.append(self._forward(batch).numpy()[0])
+            sizes.append(size)
+        result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes))
+        if self.categorical:
+            result.probabilities = np.average(np.stack(outputs), axis=0, weights=sizes)
+        else:
+            result.trace = np.concatenate(outputs, axis=0)
+        return result
+
