@@ -40,10 +40,12 @@ def predict_portion(model: keras.Model, records: str | Path, portion: str,
     data = make_dataset(records, portion, sequence_length=None, batch_size=batch_size,
                         shuffle=False, seed=0, features=keys + ("labels",),
                         speaker_normalise=speaker_normalise)
-    forward = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
+    # one trace for every batch shape: batch and time sizes are left unknown
+    spec = {k: v for k, v in data.element_spec.items() if k in (*keys, "mask")}
+    forward = tf.function(lambda batch: model(batch, training=False), input_signature=[spec])
     files = []
     for batch in data:
-        predictions = forward(batch).numpy()
+        predictions = forward({k: batch[k] for k in spec}).numpy()
         for row, count in enumerate(batch["num_frames"].numpy()):
             files.append(FilePrediction(
                 id=batch["id"][row].numpy().decode(),
