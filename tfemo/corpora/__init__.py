@@ -20,6 +20,7 @@ _READERS: dict[str, tuple[str, str]] = {
     "recola": ("tfemo.corpora.recola", "RecolaCorpus"),
     "musecar": ("tfemo.corpora.musecar", "MuseCarCorpus"),
     "manifest": ("tfemo.corpora.manifest", "ManifestCorpus"),
+    "musetoolbox": ("tfemo.corpora.musetoolbox", "MuseToolboxCorpus"),
 }
 CORPUS_NAMES = tuple(sorted(_READERS))
 

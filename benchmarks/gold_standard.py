@@ -1,0 +1,141 @@
+#!/usr/bin/env python
+"""Gold standards compared: mean, EWE, lag-compensated mean and the recurrent generator.
+
+Part 1, the demo corpus (DEFAULT_CONFIG: 32 sessions of about a minute, 5 simulated annotators
+who perceive the TRUE trace 1-3 s late): CCC of each gold standard with the true trace and its
+mean CCC with the annotators, for mean, EWE, mean with lag compensation (up to 75 frames = 3 s),
+the generator (alpha 1.8 with mfb_mean features; alpha 2 annotation-only), each also smoothed
+over 1 s (GenS), at the default max_shift (124 frames = 5 s, upstream's value for RECOLA) and at
+75 frames (3 s = the largest lag the demo annotators have, known from the corpus config).
+
+Part 2, real RECOLA ratings (../shared/data/recola_ratings, no audio): the annotation-only
+methods (mean, EWE, generator alpha 2) against the official AVEC 2016 gold standard.
+
+    python benchmarks/gold_standard.py [--output_dir DIR] [--steps N] [--skip_recola]
+
+`demo_gold_standards(output_dir)` writes the demo GS folders and returns the run (its `folders`
+map each method to <output_dir>/<method>/ with one <session>.csv each), so that a second part
+(training a predictor on each GS) can be added with one call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from tfemo.corpora.demo import DEFAULT_CONFIG, DemoCorpus, ensure_demo_corpus  # noqa: E402
+from tfemo.corpora.recola import RecolaCorpus  # noqa: E402
+from tfemo.labels.gold_standard import (  # noqa: E402
+    GoldStandardOptions,
+    GoldStandardRun,
+    Variant,
+    make_gold_standards,
+)
+
+RECOLA_RATINGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "recola_ratings"
+DEMO_MAX_LAG_FRAMES = 75  # the demo annotators' largest lag, 3 s (DemoConfig.rater_lag_seconds)
+GENS_SECONDS = 1.0
+
+
+def demo_variants(steps: int) -> list[Variant]:
+    """The demo comparison: fusion baselines and the generators (with GenS) at two max_shifts."""
+    base = GoldStandardOptions(steps=steps)
+    variants = [Variant("mean", "mean", base), Variant("ewe", "ewe", base),
+                Variant("mean_lag75", "mean", replace(base, lag_frames=DEMO_MAX_LAG_FRAMES))]
+    for shift in (base.max_shift, DEMO_MAX_LAG_FRAMES):
+        for alpha, label in ((1.8, "generator"), (2.0, "generator_a2")):
+            options = replace(base, alpha=alpha, max_shift=shift)
+            name = f"{label}_s{shift}"
+            variants += [Variant(name, "generator", options),
+                         Variant(f"{name}_gens", "generator",
+                                 replace(options, smooth_secs=GENS_SECONDS))]
+    return variants
+
+
+def demo_gold_standards(output_dir: str | Path, steps: int = 200) -> GoldStandardRun:
+    """Write every demo GS to <output_dir>/<method>/<session>.csv; the run has the folders."""
+    corpus = DemoCorpus(ensure_demo_corpus(DEFAULT_CONFIG))
+    return make_gold_standards(corpus, demo_variants(steps), output_dir, features=("mfb_mean",))
+
+
+def recola_gold_standards(output_dir: str | Path, steps: int = 200,
+                          data_dir: Path = RECOLA_RATINGS) -> GoldStandardRun:
+    """The annotation-only GS of the real RECOLA ratings (mean, EWE, generator alpha 2)."""
+    base = GoldStandardOptions(steps=steps)
+    variants = [Variant("mean", "mean", base), Variant("ewe", "ewe", base),
+                Variant("generator_a2", "generator", replace(base, alpha=2.0)),
+                Variant("generator_a2_gens", "generator",
+                        replace(base, alpha=2.0, smooth_secs=GENS_SECONDS))]
+    return make_gold_standards(RecolaCorpus(data_dir), variants, output_dir)
+
+
+def score_table(run: GoldStandardRun, title: str, reference: str) -> Table:
+    """Rows: methods; columns: CCC with the reference and mean CCC with the raters, per dim."""
+    summary = run.summary
+    dimensions = list(dict.fromkeys(summary["dimension"]))
+    table = Table(title=title)
+    table.add_column("gold standard")
+    for dimension in dimensions:
+        table.add_column(f"{reference} {dimension}", justify="right")
+    for dimension in dimensions:
+        table.add_column(f"raters {dimension}", justify="right")
+    table.add_column("weights (arousal)", justify="left")
+    table.add_column("seconds", justify="right")
+    for name in dict.fromkeys(summary["method"]):
+        rows = summary[summary["method"] == name].set_index("dimension")
+        detail = run.details[name]
+        groups = [g for g in detail.values() if isinstance(g, dict) and "rater_weights" in g]
+        weights = " ".join(f"{w:.2f}" for w in groups[0]["rater_weights"][0]) if groups else ""
+        table.add_row(name, *(f"{rows.at[d, 'reference_ccc']:.3f}" for d in dimensions),
+                      *(f"{rows.at[d, 'gs_rater_ccc']:.3f}" for d in dimensions), weights,
+                      f"{detail.get('seconds', 0.0):.0f}")
+    return table
+
+
+def ratio_line(run: GoldStandardRun, name: str, baseline: str = "mean") -> str:
+    """CCC with the reference of `name` over that of `baseline`, per dimension."""
+    summary = run.summary.set_index(["method", "dimension"])["reference_ccc"]
+    dims = list(dict.fromkeys(run.summary["dimension"]))
+    parts = [f"{d} {summary[(name, d)]:.3f} / {summary[(baseline, d)]:.3f} = "
+             f"x{summary[(name, d)] / summary[(baseline, d)]:.2f}" for d in dims]
+    return f"{name} vs {baseline} (CCC with the reference): " + ", ".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output_dir", type=Path, default=Path("/tmp/tfemo-gold-standards"))
+    parser.add_argument("--steps", type=int, default=200, help="generator gradient updates")
+    parser.add_argument("--skip_recola", action="store_true")
+    args = parser.parse_args()
+    console = Console(width=170)
+    started = time.perf_counter()
+    demo = demo_gold_standards(args.output_dir / "demo", args.steps)
+    console.print(score_table(
+        demo, f"demo corpus ({len(demo.recordings)} sessions): CCC with the true trace and mean "
+              f"CCC with the 5 annotators (generator: {args.steps} steps)", "true"))
+    for name in ("mean_lag75", "generator_s124", "generator_s75", "generator_s75_gens",
+                 "generator_a2_s75"):
+        console.print(ratio_line(demo, name))
+    console.print(f"demo part: {time.perf_counter() - started:.0f} s; GS folders in "
+                  f"{args.output_dir / 'demo'}")
+    if args.skip_recola or not RECOLA_RATINGS.is_dir():
+        return
+    started = time.perf_counter()
+    recola = recola_gold_standards(args.output_dir / "recola", args.steps)
+    console.print(score_table(
+        recola, f"RECOLA ({len(recola.recordings)} recordings, real ratings): CCC with the "
+                f"official gold standard and mean CCC with the 6 raters", "official"))
+    console.print(f"RECOLA part: {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
