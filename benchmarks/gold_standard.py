@@ -8,7 +8,13 @@ the generator (alpha 1.8 with mfb_mean features; alpha 2 annotation-only), each 
 over 1 s (GenS), at the default max_shift (124 frames = 5 s, upstream's value for RECOLA) and at
 75 frames (3 s = the largest lag the demo annotators have, known from the corpus config).
 
-Part 2, real RECOLA ratings (../shared/data/recola_ratings, no audio): the annotation-only
+Part 2, emotion prediction from a gold standard: the whole path ratings -> GS -> records ->
+train -> eval through the command lines. For each of --predictor_methods, make_tfrecords
+--labels <GS folder> --features mfb_mean writes records whose labels are that GS, `tfemo.train
+--model gru_regressor` learns them, and `tfemo.eval` scores devel and test against the TRUE
+trace (records of the same audio with the corpus's own labels).
+
+Part 3, real RECOLA ratings (../shared/data/recola_ratings, no audio): the annotation-only
 methods (mean, EWE, generator alpha 2) against the official AVEC 2016 gold standard.
 
     python benchmarks/gold_standard.py [--output_dir DIR] [--steps N] [--skip_recola]
@@ -21,7 +27,10 @@ map each method to <output_dir>/<method>/ with one <session>.csv each), so that 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -109,12 +118,62 @@ def ratio_line(run: GoldStandardRun, name: str, baseline: str = "mean") -> str:
     return f"{name} vs {baseline} (CCC with the reference): " + ", ".join(parts)
 
 
+def run(command: list[str]) -> None:
+    """Run a tfemo command line quietly, failing loudly."""
+    print("$", " ".join(command), flush=True)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def predictor_scores(folders: dict[str, Path], methods: list[str], work: Path,
+                     steps: int) -> dict[str, dict[str, dict]]:
+    """Train a GRU regressor on each method's GS; its devel/test scores against the truth."""
+    python = sys.executable
+    common = ["--features", "mfb_mean", "--embeddings", "none", "--quiet"]
+    truth = work / "records-truth"
+    run([python, "tools/make_tfrecords.py", "--output_dir", str(truth), *common])
+    scores = {}
+    for method in methods:
+        records, train_dir = work / f"records-{method}", work / f"gru-{method}"
+        run([python, "tools/make_tfrecords.py", "--output_dir", str(records),
+             "--labels", str(folders[method]), *common])
+        run([python, "-m", "tfemo.train", "--model", "gru_regressor", "--tfrecords",
+             str(records), "--train_dir", str(train_dir), "--max_steps", str(steps),
+             "--learning_rate", "1e-3", "--save_interval_secs", "100000", "--verbose", "0",
+             "--device", "-1"])
+        scores[method] = {}
+        for portion in ("devel", "test"):
+            run([python, "-m", "tfemo.eval", "--portion", portion, "--steps", str(steps),
+                 "--checkpoint", str(train_dir), "--tfrecords", str(truth), "--device", "-1"])
+            scores[method][portion] = json.loads(
+                (train_dir / f"eval-{portion}-{steps}.json").read_text())
+    return scores
+
+
+def predictor_table(scores: dict[str, dict[str, dict]], steps: int) -> Table:
+    """CCC with the true trace of the GRU regressor trained on each gold standard."""
+    table = Table(title=f"GRU regressor (2 x 128, mfb_mean, {steps} steps) trained on each gold "
+                        "standard: CCC with the TRUE trace (concatenated / mean over files)")
+    table.add_column("trained on")
+    for portion in ("devel", "test"):
+        for dim in ("arousal", "valence"):
+            table.add_column(f"{portion} {dim}", justify="right")
+    for method, portions in scores.items():
+        cells = [f"{portions[p]['dimensions'][d]['ccc']:.3f} / "
+                 f"{portions[p]['dimensions'][d]['mean_file_ccc']:.3f}"
+                 for p in ("devel", "test") for d in ("arousal", "valence")]
+        table.add_row(method, *cells)
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", type=Path, default=Path("/tmp/tfemo-gold-standards"))
     parser.add_argument("--steps", type=int, default=200, help="generator gradient updates")
     parser.add_argument("--skip_recola", action="store_true")
+    parser.add_argument("--predictor_methods", default="mean,generator_s124,generator_s75_gens",
+                        help="gold standards to train the GRU regressor on ('' to skip)")
+    parser.add_argument("--predictor_steps", type=int, default=800)
     args = parser.parse_args()
     console = Console(width=170)
     started = time.perf_counter()
@@ -127,6 +186,13 @@ def main() -> None:
         console.print(ratio_line(demo, name))
     console.print(f"demo part: {time.perf_counter() - started:.0f} s; GS folders in "
                   f"{args.output_dir / 'demo'}")
+    methods = [m for m in args.predictor_methods.split(",") if m]
+    if methods:
+        started = time.perf_counter()
+        scores = predictor_scores(demo.folders, methods, args.output_dir / "predictors",
+                                  args.predictor_steps)
+        console.print(predictor_table(scores, args.predictor_steps))
+        console.print(f"predictor part: {time.perf_counter() - started:.0f} s")
     if args.skip_recola or not RECOLA_RATINGS.is_dir():
         return
     started = time.perf_counter()

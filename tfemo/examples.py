@@ -26,7 +26,7 @@ from tfemo.text.frames import word_vectors_on_frames
 from tfemo.text.tokens import tokenize
 
 ALIGNMENTS = ("auto", "corpus", "aeneas", "uniform")
-EXAMPLE_VERSION = 3  # bump whenever the arrays built from the same inputs change
+EXAMPLE_VERSION = 4  # bump whenever the arrays built from the same inputs change (features too)
 
 
 @dataclass(frozen=True)
