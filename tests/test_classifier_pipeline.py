@@ -28,7 +28,7 @@ from tools.make_tfrecords import main as make_tfrecords_main
 SPEAKERS = ("03", "08", "09", "10")
 TONES = {"W": (440.0, 0.5), "T": (150.0, 0.08), "N": (250.0, 0.2)}  # letter: (Hz, amplitude)
 FAMILIES = ("rms", "mfcc", "pitch")
-SMALL = ["--model", "conv1d", "--batch_size", "4", "--filters", "16", "--hidden", "16",
+SMALL = ["--model", "conv1d", "--batch_size", "8", "--filters", "16", "--hidden", "16",
          "--blocks", "2", "--learning_rate", "3e-3", "--max_steps", "40",
          "--save_interval_secs", "100", "--verbose", "0", "--device", "-1"]
 
