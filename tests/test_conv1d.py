@@ -41,14 +41,14 @@ def make_task(count: int, seed: int, steps: int = 30) -> tuple[dict[str, np.ndar
             "label": labels}, labels
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_learns_an_easy_task_on_padded_batches(variant):
+@pytest.mark.parametrize(("variant", "epochs"), [("frames", 8), ("utterance", 20)])
+def test_learns_an_easy_task_on_padded_batches(variant, epochs):
     train, train_labels = make_task(150, seed=0)
     test, test_labels = make_task(90, seed=1)
-    model = make_model(variant)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+    model = make_model(variant, dropout=0.1)  # one informative dimension: little dropout
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(train, train_labels, batch_size=16, epochs=12, shuffle=True, verbose=0)
+    model.fit(train, train_labels, batch_size=16, epochs=epochs, shuffle=True, verbose=0)
     probabilities = model.predict(test, batch_size=32, verbose=0)
     assert probabilities.shape == (90, len(CLASSES))
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
@@ -142,12 +142,12 @@ def test_reads_only_the_features_and_mask():
 
 def test_default_size_suits_a_small_corpus():
     # EMO-DB-like: 277 feature dims, 7 classes. projection 35,584; 3 convs 82,048 each;
-    # 3 layer norms 256 each; dense 32,896; output 903.
+    # 3 layer norms 256 each; pooled batch norm 1,024; dense 32,896; output 903.
     model = Conv1DClassifier(feature_dim=277, class_names=[f"c{k}" for k in range(7)])
-    assert model.count_params() == 316_295
+    assert model.count_params() == 317_319
     baseline = Conv1DClassifier(feature_dim=277, class_names=[f"c{k}" for k in range(7)],
                                 variant="utterance")
-    assert baseline.count_params() == 554 * 128 + 128 + 128 * 7 + 7
+    assert baseline.count_params() == 4 * 554 + 554 * 128 + 128 + 128 * 7 + 7
     assert not any("/conv_" in weight.path for weight in baseline.weights)
 
 
