@@ -32,6 +32,7 @@ FEATURES = "zcr,rms,mfcc,chroma,mel_db,contrast,entropy,pitch"
 MODELS = {
     "conv1d": ["--model", "conv1d", "--variant", "frames"],
     "utterance": ["--model", "conv1d", "--variant", "utterance"],
+    "utterance_rich": ["--model", "conv1d", "--variant", "utterance_rich"],
 }
 NORMALISATIONS = {"train": "train-set statistics", "speaker": "per speaker"}
 

@@ -193,3 +193,25 @@ def test_builder_works_on_a_description_without_the_features_field():
     del legacy.features
     with pytest.raises(ValueError, match="no per-frame features"):
         conv1d_from_description(legacy)
+
+
+def test_rich_utterance_statistics_are_masked_percentiles_and_deltas():
+    from tfemo.models.conv1d import masked_mean_abs_delta, masked_percentiles
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 9, 3)).astype("float32")
+    mask = np.ones((2, 9), bool)
+    mask[1, 6:] = False
+    x[1, 6:] = 99.0  # padding must not count
+    low, high = masked_percentiles(x, mask)
+    deltas = masked_mean_abs_delta(x, mask)
+    for row, n in ((0, 9), (1, 6)):
+        ordered = np.sort(x[row, :n], axis=0)
+        np.testing.assert_allclose(low[row], ordered[int(np.floor(0.1 * (n - 1)))])
+        np.testing.assert_allclose(high[row], ordered[int(np.floor(0.9 * (n - 1)))])
+        np.testing.assert_allclose(deltas[row], np.abs(np.diff(x[row, :n], axis=0)).mean(0),
+                                   atol=1e-6)
+    model = Conv1DClassifier(feature_dim=3, class_names=["a", "b"], variant="utterance_rich")
+    alone = model({"features": x[1:, :6], "mask": mask[1:, :6]}).numpy()
+    padded = model({"features": x, "mask": mask}).numpy()[1:]
+    np.testing.assert_allclose(alone, padded, atol=1e-5)

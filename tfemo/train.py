@@ -50,9 +50,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="semantic_fusion audio conv stack: Tzirakis et al. or Emo18")
     parser.add_argument("--dropout", type=float, default=None,
                         help="dropout (default: the model's own, 0.5 for semantic_fusion)")
-    parser.add_argument("--variant", default=None, choices=("frames", "utterance"),
+    parser.add_argument("--variant", default=None,
+                        choices=("frames", "utterance", "utterance_rich"),
                         help="conv1d: Conv1D blocks over frames, or the utterance-statistics "
-                             "baseline")
+                             "baseline (mean, std; rich: also percentiles and deltas)")
     parser.add_argument("--filters", type=int, default=None, help="conv1d filters per block")
     parser.add_argument("--kernel_size", type=int, default=None, help="conv1d kernel size")
     parser.add_argument("--blocks", type=int, default=None, help="conv1d blocks")

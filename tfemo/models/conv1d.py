@@ -9,7 +9,8 @@ variant "frames": a pointwise projection to `filters`, then residual blocks of C
 1, 'same' padding, optional dilation) -> LayerNormalization per frame -> GELU -> dropout;
 masked mean and max pooling over the real frames; head.
 variant "utterance" (baseline, no convolutions): masked mean and std of the standardised
-features over the utterance; head.
+features over the utterance; head. "utterance_rich" adds the 10th and 90th percentiles and the
+mean absolute frame-to-frame change of every feature (5 statistics per feature).
 head: BatchNormalization of the pooled vector (`pooled_norm`; it puts the utterance
 statistics on one scale, as a scaler would: +9 points LOSO UAR for the baseline on EMO-DB)
 -> dropout -> Dense GELU -> dropout -> softmax.
@@ -30,7 +31,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-VARIANTS = ("frames", "utterance")
+VARIANTS = ("frames", "utterance", "utterance_rich")
+PERCENTILES = (0.1, 0.9)  # utterance_rich: robust low and high values of every feature
 MIN_STD = 1e-3  # std floor: a (near-)constant train feature must not blow up on new audio
 _VARIANCE_EPSILON = 1e-6  # inside the sqrt of the masked std: finite gradient at zero spread
 _NEGATIVE = -1e9  # stands in for padded frames in the masked max
@@ -104,6 +106,27 @@ def masked_mean_std(x, mask):
     centred = x - ops.expand_dims(mean, 1)
     variance = _masked_mean(centred * centred, valid)
     return mean, ops.sqrt(variance + _VARIANCE_EPSILON)
+
+
+def masked_percentiles(x, mask, quantiles=PERCENTILES):
+    """Per-feature quantiles [B, F] each (nearest rank) of x [B, T, F] over the real frames."""
+    count = ops.sum(ops.cast(mask, "int32"), axis=1)  # [B]
+    valid = ops.expand_dims(mask, -1)
+    ordered = ops.sort(ops.where(valid, x, -_NEGATIVE), axis=1)  # real frames first
+    out = []
+    for q in quantiles:
+        rank = ops.cast(ops.floor(q * ops.cast(ops.maximum(count - 1, 0), "float32")), "int32")
+        index = ops.broadcast_to(ops.reshape(rank, (-1, 1, 1)),
+                                 (ops.shape(x)[0], 1, ops.shape(x)[2]))
+        value = ops.squeeze(ops.take_along_axis(ordered, index, axis=1), axis=1)
+        out.append(ops.where(ops.expand_dims(count > 0, -1), value, 0.0))
+    return out
+
+
+def masked_mean_abs_delta(x, mask):
+    """Mean |x[t] - x[t-1]| [B, F] over consecutive pairs of real frames (0 when none)."""
+    pairs = ops.expand_dims(ops.logical_and(mask[:, 1:], mask[:, :-1]), -1)
+    return _masked_mean(ops.abs(x[:, 1:] - x[:, :-1]), pairs)
 
 
 def masked_mean_max(x, mask):
@@ -261,7 +284,7 @@ class Conv1DClassifier(keras.Model):
                 norm.build((None, None, self.filters))
             pooled = 2 * self.filters
         else:
-            pooled = 2 * self.feature_dim
+            pooled = (5 if self.variant == "utterance_rich" else 2) * self.feature_dim
         if self.use_pooled_norm:
             self.pooled_norm.build((None, pooled))
         self.dense.build((None, pooled))
@@ -280,7 +303,10 @@ class Conv1DClassifier(keras.Model):
                 x = ops.where(valid, x + y, 0.0)
             pooled = ops.concatenate(masked_mean_max(x, mask), axis=-1)
         else:
-            pooled = ops.concatenate(masked_mean_std(x, mask), axis=-1)
+            statistics = list(masked_mean_std(x, mask))
+            if self.variant == "utterance_rich":
+                statistics += [*masked_percentiles(x, mask), masked_mean_abs_delta(x, mask)]
+            pooled = ops.concatenate(statistics, axis=-1)
         if self.use_pooled_norm:
             pooled = self.pooled_norm(pooled, training=training)
         x = self.dropout(pooled, training=training)
