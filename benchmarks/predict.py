@@ -30,7 +30,7 @@ import tensorflow as tf  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from tfemo.audio import SAMPLE_RATE  # noqa: E402
+from tfemo.audio import FRAME_SECONDS, SAMPLE_RATE  # noqa: E402
 from tfemo.audio.io import load_audio  # noqa: E402
 from tfemo.prediction import Predictor  # noqa: E402
 
@@ -67,7 +67,7 @@ def main() -> None:
 
         source = ensure_demo_corpus()
     audio = sixty_seconds(source, args.seconds)
-    predictor = Predictor(args.checkpoint, chunk_frames=round(args.chunk_seconds / 0.04))
+    predictor = Predictor(args.checkpoint, chunk_frames=round(args.chunk_seconds / FRAME_SECONDS))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "sixty.wav"
         soundfile.write(path, audio, SAMPLE_RATE, subtype="PCM_16")

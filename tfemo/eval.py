@@ -24,6 +24,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfemo.train import MODEL_FILE  # noqa: E402
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Every flag, documented in --help."""
@@ -65,7 +67,7 @@ def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | N
     train_dir = train_dir or args.checkpoint
     tfrecords = tfrecords or args.tfrecords
     path = checkpoint_path(train_dir, step)
-    spec = json.loads((train_dir / "model.json").read_text())
+    spec = json.loads((train_dir / MODEL_FILE).read_text())
     model = model_from_config(spec["model"], spec["config"])
     restore_model(model, path)
     description = DatasetDescription.read(tfrecords)
@@ -180,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.devices import select_device
 
     print(select_device(args.device), flush=True)
-    folds = sorted(p for p in args.checkpoint.glob("fold-*") if (p / "model.json").exists())
-    if folds and not (args.checkpoint / "model.json").exists():
+    folds = sorted(p for p in args.checkpoint.glob("fold-*") if (p / MODEL_FILE).exists())
+    if folds and not (args.checkpoint / MODEL_FILE).exists():
         if args.watch:
             print("error: --watch evaluates one train dir, not folds", file=sys.stderr)
             return 1

@@ -25,9 +25,9 @@ from tfemo.examples import BuildOptions, build_example, item_words
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import STD_FLOOR
 from tfemo.records.schema import AUDIO_SCALE
+from tfemo.train import DESCRIPTION_COPY as DESCRIPTION_FILE
+from tfemo.train import MODEL_FILE
 
-MODEL_FILE = "model.json"
-DESCRIPTION_FILE = "description.json"
 QUADRANTS = {
     (True, True): "high arousal, positive valence",
     (True, False): "high arousal, negative valence",
