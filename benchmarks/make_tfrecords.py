@@ -29,7 +29,7 @@ from tfemo.audio import SAMPLE_RATE  # noqa: E402
 from tfemo.audio.io import load_audio  # noqa: E402
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS  # noqa: E402
 from tfemo.corpora.demo import DemoCorpus, ensure_demo_corpus  # noqa: E402
-from tfemo.make_records import MakeOptions, make_tfrecords  # noqa: E402
+from tfemo.records.build import MakeOptions, make_tfrecords  # noqa: E402
 from tfemo.text.alignment import align_aeneas, align_uniform  # noqa: E402
 
 STAGES = ("load", "align", "embed", "labels", "serialize", "write")

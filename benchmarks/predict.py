@@ -32,7 +32,7 @@ from rich.table import Table  # noqa: E402
 
 from tfemo.audio import FRAME_SECONDS, SAMPLE_RATE  # noqa: E402
 from tfemo.audio.io import load_audio  # noqa: E402
-from tfemo.prediction import Predictor  # noqa: E402
+from tfemo.inference.predictor import Predictor  # noqa: E402
 
 tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)

@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from tfemo.checkpoints import available_steps  # noqa: E402
+from tfemo.training.checkpoints import available_steps  # noqa: E402
 
 MODELS = {"audio+text": "audio,text", "audio": "audio", "text": "text"}
 

@@ -21,10 +21,10 @@ import tensorflow as tf  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from tfemo.losses import MaskedCCCLoss  # noqa: E402
 from tfemo.models.registry import build_model  # noqa: E402
 from tfemo.records.description import DatasetDescription  # noqa: E402
 from tfemo.records.reader import make_dataset  # noqa: E402
+from tfemo.scoring.losses import MaskedCCCLoss  # noqa: E402
 
 
 def pipeline(args: argparse.Namespace) -> tf.data.Dataset:

@@ -8,7 +8,7 @@ import soundfile
 
 from tfemo.audio import FRAME_LENGTH, SAMPLE_RATE
 from tfemo.audio.io import frame_count, load_audio, to_pcm_frames
-from tfemo.errors import InputError
+from tfemo.core.errors import InputError
 
 
 def _sine(seconds: float, rate: int, freq: float = 440.0) -> np.ndarray:

@@ -18,12 +18,13 @@ import soundfile
 from tfemo import eval as evaluate
 from tfemo import predict, train
 from tfemo.audio.io import load_audio
-from tfemo.examples import frame_features
+from tfemo.make_tfrecords import main as make_tfrecords_main
 from tfemo.records.description import DatasetDescription, RunningStats
+from tfemo.records.example import frame_features
 from tfemo.records.reader import make_dataset
 from tfemo.records.schema import read_examples
 from tfemo.records.writer import shard_paths
-from tools.make_tfrecords import main as make_tfrecords_main
+from tfemo.training.loop import class_weights
 
 SPEAKERS = ("03", "08", "09", "10")
 TONES = {"W": (440.0, 0.5), "T": (150.0, 0.08), "N": (250.0, 0.2)}  # letter: (Hz, amplitude)
@@ -116,7 +117,7 @@ def test_class_weights_are_inverse_frequencies():
     description = SimpleNamespace(
         label_names=["a", "b", "c"],
         portion=lambda name: {"classes": {"a": 30, "b": 10}, "examples": 40})
-    assert train.class_weights(description) == pytest.approx([40 / 60, 40 / 20, 0.0])
+    assert class_weights(description) == pytest.approx([40 / 60, 40 / 20, 0.0])
 
 
 def test_folds_train_evaluate_and_pool(fold_records, trained, capsys):

@@ -11,14 +11,14 @@ import pytest
 import soundfile
 
 from tfemo.audio.io import load_audio
+from tfemo.core.errors import InputError
 from tfemo.corpora import emodb, ravdess, savee, tess
 from tfemo.corpora.base import CATEGORICAL, PORTIONS
 from tfemo.corpora.emodb import EmoDBCorpus
+from tfemo.corpora.partition import check_speaker_independent, speaker_overlap
 from tfemo.corpora.ravdess import RavdessCorpus
 from tfemo.corpora.savee import SaveeCorpus
 from tfemo.corpora.tess import TessCorpus
-from tfemo.errors import InputError
-from tfemo.partition import check_speaker_independent, speaker_overlap
 
 EMODB_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb"
 

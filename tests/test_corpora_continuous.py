@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile
 
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
 from tfemo.corpora.manifest import WHOLE_FILE_END, ManifestCorpus
 from tfemo.corpora.recola import DIMENSIONS, RATERS, RecolaCorpus, recording_portion
-from tfemo.errors import InputError
 from tfemo.labels.traces import trace_on_frames
 
 REAL_RATINGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "recola_ratings"
@@ -478,7 +478,7 @@ def test_continuous_manifest_bad_label_files(tmp_path):
 
 
 def _ccc(x: np.ndarray, y: np.ndarray) -> float:
-    """CCC with population moments (DESIGN.md section 5)."""
+    """CCC with population moments (docs/design.md, "Protocols")."""
     covariance = np.mean((x - x.mean()) * (y - y.mean()))
     return float(2 * covariance / (x.var() + y.var() + (x.mean() - y.mean()) ** 2))
 

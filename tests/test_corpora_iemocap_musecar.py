@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
 from tfemo.corpora.iemocap import (
     DEFAULT_SPLIT,
@@ -18,7 +19,6 @@ from tfemo.corpora.iemocap import (
     rescale_rating,
 )
 from tfemo.corpora.musecar import MuseCarCorpus, read_trace, split_devel
-from tfemo.errors import InputError
 from tfemo.labels.traces import trace_on_frames
 
 SR = 16000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tfemo.losses import cross_ccc, cross_ccc_per_shift
-from tfemo.metrics import ccc
+from tfemo.scoring.losses import cross_ccc, cross_ccc_per_shift
+from tfemo.scoring.metrics import ccc
 
 
 def direct_per_shift(y_true, y_pred, mask, max_shift):

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tfemo.audio import FRAME_SECONDS, SAMPLE_RATE
+from tfemo.core.errors import InputError
 from tfemo.corpora import demo
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS
 from tfemo.corpora.demo import (
@@ -27,7 +28,6 @@ from tfemo.corpora.demo import (
     ensure_demo_corpus,
     read_session_labels,
 )
-from tfemo.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ from tfemo.labels.fusion import (
     fuse_details,
     mean_fusion,
 )
-from tfemo.metrics import ccc
+from tfemo.scoring.metrics import ccc
 
 RECOLA_RATINGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "recola_ratings"
 

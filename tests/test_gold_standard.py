@@ -22,8 +22,8 @@ from tfemo.labels.gold_standard import (
 )
 from tfemo.labels.smoothing import smooth_gold_standard, window_frames
 from tfemo.labels.traces import frame_centres, trace_on_frames
-from tfemo.metrics import ccc
-from tools.make_gold_standard import main as make_gold_standard
+from tfemo.make_gold_standard import main as make_gold_standard
+from tfemo.scoring.metrics import ccc
 
 # ----------------------------------------------------------------------------- smoothing
 

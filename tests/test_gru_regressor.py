@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfemo.losses import MaskedCCCLoss
-from tfemo.metrics import ccc
 from tfemo.models.gru_regressor import GRURegressor, gru_regressor_from_description
+from tfemo.scoring.losses import MaskedCCCLoss
+from tfemo.scoring.metrics import ccc
 
 FEATURES = 4
 LABELS = ("arousal", "valence")

@@ -14,6 +14,7 @@ import pytest
 
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
 from tfemo.corpora.demo import TINY_CONFIG, DemoCorpus, ensure_demo_corpus
+from tfemo.label_report import main as label_report_main
 from tfemo.labels.report import (
     NORMALISED,
     PERCENTILES,
@@ -30,7 +31,6 @@ from tfemo.labels.report import (
     write_figure,
     write_report,
 )
-from tools.label_report import main as label_report_main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -13,13 +13,13 @@ from tfemo.audio import FRAME_SECONDS
 from tfemo.audio.io import load_audio, to_pcm_frames
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
 from tfemo.corpora.demo import TINY_CONFIG, DemoCorpus, ensure_demo_corpus
-from tfemo.make_records import MakeOptions, make_tfrecords
+from tfemo.make_tfrecords import main as make_tfrecords_main
+from tfemo.records.build import MakeOptions, make_tfrecords
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import make_dataset
 from tfemo.records.schema import read_examples
 from tfemo.records.writer import shard_paths
 from tfemo.text.embeddings import load_word_vectors
-from tools.make_tfrecords import main as make_tfrecords_main
 
 
 @pytest.fixture(scope="module")
@@ -253,8 +253,8 @@ def test_a_real_corpus_layout_goes_through_the_command_line(tmp_path, capsys):
 
 
 def test_open_corpus_needs_a_folder_for_real_corpora():
+    from tfemo.core.errors import TfemoError
     from tfemo.corpora import open_corpus
-    from tfemo.errors import TfemoError
 
     with pytest.raises(TfemoError, match="--corpus emodb needs --data_dir"):
         open_corpus("emodb")

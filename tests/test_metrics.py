@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
-from tfemo.metrics import StreamingCCC, ccc, ccc_loss, classification_scores, masked_ccc
+from tfemo.scoring.metrics import StreamingCCC, ccc, ccc_loss, classification_scores, masked_ccc
 
 
 def direct_ccc(x: np.ndarray, y: np.ndarray) -> float:
@@ -83,7 +83,7 @@ def test_class_scores_match_scikit_learn():
 
 
 def test_the_keras_loss_takes_the_mask_as_sample_weight(data):
-    from tfemo.losses import MaskedCCCLoss
+    from tfemo.scoring.losses import MaskedCCCLoss
 
     x, y, mask = data
     loss = MaskedCCCLoss()

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tfemo.core.errors import InputError
 from tfemo.corpora import open_corpus
 from tfemo.corpora.musetoolbox import MuseToolboxCorpus, read_recording
-from tfemo.errors import InputError
 
 RATERS = ("1", "2", "3")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tfemo.corpora.base import Item
-from tfemo.partition import (
+from tfemo.corpora.partition import (
     PartitionError,
     check_speaker_independent,
     make_folds,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfemo.errors import SchemaError
+from tfemo.core.errors import SchemaError
 from tfemo.records.description import (
     DatasetDescription,
     RunningStats,

@@ -8,12 +8,12 @@ import keras
 import numpy as np
 import pytest
 
-from tfemo.metrics import ccc_loss
 from tfemo.models.semantic_fusion import (
     SemanticFusion,
     build_semantic_fusion,
     semantic_fusion_from_description,
 )
+from tfemo.scoring.metrics import ccc_loss
 
 FRAME = 640
 WORD_DIM = 12

@@ -15,8 +15,8 @@ from scipy.signal import resample_poly
 
 from tfemo.audio import SAMPLE_RATE
 from tfemo.audio.espeak import synthesize
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import WordTiming
-from tfemo.errors import InputError
 from tfemo.text import alignment
 from tfemo.text.alignment import align_aeneas, align_uniform, speech_span
 from tfemo.text.embeddings import (

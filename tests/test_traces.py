@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import Trace
-from tfemo.errors import InputError
 from tfemo.labels.traces import trace_on_frames
 
 

@@ -16,7 +16,7 @@ import pytest
 from tests.records_factory import write_synthetic_records
 from tfemo import eval as evaluate
 from tfemo import train
-from tfemo.checkpoints import available_steps
+from tfemo.training.checkpoints import available_steps
 
 LENGTHS = {"train": [57, 80, 43, 66], "devel": [37, 52, 61], "test": [45]}
 SMALL = ["--hidden", "8", "--batch_size", "2", "--sequence_length", "20", "--verbose", "0",
@@ -119,9 +119,9 @@ def test_every_model_variable_is_restored_from_a_checkpoint(records, tmp_path):
     """Two models with different random initial weights predict the same after restoring."""
     import keras
 
-    from tfemo.checkpoints import restore_model
     from tfemo.models.registry import model_from_config
     from tfemo.records.reader import make_dataset
+    from tfemo.training.checkpoints import restore_model
 
     _train(records, tmp_path, "--max_steps", "2")
     spec = json.loads((tmp_path / "model.json").read_text())

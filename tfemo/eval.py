@@ -14,9 +14,6 @@ training writes it.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import os
 import sys
 import time
@@ -24,7 +21,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfemo.train import MODEL_FILE  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,103 +45,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--watch_timeout_secs", type=float, default=0,
                         help="--watch: stop after this long without a new checkpoint (0: never)")
     return parser.parse_args(argv)
-
-
-def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | None = None,
-                  tfrecords: Path | None = None) -> tuple[dict, list]:
-    """Restore one checkpoint, score the portion, write the results; return scores and files."""
-    from tfemo.checkpoints import checkpoint_path, restore_model
-    from tfemo.evaluation import (
-        categorical_scores,
-        check_coverage,
-        continuous_scores,
-        predict_portion,
-    )
-    from tfemo.models.registry import model_from_config
-    from tfemo.records.description import DatasetDescription
-
-    train_dir = train_dir or args.checkpoint
-    tfrecords = tfrecords or args.tfrecords
-    path = checkpoint_path(train_dir, step)
-    spec = json.loads((train_dir / MODEL_FILE).read_text())
-    model = model_from_config(spec["model"], spec["config"])
-    restore_model(model, path)
-    description = DatasetDescription.read(tfrecords)
-    files = predict_portion(model, tfrecords, args.portion, args.batch_size,
-                            speaker_normalise=spec["data"].get("speaker_normalise", False))
-    check_coverage(files, description, args.portion)
-    label_names = tuple(description.label_names)
-    if description.task == "categorical":
-        scores = categorical_scores(files, label_names)
-    else:
-        scores = continuous_scores(files, label_names)
-    number = int(path.rsplit("-", 1)[1])
-    scores.update(step=number, portion=args.portion, checkpoint=path, tfrecords=str(tfrecords))
-    write_results(train_dir / f"eval-{args.portion}-{number}", scores, files, label_names)
-    return scores, files
-
-
-def write_results(stem: Path, scores: dict, files, label_names: tuple[str, ...]) -> None:
-    """JSON and per-file CSV (plus the confusion matrix as CSV and PNG for a classifier) at
-    `stem`, and one line in log_eval.txt beside them."""
-    from tfemo.files import write_atomic
-    from tfemo.metrics import ccc
-    from tfemo.outputs import confusion_figure, confusion_table, write_csv, write_figure
-
-    write_atomic(f"{stem}.json", json.dumps(scores, indent=1, sort_keys=True))
-    categorical = "uar" in scores
-    rows = io.StringIO()
-    writer = csv.writer(rows)
-    if categorical:
-        writer.writerow(["id", "speaker", "frames", "label", "predicted",
-                         *(f"p_{n}" for n in label_names)])
-        for f in files:
-            writer.writerow([f.id, f.speaker, f.frames, label_names[int(f.labels)],
-                             label_names[int(f.predictions.argmax())],
-                             *(f"{p:.6f}" for p in f.predictions)])
-        write_csv(confusion_table(scores["confusion"], label_names), f"{stem}-confusion.csv")
-        title = (f"{scores['portion']} at step {scores['step']}: UAR {scores['uar']:.3f}, "
-                 f"WA {scores['wa']:.3f}")
-        write_figure(confusion_figure(scores["confusion"], label_names, title),
-                     f"{stem}-confusion.png")
-        line = (f"uar={scores['uar']:.4f} wa={scores['wa']:.4f} "
-                f"macro_f1={scores['macro_f1']:.4f}")
-    else:
-        writer.writerow(["id", "speaker", "frames", *(f"ccc_{n}" for n in label_names)])
-        for f in files:
-            writer.writerow([f.id, f.speaker, f.frames,
-                             *(f"{v:.6f}" for v in ccc(f.predictions, f.labels))])
-        dims = scores["dimensions"]
-        line = " ".join(f"ccc_{n}={dims[n]['ccc']:.4f} "
-                        f"mean_file_ccc_{n}={dims[n]['mean_file_ccc']:.4f}" for n in label_names)
-    write_atomic(f"{stem}.csv", rows.getvalue())
-    with open(stem.parent / "log_eval.txt", "a") as log:
-        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} step={scores['step']} "
-                  f"portion={scores['portion']} files={scores['files']} "
-                  f"frames={scores['frames']} {line}\n")
-
-
-def evaluate_folds(args: argparse.Namespace, folds: list[Path]) -> list[tuple[str, dict]]:
-    """Score every fold's checkpoint at --steps, then all folds' files pooled together."""
-    from tfemo.evaluation import categorical_scores, continuous_scores
-
-    results, pooled, label_names = [], [], ()
-    for fold in folds:
-        scores, files = evaluate_step(args, args.steps, fold, args.tfrecords / fold.name)
-        results.append((fold.name, scores))
-        pooled.extend(files)
-        label_names = tuple(scores.get("classes") or scores["dimensions"])
-    if "uar" in results[0][1]:
-        scores = categorical_scores(pooled, label_names)
-    else:
-        scores = continuous_scores(pooled, label_names)
-    steps = sorted({s["step"] for _, s in results})
-    scores.update(step="+".join(map(str, steps)), portion=args.portion, folds=len(folds),
-                  checkpoint=str(args.checkpoint), tfrecords=str(args.tfrecords))
-    write_results(args.checkpoint / f"eval-{args.portion}-{scores['step']}-pooled", scores,
-                  pooled, label_names)
-    results.append(("pooled", scores))
-    return results
 
 
 def print_scores(scores: dict) -> None:
@@ -178,11 +77,13 @@ def print_table(results: list[tuple[str, dict]], title: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from tfemo.checkpoints import available_steps
-    from tfemo.devices import select_device
+    from tfemo.core.devices import select_device
+    from tfemo.evaluation.results import evaluate_folds, evaluate_step
+    from tfemo.training.checkpoints import available_steps
+    from tfemo.training.run_dir import MODEL_FILE, fold_train_dirs
 
     print(select_device(args.device), flush=True)
-    folds = sorted(p for p in args.checkpoint.glob("fold-*") if (p / MODEL_FILE).exists())
+    folds = fold_train_dirs(args.checkpoint)
     if folds and not (args.checkpoint / MODEL_FILE).exists():
         if args.watch:
             print("error: --watch evaluates one train dir, not folds", file=sys.stderr)

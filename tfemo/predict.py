@@ -17,22 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
-
-
-@dataclass(frozen=True)
-class Request:
-    """One file to label, with its transcript when the CSV gives one."""
-
-    path: Path
-    transcript: str = ""
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Every flag, documented in --help."""
@@ -58,103 +45,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def collect_requests(inputs: list[Path]) -> list[Request]:
-    """Files in the order given; folders sorted and recursive; CSV rows in order."""
-    from tfemo.errors import TfemoError
-
-    requests: list[Request] = []
-    for source in inputs:
-        if source.is_dir():
-            requests.extend(Request(p) for p in sorted(source.rglob("*"))
-                            if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-        elif source.suffix.lower() == ".csv":
-            requests.extend(read_request_csv(source))
-        elif source.exists() or source.suffix.lower() in AUDIO_SUFFIXES:
-            requests.append(Request(source))  # a missing file is reported when it is read
-        else:
-            raise TfemoError(f"{source}: no such file or folder")
-    return requests
-
-
-def read_request_csv(path: Path) -> list[Request]:
-    """Rows of a CSV list: `path` (relative to the CSV's folder) and an optional `transcript`."""
-    import pandas as pd
-
-    from tfemo.errors import TfemoError
-
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError) as error:
-        raise TfemoError(f"{path}: cannot read the CSV list: {error}") from None
-    if "path" not in table.columns:
-        raise TfemoError(f"{path}: a CSV list needs a 'path' column "
-                         f"(it has: {', '.join(table.columns)})")
-    transcripts = table["transcript"] if "transcript" in table.columns else [""] * len(table)
-    return [Request(path.parent / p, t) for p, t in zip(table["path"], transcripts, strict=True)]
-
-
-def unique_names(paths: list[Path]) -> list[str]:
-    """A distinct file-name stem per path (suffixed -2, -3 ... when two stems collide)."""
-    seen: Counter = Counter()
-    names = []
-    for path in paths:
-        seen[path.stem] += 1
-        names.append(path.stem if seen[path.stem] == 1 else f"{path.stem}-{seen[path.stem]}")
-    return names
-
-
-def write_outputs(predictor, results: list, output_dir: Path) -> Counter:
-    """predictions.csv, distribution.png and (regressors) one trace CSV per file."""
-    import numpy as np
-    import pandas as pd
-
-    from tfemo.labels.traces import frame_centres
-    from tfemo.outputs import distribution_figure, write_csv, write_figure
-    from tfemo.prediction import quadrant
-
-    names = predictor.label_names
-    rows = []
-    counts: Counter = Counter()
-    for result, name in zip(results, unique_names([r.path for r in results]), strict=True):
-        row = {"path": str(result.path), "seconds": round(result.seconds, 3),
-               "chunks": result.chunks}
-        if predictor.categorical:
-            top = names[int(np.argmax(result.probabilities))]
-            row["top_class"] = top
-            row.update({f"p_{n}": float(p) for n, p in zip(names, result.probabilities,
-                                                              strict=True)})
-            counts[top] += 1
-        else:
-            means = result.trace.mean(axis=0)
-            row.update({f"mean_{n}": float(m) for n, m in zip(names, means, strict=True)})
-            if {"arousal", "valence"} <= set(names):
-                row["quadrant"] = quadrant(float(means[names.index("arousal")]),
-                                           float(means[names.index("valence")]))
-                counts[row["quadrant"]] += 1
-            trace = pd.DataFrame(result.trace, columns=list(names))
-            trace.insert(0, "time", frame_centres(len(result.trace),
-                                                  predictor.description.frame_seconds))
-            row["trace"] = str(write_csv(trace, output_dir / "traces" / f"{name}.csv"))
-        rows.append(row)
-    write_csv(pd.DataFrame(rows), output_dir / "predictions.csv")
-    if predictor.categorical:
-        counts = Counter({n: counts.get(n, 0) for n in names})
-    if counts:
-        what = "predicted emotion" if predictor.categorical else "arousal-valence quadrant"
-        write_figure(distribution_figure(counts, f"{what} of {len(results)} files"),
-                     output_dir / "distribution.png")
-    return counts
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from rich.console import Console
     from rich.table import Table
 
     from tfemo.audio import FRAME_SECONDS
-    from tfemo.devices import select_device
-    from tfemo.errors import InputError, TfemoError
-    from tfemo.prediction import Predictor
+    from tfemo.core.devices import select_device
+    from tfemo.core.errors import InputError, TfemoError
+    from tfemo.inference.outputs import write_outputs
+    from tfemo.inference.predictor import Predictor
+    from tfemo.inference.requests import collect_requests
 
     console = Console()
     print(select_device(args.device), flush=True)

@@ -1,78 +1,9 @@
 #!/usr/bin/env python
-"""Show and save a corpus's speaker-independent partition: one row per item and fold.
+"""Shim for `python -m tfemo.make_partition` (console script `tfemo-make-partition`)."""
 
-    python tools/make_partition.py --corpus emodb --data_dir ../shared/data/emodb --partition loso
-
-Writes <output> (CSV: fold, id, speaker, portion) and prints, per fold, the speakers and item
-counts of each portion. tools/make_tfrecords.py takes the same --partition options.
-"""
-
-from __future__ import annotations
-
-import argparse
-import csv
-import io
 import sys
-from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
-from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
-from tfemo.corpora.base import PORTIONS, TASKS
-from tfemo.errors import TfemoError
-from tfemo.files import write_atomic
-from tfemo.partition import PROTOCOLS, check_speaker_independent, make_folds, parse_split
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", default="demo", choices=CORPUS_NAMES)
-    parser.add_argument("--data_dir", type=Path, default=None)
-    parser.add_argument("--task", choices=TASKS, default=None)
-    parser.add_argument("--partition", choices=PROTOCOLS, default="official")
-    parser.add_argument("--folds", type=int, default=0)
-    parser.add_argument("--split", default="")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=None,
-                        help="CSV to write (default: partition-<corpus>-<partition>.csv)")
-    args = parser.parse_args(argv)
-    console = Console()
-    try:
-        corpus = open_corpus(args.corpus, args.data_dir)
-        folds = make_folds(corpus.items(resolve_task(corpus, args.task)), args.partition,
-                           folds=args.folds, seed=args.seed, split=parse_split(args.split))
-        for fold in folds:
-            if getattr(corpus, "speaker_independent", True):
-                check_speaker_independent(fold.items, corpus.name)
-    except TfemoError as error:
-        console.print(f"[red]error[/] {error}")
-        return 1
-    if not getattr(corpus, "speaker_independent", True):
-        console.print(f"[bold red]warning[/] {corpus.name} cannot be split by speaker: "
-                      "scores on it are speaker-dependent")
-    output = args.output or Path(f"partition-{corpus.name}-{args.partition}.csv")
-    rows = io.StringIO()
-    writer = csv.writer(rows)
-    writer.writerow(["fold", "id", "speaker", "portion"])
-    for fold in folds:
-        writer.writerows([fold.name, i.id, i.speaker, i.portion] for i in fold.items)
-    write_atomic(output, rows.getvalue())
-    table = Table(title=f"{corpus.name}: {args.partition} ({len(folds)} fold(s)) -> {output}")
-    table.add_column("fold")
-    for portion in PORTIONS:
-        table.add_column(f"{portion} speakers")
-        table.add_column("items", justify="right")
-    for fold in folds:
-        cells = []
-        for portion in PORTIONS:
-            cells += [", ".join(fold.speakers(portion)),
-                      str(sum(i.portion == portion for i in fold.items))]
-        table.add_row(fold.name or "-", *cells)
-    console.print(table)
-    return 0
-
+from tfemo.make_partition import main
 
 if __name__ == "__main__":
     sys.exit(main())

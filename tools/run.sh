@@ -18,6 +18,7 @@ case "$job" in
     ;;
   test)
     .venv/bin/ruff check .
+    .venv/bin/lint-imports --no-cache
     .venv/bin/pytest -m "slow or not slow" "${@:2}"
     ;;
   *)

@@ -9,7 +9,7 @@ import soundfile
 import soxr
 
 from tfemo.audio import FRAME_LENGTH, SAMPLE_RATE
-from tfemo.errors import InputError
+from tfemo.core.errors import InputError
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from tfemo.core.errors import TfemoError
 from tfemo.corpora.base import Corpus
-from tfemo.errors import TfemoError
 
 # name -> (module, reader class) over the corpus folder as distributed (manifest: the CSV file);
 # modules are imported only when their corpus is opened.

@@ -87,8 +87,8 @@ from pathlib import Path
 import numpy as np
 
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Item, Segment, Trace, WordTiming
-from tfemo.errors import InputError
 
 GENERATOR_VERSION = 1
 DIMENSIONS = ("arousal", "valence")

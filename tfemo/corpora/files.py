@@ -7,8 +7,8 @@ from pathlib import Path
 
 import soundfile
 
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import PORTIONS, Item
-from tfemo.errors import InputError
 
 
 def audio_duration(path: Path) -> float:

@@ -66,9 +66,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Item, Segment, Trace, WordTiming
 from tfemo.corpora.files import audio_duration
-from tfemo.errors import InputError
 
 SESSIONS = (1, 2, 3, 4, 5)
 # raw label -> name, in the order of the "all" classes (oth and xxx are never classes)

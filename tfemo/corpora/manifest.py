@@ -45,8 +45,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import soundfile
 
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, TASKS, Item, Segment, Trace
-from tfemo.errors import InputError
 
 WHOLE_FILE_END = 1.0e6  # seconds: the end of a segment that spans its whole file
 TIME_COLUMN = "time"

@@ -32,8 +32,8 @@ to its last label time; the voicebot shifts each segment's labels by its first t
 For a per-segment item, label times and word times are both shifted by that same start and
 converted from ms to seconds, so both sit on the segment audio's own clock (the voicebot shifted
 words by the segment's first WORD instead, which moved every word earlier by the leading
-silence: a rate/offset mix-up of the kind DESIGN.md section 6 bug 1 warns about). Words ending
-before the segment start are dropped, starts before it are clipped to 0. For a per-video item
+silence: a rate/offset mix-up of the kind docs/design.md, defect 1, warns about). Words
+ending before the segment start are dropped, starts before it are clipped to 0. For a per-video item
 nothing is shifted: times are the ms timestamps / 1000 and there is one Segment per
 transcription file, spanning that segment's labels.
 
@@ -48,7 +48,7 @@ use per-segment audio). Listing reads the arousal file (segment starts) and the 
 malformed file raises InputError naming the file and line. Skipped files (no partition entry,
 official test video, no labels, no labels for that segment, badly named) are in `ignored`.
 Official test videos are always skipped: their labels were never published, and the protocol
-(DESIGN.md section 5) makes tfemo's test portion from the official devel videos.
+(docs/design.md, "Protocols") makes tfemo's test portion from the official devel videos.
 
 Portions: official train -> train; the official devel videos, as listed in partition.csv
 (whether or not their files are present, so that the split does not depend on what is
@@ -72,10 +72,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import CONTINUOUS, Item, Segment, Trace, WordTiming
 from tfemo.corpora.files import audio_duration, collect_items, corpus_files
 from tfemo.corpora.manifest import CsvTable, read_csv_table
-from tfemo.errors import InputError
 
 DIMENSIONS = ("arousal", "valence")
 LABEL_PERIOD_MS = 250.0  # 4 Hz, used when a segment has a single label

@@ -35,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import CONTINUOUS, Item, Trace
 from tfemo.corpora.manifest import CsvTable, read_csv_table
 from tfemo.corpora.musecar import read_partition
-from tfemo.errors import InputError
 
 TIME_NAMES = ("timeStamp", "timestamp", "time")
 TIME_UNITS = {"ms": 1000.0, "s": 1.0}

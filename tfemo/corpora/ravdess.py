@@ -22,12 +22,12 @@ File name: seven two-digit fields `MM-VV-EE-II-SS-RR-AA`:
 
 Only audio-only files (modality 03) become items: the audio tracks of the audio-video files
 (01, 02) are the same performances, so reading them as well would put duplicates of one take
-into different portions (DESIGN.md bug 9). Every skipped file is listed in `ignored` with its
-reason: other modalities, unknown codes, a file whose actor field disagrees with its Actor_XX
-folder, a vocal channel that was not asked for.
+into different portions (docs/design.md, defect 9). Every skipped file is listed in `ignored`
+with its reason: other modalities, unknown codes, a file whose actor field disagrees with its
+Actor_XX folder, a vocal channel that was not asked for.
 
 Default split by actor (speaker-independent, genders balanced), see `DEFAULT_SPLIT`:
-train 01-16, devel 17-20, test 21-24. DESIGN.md also names 6 actor folds of 4 actors each;
+train 01-16, devel 17-20, test 21-24. docs/design.md also names 6 actor folds of 4 actors each;
 pass `split` to choose other portions. Class names follow the emotion codes (01..08); with
 `channel="song"` only the 6 sung emotions are classes.
 """

@@ -51,9 +51,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import CONTINUOUS, Item, Trace
 from tfemo.corpora.manifest import CsvTable, parse_csv_text, read_csv_table
-from tfemo.errors import InputError
 
 DIMENSIONS = ("arousal", "valence")
 RATERS = ("FM1", "FM2", "FM3", "FF1", "FF2", "FF3")

@@ -33,7 +33,7 @@ from itertools import combinations
 
 import numpy as np
 
-from tfemo.metrics import ccc
+from tfemo.scoring.metrics import ccc
 
 METHODS = ("mean", "ewe")
 MAX_ROUNDS = 20

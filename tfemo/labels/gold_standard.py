@@ -33,13 +33,13 @@ import numpy as np
 import pandas as pd
 
 from tfemo.audio import FRAME_SECONDS, SAMPLE_RATE
+from tfemo.core.errors import InputError, TfemoError
+from tfemo.core.files import write_atomic
 from tfemo.corpora.base import CONTINUOUS, Corpus, Item, Trace
-from tfemo.errors import InputError, TfemoError
-from tfemo.files import write_atomic
 from tfemo.labels.fusion import agreement_table, fuse
 from tfemo.labels.smoothing import smooth_gold_standard
 from tfemo.labels.traces import frame_centres, label_period, trace_on_frames
-from tfemo.metrics import ccc
+from tfemo.scoring.metrics import ccc
 
 METHODS = ("mean", "ewe", "generator")
 # corpus -> what its Trace.values hold, when that is a reference to compare a GS with

@@ -23,9 +23,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from tfemo.core.errors import InputError
+from tfemo.core.reports import write_csv, write_figure
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
-from tfemo.errors import InputError
-from tfemo.outputs import write_csv, write_figure
 
 RAW = "raw"
 NORMALISED = "normalised"

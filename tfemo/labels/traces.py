@@ -4,15 +4,15 @@ A label at time t holds from t until the next label time (sample and hold), the 
 corpora write them (RECOLA and the demo write one label per 40 ms frame, at the frame's start).
 Frame i spans [i * frame_seconds, (i + 1) * frame_seconds) and takes the label in force at its
 centre. The label rate is read from the trace's own times and never assumed to equal the frame
-rate (DESIGN.md section 6, bug 1).
+rate (docs/design.md, defect 1).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import Trace
-from tfemo.errors import InputError
 
 
 def frame_centres(num_frames: int, frame_seconds: float) -> np.ndarray:

@@ -15,7 +15,7 @@ head: BatchNormalization of the pooled vector (`pooled_norm`; it puts the uttera
 statistics on one scale, as a scaler would: +9 points LOSO UAR for the baseline on EMO-DB)
 -> dropout -> Dense GELU -> dropout -> softmax.
 
-Padded frames never influence an output (DESIGN.md section 6, bug 2): they are set to zero
+Padded frames never influence an output (docs/design.md, defect 2): they are set to zero
 after the standardisation and after every block (so the 'same' convolutions see exactly the
 zeros an unpadded utterance is padded with), the per-frame LayerNormalization never mixes
 frames, and the pooling counts real frames only. An utterance alone or padded inside a batch

@@ -1,24 +1,24 @@
 """The recurrent gold-standard generator: a learned fusion of annotators, tied to the audio.
 
-After the linearly-constrained gold-standard generation for RECOLA (DESIGN.md sections 1 and 4):
+After the linearly-constrained gold-standard generation for RECOLA (docs/design.md, "Models"):
 a BiGRU (hidden 16) reads every annotator's rating (all dimensions and raters) and, unless the
 generator is annotation-only, the frame features; a linear layer on its states reconstructs each
 annotator's trace [B, T, D, R]. The gold standard (GS) [B, T, D] is the mean of the
 reconstructions weighted by softmax(rater_logits) over the raters, where `rater_logits` [D, R]
 is a trainable variable (upstream meant to learn these weights, but they were a plain tensor
-that never trained: DESIGN.md section 6, bug 6). A linear head Dense(D) on the features must
+that never trained: docs/design.md, defect 6). A linear head Dense(D) on the features must
 predict the GS: the linear constraint.
 
     loss = alpha * (1 - CrossCCC(reconstructions, annotations))
            + (2 - alpha) * (1 - CCC(linear(features), GS))
 
-CrossCCC (tfemo.losses.cross_ccc) averages the CCC of a reconstruction delayed by 0..max_shift
-frames against its annotation, so a reconstruction may LEAD its annotation: annotators react
-late, and the bidirectional GRU can see what they will rate. The linear constraint decides how
-far to lead: the features have no reaction lag, so the GS that they predict best is the one in
-time with the audio. With alpha = 2 the generator is annotation-only (no features, no linear
-head, and the rater weights stay equal: only the linear term depends on them). Only frames
-where `mask` holds enter either term (DESIGN.md section 6, bug 2).
+CrossCCC (tfemo.scoring.losses.cross_ccc) averages the CCC of a reconstruction delayed by
+0..max_shift frames against its annotation, so a reconstruction may LEAD its annotation:
+annotators react late, and the bidirectional GRU can see what they will rate. The linear
+constraint decides how far to lead: the features have no reaction lag, so the GS that they
+predict best is the one in time with the audio. With alpha = 2 the generator is
+annotation-only (no features, no linear head, and the rater weights stay equal: only the linear
+term depends on them). Only frames where `mask` holds enter either term (docs/design.md, defect 2).
 
 Choosing the knobs (measured on the demo corpus, benchmarks/gold_standard.py): averaging the
 CCC over delays 0..S is best served by a reconstruction close to the mean of the annotation
@@ -42,8 +42,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from tfemo.losses import cross_ccc
-from tfemo.metrics import masked_ccc
+from tfemo.scoring.losses import cross_ccc
+from tfemo.scoring.metrics import masked_ccc
 
 ANNOTATION_ONLY_ALPHA = 2.0
 DEFAULT_ALPHA = 1.8

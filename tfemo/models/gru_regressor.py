@@ -1,14 +1,14 @@
 """GRU regressor: per-frame continuous emotion (e.g. arousal, valence) from hand-crafted features.
 
-The emotion predictor of DESIGN.md section 4 (GRU 128 x 2 + linear, trained with 1 - CCC, e.g.
-tfemo.losses.MaskedCCCLoss). It takes the reader's batch dict (`features` float32 [B, T, F],
+The emotion predictor of docs/design.md, "Models", (GRU 128 x 2 + linear, trained with 1 - CCC, e.g.
+tfemo.scoring.losses.MaskedCCCLoss). It takes the reader's batch dict (`features` float32 [B, T, F],
 raw; optional `mask` bool [B, T]), standardises the features with the train-set statistics it
 was built with (so a saved model carries its normalisation), runs forward GRUs and a linear
 layer per frame: outputs [B, T, D], one value per label dimension.
 
 The GRUs run forwards only and get the mask, so frames after the end of an utterance cannot
 change the outputs on its real frames; outputs on padded frames are set to zero. Losses must
-still count only frames where `mask` is True (DESIGN.md section 6, bug 2).
+still count only frames where `mask` is True (docs/design.md, defect 2).
 """
 
 from __future__ import annotations

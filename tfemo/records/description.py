@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from tfemo import __version__
-from tfemo.errors import SchemaError
-from tfemo.files import write_atomic
+from tfemo.core.errors import SchemaError
+from tfemo.core.files import write_atomic
 from tfemo.records.schema import SCHEMA_VERSION, RecordSpec
 
 DESCRIPTION_FILE = "description.json"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfemo.errors import SchemaError
+from tfemo.core.errors import SchemaError
 from tfemo.records.description import DatasetDescription
 from tfemo.records.schema import FRAME_FEATURES, parse
 from tfemo.records.writer import shard_paths

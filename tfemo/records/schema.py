@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfemo.errors import SchemaError
+from tfemo.core.errors import SchemaError
 
 SCHEMA_VERSION = 1
 AUDIO_SCALE = 32768.0  # int16 PCM -> float32 in [-1, 1)

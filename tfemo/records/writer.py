@@ -17,7 +17,7 @@ from types import TracebackType
 
 import tensorflow as tf
 
-from tfemo.errors import SchemaError
+from tfemo.core.errors import SchemaError
 from tfemo.records.description import COMPRESSIONS
 
 SHARD_SUFFIX = ".tfrecord"

@@ -27,8 +27,8 @@ from aeneas.ttswrappers.espeakttswrapper import ESPEAKTTSWrapper
 from scipy.signal import resample_poly
 
 from tfemo.audio import SAMPLE_RATE
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import WordTiming
-from tfemo.errors import InputError
 
 # Speech detection (used to trim leading/trailing silence) works on 10 ms energy frames.
 _VAD_FRAME_SECONDS = 0.01

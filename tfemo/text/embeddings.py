@@ -2,7 +2,7 @@
 
 A word missing from the table gets a pseudo-random vector that is a pure function of the word
 (sha256 seed), so records made twice, or by different worker processes, are identical
-(upstream drew fresh random vectors on every run: DESIGN.md section 6, bug 4).
+(upstream drew fresh random vectors on every run: docs/design.md, defect 4).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfemo.errors import InputError
+from tfemo.core.errors import InputError
 
 SPACY_MD = "spacy-md"
 # spaCy pipeline parts that vector lookups do not need; leaving them out (with the string

@@ -22,7 +22,7 @@ def word_vectors_on_frames(words: Sequence[WordTiming], table: Mapping[str, np.n
 
     Frame i spans [i * frame_seconds, (i + 1) * frame_seconds) and belongs to the word whose
     [start, end) contains its centre; frames in silence (no such word) are zeros. The frame
-    length is the caller's frame grid, never a label rate (DESIGN.md section 6, bug 1).
+    length is the caller's frame grid, never a label rate (docs/design.md, defect 1).
     Words are expected in sequence (not nested); where two overlap, the later one wins;
     zero-length words cover no frame. `table` maps every word to its vector
     (see `tfemo.text.embeddings.vector_table`).

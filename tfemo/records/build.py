@@ -1,7 +1,7 @@
 """Write a corpus into sharded TFRecords with its dataset description.
 
-Items are built in worker processes (tfemo.examples) and written shard by shard. Each shard is
-written under a temporary name and renamed when complete, and `.progress.json` records the
+Items are built in worker processes (tfemo.records.example) and written shard by shard. Each
+shard is written under a temporary name and renamed when complete, and `.progress.json` records the
 finished shards with their statistics, so a run that is killed and started again skips what is
 done and ends with the same files as an uninterrupted run. The description is written last.
 """
@@ -28,13 +28,19 @@ import numpy as np
 import tfemo
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
 from tfemo.audio.features import feature_dims
+from tfemo.core.errors import InputError, TfemoError
+from tfemo.core.files import write_atomic
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
 from tfemo.corpora.manifest import read_label_file
-from tfemo.errors import InputError, TfemoError
-from tfemo.examples import EXAMPLE_VERSION, BuildOptions, BuildResult, build_example, item_words
-from tfemo.files import write_atomic
-from tfemo.partition import check_speaker_independent
+from tfemo.corpora.partition import check_speaker_independent
 from tfemo.records.description import DatasetDescription, RunningStats, description_path
+from tfemo.records.example import (
+    EXAMPLE_VERSION,
+    BuildOptions,
+    BuildResult,
+    build_example,
+    item_words,
+)
 from tfemo.records.schema import SCHEMA_VERSION, serialize
 from tfemo.records.writer import remove_stale_temp_files, shard_path, write_shard
 from tfemo.text.embeddings import load_word_vectors, vector_table

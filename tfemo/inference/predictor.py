@@ -2,7 +2,7 @@
 
 A `Predictor` restores a train dir's checkpoint with the model configuration (`model.json`)
 and the records' description (`description.json`) that tfemo.train keeps there, and turns any
-audio file into the model's inputs with the same code that wrote the records (tfemo.examples):
+audio file into the model's inputs with the code that wrote the records (tfemo.records.example):
 resampling to 16 kHz, 40 ms frames, the same hand-crafted features and, for models that read
 words, word vectors from a transcript. Long files are run in chunks of `chunk_frames`: a
 classifier averages the chunks' probabilities weighted by their frames; a regressor's chunk
@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from tfemo.core.errors import InputError, TfemoError
 from tfemo.corpora.base import Item, Segment
 from tfemo.corpora.files import audio_duration
-from tfemo.errors import InputError, TfemoError
-from tfemo.examples import BuildOptions, build_example, item_words
 from tfemo.records.description import DatasetDescription
+from tfemo.records.example import BuildOptions, build_example, item_words
 from tfemo.records.reader import STD_FLOOR
 from tfemo.records.schema import AUDIO_SCALE
-from tfemo.train import DESCRIPTION_COPY as DESCRIPTION_FILE
-from tfemo.train import MODEL_FILE
+from tfemo.training.run_dir import DESCRIPTION_COPY as DESCRIPTION_FILE
+from tfemo.training.run_dir import MODEL_FILE
 
 QUADRANTS = {
     (True, True): "high arousal, positive valence",
@@ -58,8 +58,8 @@ class Predictor:
 
     def __init__(self, train_dir: str | Path, steps: str | int = "latest",
                  chunk_frames: int = 1500, alignment: str = "aeneas") -> None:
-        from tfemo.checkpoints import checkpoint_path, restore_model
         from tfemo.models.registry import model_from_config
+        from tfemo.training.checkpoints import checkpoint_path, restore_model
 
         train_dir = Path(train_dir)
         for name in (MODEL_FILE, DESCRIPTION_FILE):

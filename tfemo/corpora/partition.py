@@ -1,4 +1,4 @@
-"""Speaker-independent partitions: the protocols of DESIGN.md section 5 and the overlap check.
+"""Speaker-independent partitions (docs/design.md, "Protocols") and the speaker-overlap check.
 
 A protocol turns a corpus's items into one or more folds; each fold gives every item a portion
 (train, devel or test) and no speaker may appear in two portions of a fold:
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tfemo.core.errors import TfemoError
 from tfemo.corpora.base import Item
-from tfemo.errors import TfemoError
 
 PROTOCOLS = ("official", "loso", "kfold-by-speaker", "sessions", "fixed-speakers")
 
@@ -52,7 +52,7 @@ def speaker_overlap(items: Iterable[Item]) -> dict[str, list[str]]:
 
 
 def check_speaker_independent(items: Iterable[Item], corpus: str) -> None:
-    """Refuse a partition in which any speaker appears in two portions (DESIGN.md bug 7)."""
+    """Refuse a partition with a speaker in two portions (docs/design.md, defect 7)."""
     overlap = speaker_overlap(items)
     if overlap:
         listing = "; ".join(f"{s}: {', '.join(p)}" for s, p in list(overlap.items())[:10])

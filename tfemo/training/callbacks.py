@@ -7,6 +7,8 @@ import time
 import keras
 import tensorflow as tf
 
+from tfemo.training.run_dir import step_of_checkpoint
+
 
 def global_step(model: keras.Model) -> int:
     """The number of optimizer updates so far (saved and restored with the checkpoint)."""
@@ -22,7 +24,7 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
         self.interval_secs = interval_secs
         self.last_save = time.monotonic()
         latest = manager.latest_checkpoint
-        self.saved_step = int(latest.rsplit("-", 1)[1]) if latest else None
+        self.saved_step = step_of_checkpoint(latest) if latest else None
 
     def _save(self) -> None:
         step = global_step(self.model)

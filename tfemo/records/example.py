@@ -16,8 +16,8 @@ import numpy as np
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
 from tfemo.audio.features import extract_features
 from tfemo.audio.io import load_audio, to_pcm_frames
+from tfemo.core.errors import InputError
 from tfemo.corpora.base import Item, Trace, WordTiming
-from tfemo.errors import InputError
 from tfemo.labels.traces import trace_on_frames
 from tfemo.records.description import RunningStats
 from tfemo.records.schema import ExampleArrays

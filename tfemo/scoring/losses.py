@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tfemo.metrics import _ccc_from_moments, ccc_loss
+from tfemo.scoring.metrics import _ccc_from_moments, ccc_loss
 
 
 @keras.saving.register_keras_serializable(package="tfemo")
@@ -17,7 +17,7 @@ class MaskedCCCLoss(keras.losses.Loss):
 
     CCC is a statistic of the whole batch, not a mean of per-frame terms, so Keras's usual
     per-element weighting cannot express it: the mask passed as `sample_weight` selects the
-    frames instead (padded frames never count, DESIGN.md section 6, bug 2).
+    frames instead (padded frames never count, docs/design.md, defect 2).
     """
 
     def __init__(self, name: str = "ccc_loss", **kwargs) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import tensorflow as tf
 
-CHECKPOINT_NAME = "model.ckpt"
-_STEP = re.compile(re.escape(CHECKPOINT_NAME) + r"-(\d+)\.index$")
+from tfemo.training.run_dir import CHECKPOINT_NAME, checkpoint_prefix, step_of_index_file
 
 
 def available_steps(directory: str | Path) -> list[int]:
@@ -16,8 +14,8 @@ def available_steps(directory: str | Path) -> list[int]:
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    steps = (_STEP.match(p.name) for p in directory.iterdir())
-    return sorted(int(m.group(1)) for m in steps if m)
+    steps = (step_of_index_file(p.name) for p in directory.iterdir())
+    return sorted(step for step in steps if step is not None)
 
 
 def checkpoint_path(directory: str | Path, steps: str | int) -> str:
@@ -34,7 +32,7 @@ def checkpoint_path(directory: str | Path, steps: str | int) -> str:
         listing = ", ".join(str(s) for s in existing)
         raise FileNotFoundError(f"{directory}: no checkpoint at step {step}; steps that exist: "
                                 f"{listing}")
-    return str(directory / f"{CHECKPOINT_NAME}-{step}")
+    return checkpoint_prefix(directory, step)
 
 
 def make_manager(checkpoint: tf.train.Checkpoint, directory: str | Path,

@@ -2,7 +2,7 @@
 
 Whole sequences are read unshuffled and padded per batch; predictions are cut back to each
 file's real frames with the mask, so no padded frame is scored and no frame is scored twice
-(DESIGN.md section 6, bugs 2 and 3). A classifier gives one probability vector per file.
+(docs/design.md, defects 2 and 3). A classifier gives one probability vector per file.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfemo.metrics import ccc, classification_scores
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import make_dataset
+from tfemo.scoring.metrics import ccc, classification_scores
 
 
 @dataclass

@@ -1,0 +1,68 @@
+"""The house rules of docs/design.md: top-level modules are commands, the library never imports one."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import importlib
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "tfemo"
+COMMANDS = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (function-level imports included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_top_level_module_is_a_command(command):
+    module = importlib.import_module(f"tfemo.{command}")
+    assert callable(getattr(module, "main", None)), f"tfemo/{command}.py has no main()"
+    assert callable(getattr(module, "parse_args", None)), f"tfemo/{command}.py has no parse_args()"
+    assert 'if __name__ == "__main__":' in (PACKAGE / f"{command}.py").read_text()
+
+
+def test_no_library_module_imports_a_command():
+    commands = {f"tfemo.{c}" for c in COMMANDS}
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.parent == PACKAGE:
+            continue  # the commands themselves and tfemo/__init__.py
+        for name in _imported_modules(path) & commands:
+            offenders.append(f"{path.relative_to(PACKAGE.parent)} imports {name}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_every_command_has_a_console_script_and_a_shim():
+    config = configparser.ConfigParser()
+    config.read(PACKAGE.parent / "setup.cfg")
+    scripts = dict(line.split(" = ") for line in
+                   config["options.entry_points"]["console_scripts"].strip().splitlines())
+    targets = {target.split(":")[0].removeprefix("tfemo.") for target in scripts.values()}
+    assert targets == set(COMMANDS)
+    for name, target in scripts.items():
+        assert name == "tfemo-" + target.split(":")[0].removeprefix("tfemo.").replace("_", "-")
+    for shim in (PACKAGE.parent / "tools").glob("*.py"):
+        text = shim.read_text()
+        assert f"from tfemo.{shim.stem} import main" in text, f"{shim} is not a shim"
+        assert len(text.splitlines()) < 12, f"{shim} holds more than a shim"
+
+
+def test_the_import_contracts_name_every_command_and_stage():
+    config = configparser.ConfigParser()
+    config.read(PACKAGE.parent / "setup.cfg")
+    forbidden = config["importlinter:contract:library-never-imports-a-command"]
+    assert set(forbidden["forbidden_modules"].split()) == {f"tfemo.{c}" for c in COMMANDS}
+    stages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert set(forbidden["source_modules"].split()) == {f"tfemo.{s}" for s in stages}

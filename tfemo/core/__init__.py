@@ -1,0 +1,1 @@
+"""Shared plumbing below every stage: errors, atomic files, devices, report files."""

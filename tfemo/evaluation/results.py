@@ -1,0 +1,115 @@
+"""Score a train dir's checkpoint on a portion and write the results beside it.
+
+`evaluate_step` restores one checkpoint and scores every frame of every file of the portion;
+`evaluate_folds` does so for each fold's own checkpoint and records, then pools all folds' files.
+Results: `eval-<portion>-<step>.json`, a `.csv` with one row per file, for a classifier the
+confusion matrix as `-confusion.csv` and `-confusion.png`, and a line in `log_eval.txt`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+from tfemo.training.run_dir import EVAL_LOG, MODEL_FILE, eval_stem, step_of_checkpoint
+
+
+def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | None = None,
+                  tfrecords: Path | None = None) -> tuple[dict, list]:
+    """Restore one checkpoint, score the portion, write the results; return scores and files."""
+    from tfemo.evaluation.portion import (
+        categorical_scores,
+        check_coverage,
+        continuous_scores,
+        predict_portion,
+    )
+    from tfemo.models.registry import model_from_config
+    from tfemo.records.description import DatasetDescription
+    from tfemo.training.checkpoints import checkpoint_path, restore_model
+
+    train_dir = train_dir or args.checkpoint
+    tfrecords = tfrecords or args.tfrecords
+    path = checkpoint_path(train_dir, step)
+    spec = json.loads((train_dir / MODEL_FILE).read_text())
+    model = model_from_config(spec["model"], spec["config"])
+    restore_model(model, path)
+    description = DatasetDescription.read(tfrecords)
+    files = predict_portion(model, tfrecords, args.portion, args.batch_size,
+                            speaker_normalise=spec["data"].get("speaker_normalise", False))
+    check_coverage(files, description, args.portion)
+    label_names = tuple(description.label_names)
+    if description.task == "categorical":
+        scores = categorical_scores(files, label_names)
+    else:
+        scores = continuous_scores(files, label_names)
+    number = step_of_checkpoint(path)
+    scores.update(step=number, portion=args.portion, checkpoint=path, tfrecords=str(tfrecords))
+    write_results(eval_stem(train_dir, args.portion, number), scores, files, label_names)
+    return scores, files
+
+
+def write_results(stem: Path, scores: dict, files, label_names: tuple[str, ...]) -> None:
+    """JSON and per-file CSV (plus the confusion matrix as CSV and PNG for a classifier) at
+    `stem`, and one line in log_eval.txt beside them."""
+    from tfemo.core.files import write_atomic
+    from tfemo.core.reports import confusion_figure, confusion_table, write_csv, write_figure
+    from tfemo.scoring.metrics import ccc
+
+    write_atomic(f"{stem}.json", json.dumps(scores, indent=1, sort_keys=True))
+    categorical = "uar" in scores
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    if categorical:
+        writer.writerow(["id", "speaker", "frames", "label", "predicted",
+                         *(f"p_{n}" for n in label_names)])
+        for f in files:
+            writer.writerow([f.id, f.speaker, f.frames, label_names[int(f.labels)],
+                             label_names[int(f.predictions.argmax())],
+                             *(f"{p:.6f}" for p in f.predictions)])
+        write_csv(confusion_table(scores["confusion"], label_names), f"{stem}-confusion.csv")
+        title = (f"{scores['portion']} at step {scores['step']}: UAR {scores['uar']:.3f}, "
+                 f"WA {scores['wa']:.3f}")
+        write_figure(confusion_figure(scores["confusion"], label_names, title),
+                     f"{stem}-confusion.png")
+        line = (f"uar={scores['uar']:.4f} wa={scores['wa']:.4f} "
+                f"macro_f1={scores['macro_f1']:.4f}")
+    else:
+        writer.writerow(["id", "speaker", "frames", *(f"ccc_{n}" for n in label_names)])
+        for f in files:
+            writer.writerow([f.id, f.speaker, f.frames,
+                             *(f"{v:.6f}" for v in ccc(f.predictions, f.labels))])
+        dims = scores["dimensions"]
+        line = " ".join(f"ccc_{n}={dims[n]['ccc']:.4f} "
+                        f"mean_file_ccc_{n}={dims[n]['mean_file_ccc']:.4f}" for n in label_names)
+    write_atomic(f"{stem}.csv", rows.getvalue())
+    with open(stem.parent / EVAL_LOG, "a") as log:
+        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} step={scores['step']} "
+                  f"portion={scores['portion']} files={scores['files']} "
+                  f"frames={scores['frames']} {line}\n")
+
+
+def evaluate_folds(args: argparse.Namespace, folds: list[Path]) -> list[tuple[str, dict]]:
+    """Score every fold's checkpoint at --steps, then all folds' files pooled together."""
+    from tfemo.evaluation.portion import categorical_scores, continuous_scores
+
+    results, pooled, label_names = [], [], ()
+    for fold in folds:
+        scores, files = evaluate_step(args, args.steps, fold, args.tfrecords / fold.name)
+        results.append((fold.name, scores))
+        pooled.extend(files)
+        label_names = tuple(scores.get("classes") or scores["dimensions"])
+    if "uar" in results[0][1]:
+        scores = categorical_scores(pooled, label_names)
+    else:
+        scores = continuous_scores(pooled, label_names)
+    steps = sorted({s["step"] for _, s in results})
+    scores.update(step="+".join(map(str, steps)), portion=args.portion, folds=len(folds),
+                  checkpoint=str(args.checkpoint), tfrecords=str(args.tfrecords))
+    write_results(eval_stem(args.checkpoint, args.portion, scores["step"], pooled=True), scores,
+                  pooled, label_names)
+    results.append(("pooled", scores))
+    return results

@@ -1,0 +1,1 @@
+"""Inference: the Predictor that labels new audio (for predict now, and the service next)."""

@@ -1,0 +1,188 @@
+#!/usr/bin/env python
+"""Write a corpus as partitioned TFRecords: aligned 40 ms audio frames, word vectors and labels.
+
+With no arguments it writes the embedded demo corpus (generated with espeak-ng on first use)
+to tfrecords/{train,devel,test}/ and prints a summary of what was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from tfemo.audio.features import FEATURE_FAMILIES, feature_dims  # noqa: E402
+from tfemo.core.errors import InputError, TfemoError  # noqa: E402
+from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task  # noqa: E402
+from tfemo.corpora.base import TASKS  # noqa: E402
+from tfemo.corpora.partition import PROTOCOLS, make_folds, parse_split  # noqa: E402
+from tfemo.records.build import MakeOptions, RunReport, Skip, make_tfrecords  # noqa: E402
+from tfemo.records.description import DatasetDescription  # noqa: E402
+from tfemo.records.example import ALIGNMENTS  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (every option documented in --help)."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--corpus", default="demo", choices=CORPUS_NAMES,
+                        help="corpus to read")
+    parser.add_argument("--data_dir", type=Path, default=None,
+                        help="the corpus folder as distributed (manifest: the manifest CSV; "
+                             "demo: the generated cache folder, made on first use when omitted)")
+    parser.add_argument("--output_dir", type=Path, default=Path("tfrecords"),
+                        help="where <portion>/<name>-<shard>-of-<n>.tfrecord and "
+                             "description.json go")
+    parser.add_argument("--task", choices=TASKS, default=None,
+                        help="continuous: per-frame arousal/valence (and annotator ratings) per "
+                             "recording; categorical: one class label per utterance "
+                             "(default: the corpus's own default)")
+    parser.add_argument("--alignment", choices=ALIGNMENTS, default="auto",
+                        help="word timings: corpus = the corpus's own, aeneas = forced "
+                             "alignment, uniform = spread over the speech; auto = corpus "
+                             "timings where present, aeneas elsewhere")
+    parser.add_argument("--embeddings", default="spacy-md",
+                        help="word vectors: spacy-md (offline en_core_web_md, 300-d), a "
+                             "word2vec/GloVe/fastText file read with gensim, or none")
+    parser.add_argument("--features", default="",
+                        help="hand-crafted per-frame features to store, comma-separated from "
+                             f"{', '.join(FEATURE_FAMILIES)}; 'all' for every family")
+    parser.add_argument("--labels", type=Path, default=None,
+                        help="folder of <item id>.csv gold standards (tools/make_gold_standard.py) "
+                             "used instead of the corpus's own continuous labels")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes building examples in parallel")
+    parser.add_argument("--examples_per_shard", type=int, default=0,
+                        help="examples per shard (0: 8 recordings or 256 utterances)")
+    parser.add_argument("--name", default="",
+                        help="name used in the shard file names (default: the corpus name)")
+    parser.add_argument("--partition", choices=PROTOCOLS, default="official",
+                        help="official: the corpus's own portions; loso, kfold-by-speaker and "
+                             "sessions write one output per fold in <output_dir>/fold-NN/; "
+                             "fixed-speakers uses --split")
+    parser.add_argument("--folds", type=int, default=0, help="k of kfold-by-speaker")
+    parser.add_argument("--split", default="",
+                        help="fixed-speakers: 'train=03,08;devel=12;test=15'")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of kfold-by-speaker's speaker shuffle")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail on the first bad input instead of reporting and skipping it")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def parse_features(text: str) -> tuple[str, ...]:
+    """Feature families from a comma list ('all' = every family); unknown names fail clearly."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if names == ("all",):
+        return FEATURE_FAMILIES
+    try:
+        feature_dims(names)
+    except ValueError as error:
+        raise TfemoError(f"--features: {error}") from None
+    return names
+
+
+def summary_table(description: DatasetDescription, output_dir: Path) -> Table:
+    """Per portion: examples, speakers, minutes, frames, shards and skipped items."""
+    table = Table(title=f"{description.name} ({description.task}) -> {output_dir}")
+    for column in ("portion", "examples", "speakers", "minutes", "frames", "shards", "skipped"):
+        table.add_column(column, justify="left" if column == "portion" else "right")
+    for portion, entry in description.portions.items():
+        skipped = description.skipped.get(portion, {})
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+        table.add_row(portion, str(entry["examples"]), str(len(entry["speakers"])),
+                      f"{entry['seconds'] / 60:.1f}", str(entry["frames"]),
+                      str(len(entry["files"])), reasons or "0")
+    return table
+
+
+def fold_table(results: list) -> Table:
+    """One row per fold: its folder and the speakers it develops and tests on."""
+    table = Table(title="folds (each trains on the remaining speakers)")
+    for column in ("fold", "output", "devel speakers", "test speakers", "train examples"):
+        table.add_column(column)
+    for fold, output_dir, description, _ in results:
+        table.add_row(fold.name, str(output_dir), ", ".join(fold.speakers("devel")),
+                      ", ".join(fold.speakers("test")),
+                      str(description.portions.get("train", {}).get("examples", 0)))
+    return table
+
+
+def print_summary(console: Console, description: DatasetDescription, report: RunReport,
+                  output_dir: Path) -> None:
+    """The final summary: the table, words and alignment, and what this run did."""
+    console.print(summary_table(description, output_dir))
+    oov = description.oov
+    if description.word_dim:
+        console.print(f"word vectors: {description.word_vectors} ({description.word_dim}-d); "
+                      f"{oov['word_tokens']} word tokens, out of vocabulary: {oov['types']} "
+                      f"types, {oov['tokens']} tokens (deterministic vectors)")
+        console.print("alignment: " + ", ".join(
+            f"{method} {n}" for method, n in description.alignment.items()))
+    if description.features:
+        console.print("features: " + ", ".join(
+            f"{name} ({dim})" for name, dim in description.features.items())
+            + f" = {description.feature_dim} per frame")
+    console.print(f"labels: {', '.join(description.label_names)}"
+                  + (f"; raters: {', '.join(description.raters)}" if description.raters else ""))
+    console.print(f"normalisation statistics fit on train only; description: "
+                  f"{output_dir / 'description.json'}")
+    console.print(f"this run: {report.written_shards} shards written, {report.reused_shards} "
+                  f"already complete, {report.wall_seconds:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console(stderr=False)
+    try:
+        corpus = open_corpus(args.corpus, args.data_dir)
+        task = resolve_task(corpus, args.task)
+        options = MakeOptions(task=task, alignment=args.alignment, embeddings=args.embeddings,
+                              examples_per_shard=args.examples_per_shard, name=args.name,
+                              features=parse_features(args.features),
+                              labels=str(args.labels or ""))
+        folds = make_folds(corpus.items(task), args.partition, folds=args.folds,
+                           seed=args.seed, split=parse_split(args.split))
+        command = ["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])]
+        results = []
+        for fold in folds:
+            output_dir = args.output_dir / fold.name
+            with Progress("[progress.description]{task.description}", BarColumn(),
+                          MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                          disable=args.quiet, transient=True) as progress:
+                bar = progress.add_task(f"{corpus.name} -> {output_dir}", total=len(fold.items))
+
+                def report_skip(skip: Skip) -> None:
+                    console.print(f"[yellow]skipped[/] {skip.path}: {skip.reason}"
+                                  + (f" ({skip.detail})" if skip.detail else ""))
+
+                description, report = make_tfrecords(
+                    corpus, output_dir, options, workers=args.workers, strict=args.strict,
+                    command=command, items=fold.items,
+                    on_progress=lambda n, bar=bar, progress=progress: progress.advance(bar, n),
+                    on_skip=report_skip)
+            results.append((fold, output_dir, description, report))
+    except InputError as error:
+        stopped = " (--strict: stopped; finished shards are kept)" if args.strict else ""
+        console.print(f"[red]error[/] {error}{stopped}")
+        return 1
+    except TfemoError as error:
+        console.print(f"[red]error[/] {error}")
+        return 1
+    for _, output_dir, description, report in results:
+        print_summary(console, description, report, output_dir)
+    if len(results) > 1:
+        console.print(fold_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

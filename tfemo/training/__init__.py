@@ -1,0 +1,1 @@
+"""Training: the fit loop, the input stream, callbacks, checkpoints and the run directory."""

@@ -1,0 +1,218 @@
+"""Train one model on one records folder: the stream, loss, metrics, checkpoints and logs.
+
+`train_one` is the whole of training for `python -m tfemo.train`: it builds the model from the
+records' description, refuses to resume a train dir made with other settings, restores the
+latest checkpoint, skips the steps already taken in the seeded stream (so a resumed run
+continues exactly where it stopped) and fits with the periodic checkpoint and summary callbacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+from tfemo.core.files import write_atomic
+from tfemo.training.run_dir import DESCRIPTION_COPY, MODEL_FILE, SUMMARIES_DIR, TRAIN_LOG
+
+# model -> the flags it takes, each passed as the builder option of the same name
+MODEL_FLAGS = {
+    "semantic_fusion": ("hidden", "lstm_layers", "audio_variant", "dropout"),
+    "conv1d": ("variant", "filters", "kernel_size", "blocks", "hidden", "dropout"),
+    "gru_regressor": ("hidden", "gru_layers", "dropout"),
+}
+
+
+def model_options(args: argparse.Namespace, feature_dim: int = 0) -> dict:
+    """Builder options implied by the flags (flags left at None keep the model's default)."""
+    options = {flag: getattr(args, flag) for flag in MODEL_FLAGS.get(args.model, ())
+               if getattr(args, flag) is not None}
+    if args.model == "semantic_fusion":
+        options["modalities"] = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
+    if args.normalise == "speaker" and feature_dim:
+        # the reader standardises per speaker; the model's own normalisation is the identity
+        options.update(feature_mean=[0.0] * feature_dim, feature_std=[1.0] * feature_dim)
+    return options
+
+
+def fold_record_dirs(tfrecords: Path) -> list[Path]:
+    """The fold-NN record folders under `tfrecords` when it holds folds, else []."""
+    if (tfrecords / "description.json").exists():
+        return []
+    return sorted(p for p in tfrecords.glob("fold-*") if (p / "description.json").exists())
+
+
+def check_model_file(train_dir: Path, name: str, config: dict, data: dict) -> None:
+    """Refuse to resume a train dir made with another model or data stream; else write it.
+
+    `data` holds what fixes the order of training batches (records, seed, batch and sequence
+    sizes): resuming skips the steps already taken, which is only right for the same stream.
+    """
+    path = train_dir / MODEL_FILE
+    spec = {"model": name, "config": config, "data": data}
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved != json.loads(json.dumps(spec)):
+            raise SystemExit(f"{path}: this train dir holds a {saved['model']} model trained with "
+                             "other flags or data; use a new --train_dir or the same flags")
+        return
+    write_atomic(path, json.dumps(spec, indent=1, sort_keys=True))
+
+
+def train_one(args: argparse.Namespace, tfrecords: Path, train_dir: Path) -> int:
+    """Train (or resume) one model on the records in `tfrecords`, into `train_dir`."""
+    import keras
+
+    from tfemo.models.registry import build_model
+    from tfemo.records.description import DatasetDescription
+    from tfemo.training.callbacks import (
+        PeriodicCheckpoint,
+        PeriodicSummaries,
+        StopAtStep,
+        global_step,
+    )
+    from tfemo.training.checkpoints import make_manager, training_checkpoint
+
+    keras.utils.set_random_seed(args.seed)
+    description = DatasetDescription.read(tfrecords)
+    if args.normalise == "speaker" and not description.features:
+        raise SystemExit(f"{tfrecords}: --normalise speaker needs records made with --features")
+    model = build_model(args.model, description,
+                        **model_options(args, description.feature_dim))
+    categorical = description.task == "categorical"
+    train_dir.mkdir(parents=True, exist_ok=True)
+    data_stream = {"records": description.name, "portions": description.portions,
+                   "seed": args.seed, "batch_size": args.batch_size,
+                   "sequence_length": None if categorical else args.sequence_length,
+                   "speaker_normalise": args.normalise == "speaker",
+                   "balance": args.balance if categorical else "none",
+                   "crop_frames": args.crop_frames if categorical else 0,
+                   "train_portions": args.train_portions}
+    check_model_file(train_dir, args.model, model.get_config(), data_stream)
+    description.write(train_dir / DESCRIPTION_COPY)
+
+    if args.weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(args.learning_rate, weight_decay=args.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(args.learning_rate)
+    optimizer.build(model.trainable_variables)
+    model.compile(optimizer=optimizer, **_loss_and_metrics(description))
+    checkpoint = training_checkpoint(model, optimizer)
+    manager = make_manager(checkpoint, train_dir, args.max_to_keep)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    start_step = global_step(model)
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    _log_start(args, tfrecords, train_dir, description, start_step, started)
+    if start_step:
+        print(f"resuming from {manager.latest_checkpoint} (step {start_step})", flush=True)
+    if start_step >= args.max_steps:
+        print(f"already at step {start_step} >= --max_steps {args.max_steps}; nothing to do")
+        return 0
+
+    data, steps_per_epoch = training_stream(args, tfrecords, description, model)
+    # The stream is a fixed function of the seed: skipping the steps already taken puts a
+    # resumed run at the same data position as an uninterrupted one.
+    data = data.skip(start_step)
+    remaining = args.max_steps - start_step
+    callbacks = [
+        StopAtStep(args.max_steps),
+        PeriodicCheckpoint(manager, args.save_interval_secs),
+        PeriodicSummaries(str(train_dir / SUMMARIES_DIR), args.save_summaries_secs),
+    ]
+    model.fit(data, steps_per_epoch=min(steps_per_epoch, remaining),
+              epochs=math.ceil(remaining / min(steps_per_epoch, remaining)),
+              callbacks=callbacks, shuffle=False, verbose=args.verbose)
+    final_step = global_step(model)
+    _log_end(train_dir, final_step, manager.latest_checkpoint)
+    print(f"trained to step {final_step}; checkpoint {manager.latest_checkpoint}")
+    return 0
+
+
+def _loss_and_metrics(description) -> dict:
+    """Masked 1 - CCC and per-dimension CCC (continuous), or cross-entropy and accuracy."""
+    import keras
+
+    from tfemo.scoring.losses import MaskedCCCLoss
+    from tfemo.scoring.metrics import StreamingCCC
+
+    if description.task == "categorical":
+        return {"loss": keras.losses.SparseCategoricalCrossentropy(),
+                "weighted_metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}
+    return {"loss": MaskedCCCLoss(),
+            "metrics": [StreamingCCC(d, name=f"ccc_{n}")
+                        for d, n in enumerate(description.label_names)]}
+
+
+def class_weights(description, portions: str = "train") -> list[float]:
+    """Inverse-frequency weights n / (C * n_c) of the training classes (0 if absent)."""
+    counts: dict[str, int] = {}
+    for portion in portions.split("+"):
+        for name, count in description.portion(portion).get("classes", {}).items():
+            counts[name] = counts.get(name, 0) + count
+    total, present = sum(counts.values()), sum(1 for n in counts.values() if n)
+    return [total / (present * counts[c]) if counts.get(c) else 0.0
+            for c in description.label_names]
+
+
+def training_stream(args: argparse.Namespace, tfrecords: Path, description, model):
+    """The endless, seeded (inputs, targets, sample weights) stream and the steps per epoch."""
+    import tensorflow as tf
+
+    from tfemo.records.reader import make_dataset
+
+    keys = tuple(getattr(model, "input_keys", ("audio", "words")))
+    speaker_normalise = args.normalise == "speaker"
+    portions = [description.portion(p) for p in args.train_portions.split("+")]
+    train = {key: sum(p[key] for p in portions) for key in ("examples", "frames")}
+    if description.task != "categorical":
+        data = make_dataset(tfrecords, args.train_portions, sequence_length=args.sequence_length,
+                            batch_size=args.batch_size, shuffle=True, seed=args.seed,
+                            repeat=True, drop_remainder=True, features=keys + ("labels",),
+                            cache=args.cache, speaker_normalise=speaker_normalise)
+        steps = round(train["frames"] / (args.sequence_length * args.batch_size))
+        return data.map(lambda b: (b, b["labels"], b["mask"])), max(1, steps)
+
+    weights = class_weights(description, args.train_portions)
+    balance = tuple(c for c, w in enumerate(weights) if w) if args.balance == "sampling" else ()
+    data = make_dataset(tfrecords, args.train_portions, sequence_length=None,
+                        batch_size=args.batch_size,
+                        shuffle=True, seed=args.seed, repeat=True, drop_remainder=True,
+                        features=keys, cache=args.cache, speaker_normalise=speaker_normalise,
+                        balance_classes=balance, crop_frames=args.crop_frames)
+    if args.balance == "weights":
+        table = tf.constant(weights, dtype=tf.float32)
+        data = data.map(lambda b: (b, b["label"], tf.gather(table, b["label"])))
+    else:
+        data = data.map(lambda b: (b, b["label"]))
+    return data, max(1, math.ceil(train["examples"] / args.batch_size))
+
+
+def _log_start(args: argparse.Namespace, tfrecords: Path, train_dir: Path, description,
+               start_step: int, started: str) -> None:
+    """Append this run's block to log_train.txt: hyperparameters and the data it trains on."""
+    flags = {k: str(v) for k, v in sorted(vars(args).items())}
+    portions = {p: {k: v for k, v in e.items() if k in ("examples", "frames", "seconds")}
+                for p, e in description.portions.items()}
+    lines = [
+        f"=== run started {started} at step {start_step}",
+        "command: python -m tfemo.train " + " ".join(sys.argv[1:]),
+        "flags: " + json.dumps(flags, sort_keys=True),
+        f"data: {tfrecords} name={description.name} corpus={description.corpus} "
+        f"task={description.task} labels={list(description.label_names)} "
+        f"word_vectors={description.word_vectors} ({description.word_dim}-d) "
+        f"features={description.features}",
+        "portions: " + json.dumps(portions, sort_keys=True),
+        "normalisation: " + json.dumps(description.normalisation, sort_keys=True),
+    ]
+    with open(train_dir / TRAIN_LOG, "a") as log:
+        log.write("\n".join(lines) + "\n")
+
+
+def _log_end(train_dir: Path, step: int, checkpoint: str | None) -> None:
+    with open(train_dir / TRAIN_LOG, "a") as log:
+        log.write(f"=== run ended {time.strftime('%Y-%m-%d %H:%M:%S')} at step {step}; "
+                  f"checkpoint {checkpoint}\n")

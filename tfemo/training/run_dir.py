@@ -1,0 +1,53 @@
+"""The train directory's layout: every file name tfemo.train, eval and predict use, in one place.
+
+A train dir holds `model.json` (model name, config and data stream: what a resumed run must
+match), `description.json` (a copy of the records' description, for prediction),
+`model.ckpt-<step>.index/.data-*` checkpoints, TensorBoard summaries in `train/`,
+`log_train.txt` and `log_eval.txt`, evaluation results `eval-<portion>-<step>[-pooled].*`, and
+for records with folds one `fold-NN/` train dir per fold.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+MODEL_FILE = "model.json"
+DESCRIPTION_COPY = "description.json"
+CHECKPOINT_NAME = "model.ckpt"
+SUMMARIES_DIR = "train"
+TRAIN_LOG = "log_train.txt"
+EVAL_LOG = "log_eval.txt"
+FOLD_GLOB = "fold-*"
+
+_STEP_INDEX = re.compile(re.escape(CHECKPOINT_NAME) + r"-(\d+)\.index$")
+_STEP_PREFIX = re.compile(r"-(\d+)$")
+
+
+def step_of_checkpoint(path: str | Path) -> int:
+    """The global step in a checkpoint prefix such as `.../model.ckpt-8188`."""
+    match = _STEP_PREFIX.search(str(path))
+    if not match:
+        raise ValueError(f"{path}: not a checkpoint prefix ({CHECKPOINT_NAME}-<step>)")
+    return int(match.group(1))
+
+
+def step_of_index_file(name: str) -> int | None:
+    """The step of a `model.ckpt-<step>.index` file name, or None for any other file."""
+    match = _STEP_INDEX.match(name)
+    return int(match.group(1)) if match else None
+
+
+def checkpoint_prefix(train_dir: str | Path, step: int) -> str:
+    """The prefix of checkpoint `step` in `train_dir`."""
+    return str(Path(train_dir) / f"{CHECKPOINT_NAME}-{step}")
+
+
+def eval_stem(train_dir: str | Path, portion: str, step: int | str, pooled: bool = False) -> Path:
+    """Where the results of scoring `portion` at `step` go (without the file suffix)."""
+    return Path(train_dir) / f"eval-{portion}-{step}{'-pooled' if pooled else ''}"
+
+
+def fold_train_dirs(train_dir: str | Path) -> list[Path]:
+    """The fold-NN train dirs under `train_dir` (each with its model.json), sorted."""
+    return sorted(p for p in Path(train_dir).glob(FOLD_GLOB) if (p / MODEL_FILE).exists())
