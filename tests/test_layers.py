@@ -1,4 +1,4 @@
-"""The house rules of docs/design.md: top-level modules are commands, the library never imports one."""
+"""House rules (docs/design.md): top-level modules are commands; the library imports none."""
 
 from __future__ import annotations
 
