@@ -142,9 +142,11 @@ def _loss_and_metrics(description) -> dict:
     if description.task == "categorical":
         return {"loss": keras.losses.SparseCategoricalCrossentropy(),
                 "weighted_metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}
+    # weighted_metrics, not metrics: Keras 3 passes the sample weight (here the frame mask) only
+    # to weighted metrics, so plain metrics would count padded frames in the logged CCC
     return {"loss": MaskedCCCLoss(),
-            "metrics": [StreamingCCC(d, name=f"ccc_{n}")
-                        for d, n in enumerate(description.label_names)]}
+            "weighted_metrics": [StreamingCCC(d, name=f"ccc_{n}")
+                                 for d, n in enumerate(description.label_names)]}
 
 
 def class_weights(description, portions: str = "train") -> list[float]:
