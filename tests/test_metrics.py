@@ -92,3 +92,19 @@ def test_the_keras_loss_takes_the_mask_as_sample_weight(data):
     assert masked == pytest.approx(1 - ccc(x, y, mask).mean(), rel=1e-4)
     unmasked = float(loss(y.astype("float32"), padded_x))
     assert unmasked != pytest.approx(masked, rel=1e-2)
+
+
+def test_the_loss_weights_every_dimension_equally():
+    """Upstream divided the loss by a running count (weights 1, 1/2, 1/3): here each of three
+    dimensions counts 1/3, whatever its order."""
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(2, 40, 3)).astype("float32")
+    x = np.stack([y[..., 0], -y[..., 1], rng.normal(size=(2, 40))], axis=-1).astype("float32")
+    mask = np.ones((2, 40), bool)
+    per_dimension = ccc(x, y, mask)
+    expected = 1 - per_dimension.mean()
+    assert float(ccc_loss(y, x, mask)) == pytest.approx(expected, rel=1e-5)
+    reordered = [2, 0, 1]
+    assert float(ccc_loss(y[..., reordered], x[..., reordered], mask)) == pytest.approx(
+        expected, rel=1e-5)
+    assert abs(expected - (1 - np.average(per_dimension, weights=[1, 1 / 2, 1 / 3]))) > 0.05
