@@ -9,6 +9,18 @@ class TfemoError(Exception):
     """Base class of tfemo's own errors."""
 
 
+class UserError(TfemoError):
+    """A user's mistake, said as `<what is wrong> (<how to fix it>)`."""
+
+    def __init__(self, what: str, fix: str = "") -> None:
+        self.what = what
+        self.fix = fix
+        super().__init__(f"{what} ({fix})" if fix else what)
+
+    def __reduce__(self):
+        return (type(self), (self.what, self.fix))
+
+
 class InputError(TfemoError):
     """A corpus file is missing, corrupt or inconsistent.
 
@@ -28,6 +40,10 @@ class InputError(TfemoError):
 
     def __reduce__(self):  # keep the fields across process boundaries
         return (type(self), (self.path, self.reason, self.detail))
+
+
+class CheckpointNotFoundError(TfemoError, FileNotFoundError):
+    """A train dir has no checkpoint, or none at the step asked for."""
 
 
 class SchemaError(TfemoError):

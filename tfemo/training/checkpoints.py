@@ -6,6 +6,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tfemo.core.errors import CheckpointNotFoundError
 from tfemo.training.run_dir import CHECKPOINT_NAME, checkpoint_prefix, step_of_index_file
 
 
@@ -26,12 +27,15 @@ def checkpoint_path(directory: str | Path, steps: str | int) -> str:
     directory = Path(directory)
     existing = available_steps(directory)
     if not existing:
-        raise FileNotFoundError(f"{directory}: no checkpoints ({CHECKPOINT_NAME}-<step>.index)")
+        raise CheckpointNotFoundError(f"{directory}: no checkpoints ({CHECKPOINT_NAME}-<step>.index); "
+                                 "train first, or give the train dir with --checkpoint")
+    if str(steps) != "latest" and not str(steps).isdigit():
+        raise CheckpointNotFoundError(f"steps {steps!r}: not a step (give a number or 'latest')")
     step = existing[-1] if str(steps) == "latest" else int(steps)
     if step not in existing:
         listing = ", ".join(str(s) for s in existing)
-        raise FileNotFoundError(f"{directory}: no checkpoint at step {step}; steps that exist: "
-                                f"{listing}")
+        raise CheckpointNotFoundError(f"{directory}: no checkpoint at step {step}; steps that exist: "
+                                 f"{listing}")
     return checkpoint_prefix(directory, step)
 
 
