@@ -27,15 +27,16 @@ def checkpoint_path(directory: str | Path, steps: str | int) -> str:
     directory = Path(directory)
     existing = available_steps(directory)
     if not existing:
-        raise CheckpointNotFoundError(f"{directory}: no checkpoints ({CHECKPOINT_NAME}-<step>.index); "
-                                 "train first, or give the train dir with --checkpoint")
+        raise CheckpointNotFoundError(
+            f"{directory}: no checkpoints ({CHECKPOINT_NAME}-<step>.index); train first, or "
+            "give the train dir with --checkpoint")
     if str(steps) != "latest" and not str(steps).isdigit():
         raise CheckpointNotFoundError(f"steps {steps!r}: not a step (give a number or 'latest')")
     step = existing[-1] if str(steps) == "latest" else int(steps)
     if step not in existing:
         listing = ", ".join(str(s) for s in existing)
-        raise CheckpointNotFoundError(f"{directory}: no checkpoint at step {step}; steps that exist: "
-                                 f"{listing}")
+        raise CheckpointNotFoundError(
+            f"{directory}: no checkpoint at step {step}; steps that exist: {listing}")
     return checkpoint_prefix(directory, step)
 
 
