@@ -77,18 +77,25 @@ def test_records_carry_the_features_and_train_only_statistics(tonal_emodb, fold_
     assert description.features == {"rms": 1, "mfcc": 13, "pitch": 2}
     assert description.word_dim == 0
     train_stats = RunningStats(16)
+    speaker_stats = {s: RunningStats(16) for s in SPEAKERS}
     for portion in description.portions:
         for example in read_examples(shard_paths(fold, portion)):
             audio = load_audio(tonal_emodb / "wav" / f"{example.id}.wav")
             expected = frame_features(audio, example.num_frames, FAMILIES)
             np.testing.assert_allclose(example.features, expected, rtol=1e-6, atol=1e-6)
+            speaker_stats[example.speaker].update(example.features)
             if portion == "train":
                 train_stats.update(example.features)
     stats = description.normalisation["features"]
     np.testing.assert_allclose(stats["mean"], train_stats.mean(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(stats["std"], train_stats.std(), rtol=1e-5, atol=1e-5)
-    assert sorted(description.normalisation["features_by_speaker"]) == list(SPEAKERS)
-    assert "no labels" in description.normalisation["features_by_speaker_fit_on"]
+    # per speaker: each speaker's own frames, whatever its portion (audio only, no labels)
+    by_speaker = description.normalisation["features_by_speaker"]
+    assert sorted(by_speaker) == list(SPEAKERS)
+    for speaker, own in speaker_stats.items():
+        assert by_speaker[speaker]["frames"] == own.count
+        np.testing.assert_allclose(by_speaker[speaker]["mean"], own.mean(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(by_speaker[speaker]["std"], own.std(), rtol=1e-5, atol=1e-5)
     assert description.portions["train"]["classes"] == {"anger": 4, "sadness": 4, "neutral": 4}
 
 

@@ -15,7 +15,7 @@ from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
 from tfemo.corpora.demo import TINY_CONFIG, DemoCorpus, ensure_demo_corpus
 from tfemo.make_tfrecords import main as make_tfrecords_main
 from tfemo.records.build import MakeOptions, make_tfrecords
-from tfemo.records.description import DatasetDescription
+from tfemo.records.description import DatasetDescription, RunningStats
 from tfemo.records.reader import make_dataset
 from tfemo.records.schema import read_examples
 from tfemo.records.writer import shard_paths
@@ -45,7 +45,7 @@ def test_records_round_trip_the_audio_labels_and_ratings(tiny_root, continuous_r
     items = corpus.items(CONTINUOUS)
     assert sum(p["examples"] for p in description.portions.values()) == len(items)
     assert description.raters == list(corpus.rater_names)
-    assert set(description.normalisation) >= {"fit_on", "labels", "audio"}
+    train_audio, train_labels = RunningStats(1), RunningStats(2)
     for item in items:
         example = _examples(output, item.portion)[item.id]
         audio = load_audio(item.audio_path)
@@ -55,6 +55,16 @@ def test_records_round_trip_the_audio_labels_and_ratings(tiny_root, continuous_r
         np.testing.assert_array_equal(example.labels, trace.values.astype(np.float32))
         np.testing.assert_array_equal(example.ratings, trace.ratings.astype(np.float32))
         assert example.speaker == item.speaker and example.portion == item.portion
+        if item.portion == "train":
+            train_audio.update(audio)
+            train_labels.update(example.labels)
+    # the normalisation is fit on the train portion: its statistics, rounded to 6 places
+    normalisation = description.normalisation
+    for name, stats in (("audio", train_audio), ("labels", train_labels)):
+        np.testing.assert_allclose(normalisation[name]["mean"], np.squeeze(stats.mean()),
+                                   rtol=1e-6, atol=2e-6, err_msg=name)
+        np.testing.assert_allclose(normalisation[name]["std"], np.squeeze(stats.std()),
+                                   rtol=1e-6, atol=2e-6, err_msg=name)
 
 
 def test_word_vectors_land_on_the_frames_their_word_spans(tiny_root, continuous_records):

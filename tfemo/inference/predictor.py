@@ -81,8 +81,20 @@ class Predictor:
         self.chunk_frames = chunk_frames
         self.alignment = alignment
         self._vectors = None
+        # batch and time sizes unknown: one trace serves every file and chunk of the run
         self._forward = tf.function(lambda batch: self.model(batch, training=False),
-                                    reduce_retracing=True)
+                                    input_signature=[self.input_signature()])
+
+    def input_signature(self) -> dict[str, tf.TensorSpec]:
+        """The specs of the batch `run` feeds the model: its input keys and the mask."""
+        sizes = {"audio": self.description.frame_length, "words": self.description.word_dim,
+                 "features": self.description.feature_dim}
+        fed = {"audio": True, "words": self.needs_transcripts,
+               "features": bool(self.description.features)}
+        spec = {key: tf.TensorSpec([None, None, sizes[key]], tf.float32, name=key)
+                for key in self.keys if fed.get(key)}
+        spec["mask"] = tf.TensorSpec([None, None], tf.bool, name="mask")
+        return spec
 
     @property
     def needs_transcripts(self) -> bool:
