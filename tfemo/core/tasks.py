@@ -1,0 +1,16 @@
+"""The two learning tasks, as one enum: per-frame continuous dimensions or one class per item.
+
+`Task` is a StrEnum, so a member equals its string ("categorical" == Task.CATEGORICAL), writes
+to JSON as the plain string, and descriptions written before the enum still read.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Task(StrEnum):
+    """What the labels of a corpus, a set of records or a model are."""
+
+    CONTINUOUS = "continuous"
+    CATEGORICAL = "categorical"
