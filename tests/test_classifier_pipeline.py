@@ -181,8 +181,12 @@ def test_utterance_baseline_with_speaker_normalisation(fold_records, tmp_path):
                           "--tfrecords", str(fold), "--device", "-1"]) == 0
     scores = json.loads((tmp_path / "eval-test-40.json").read_text())
     assert scores["files"] == 6 and scores["uar"] >= 0.6
-    data = json.loads((tmp_path / "model.json").read_text())["data"]
+    spec = json.loads((tmp_path / "model.json").read_text())
+    data, config = spec["data"], spec["config"]
     assert data["speaker_normalise"] is True and data["balance"] == "weights"
+    # the reader standardises per speaker, so the model's own standardisation is the identity
+    width = config["feature_dim"]
+    assert config["feature_mean"] == [0.0] * width and config["feature_std"] == [1.0] * width
 
 
 def test_random_crops_are_windows_of_the_utterance(fold_records):
