@@ -86,7 +86,8 @@ def build_parser(chosen: ModelSpec) -> argparse.ArgumentParser:
     model's config fields; the other models' flags are listed in the epilog."""
     others = "\n".join(_model_help(spec) for spec in MODELS.values() if spec is not chosen)
     parser = argparse.ArgumentParser(
-        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=PROG, usage="%(prog)s [--model NAME] [--config FILE] [--FLAG VALUE ...]",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False, epilog="the other models' flags (give them with their --model):\n"
         + others)
     parser.add_argument("--model", choices=tuple(MODELS), default=argparse.SUPPRESS,

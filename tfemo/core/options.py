@@ -153,18 +153,25 @@ class _Switch(argparse.Action):
         setattr(namespace, self.dest, not option_string.startswith("--no_"))
 
 
+def from_text(info: OptionInfo, value: str) -> Any:
+    """A command-line value of option `info` (a tuple comma-separated), checked."""
+    kind = info.element or info.kind
+    parts = [p.strip() for p in value.split(",") if p.strip()] if info.element else [value]
+    try:
+        values = [int(p) if kind is int else float(p) if kind is float else p for p in parts]
+    except ValueError as error:
+        what = (f"comma-separated {kind.__name__}s" if info.element
+                else "an int" if kind is int else f"a {kind.__name__}")
+        raise OptionError(f"{info.name} must be {what}, got {value!r}") from error
+    return convert(info, values if info.element else values[0])
+
+
 def _parser_of(info: OptionInfo):
     """The argparse `type` of a non-bool option: text -> checked value."""
     def parse(value: str) -> Any:
         try:
-            if info.element is not None:
-                return convert(info, value)
-            if info.kind is int:
-                return convert(info, int(value))
-            if info.kind is float:
-                return convert(info, float(value))
-            return convert(info, value)
-        except (OptionError, ValueError) as error:
+            return from_text(info, value)
+        except OptionError as error:
             raise argparse.ArgumentTypeError(str(error)) from error
     parse.__name__ = getattr(info.element or info.kind, "__name__", "value")
     return parse
