@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,12 @@ def test_class_weights_are_inverse_frequencies():
 def test_folds_train_evaluate_and_pool(fold_records, trained, capsys):
     assert sorted(p.name for p in trained.iterdir() if p.is_dir()) == [
         "fold-01", "fold-02", "fold-03", "fold-04"]
+    # run.toml at the top reruns every fold; each fold's own reruns that fold
+    top = tomllib.loads((trained / "run.toml").read_text())
+    fold = tomllib.loads((trained / "fold-02" / "run.toml").read_text())
+    assert top["model"] == "conv1d" and top["tfrecords"] == str(fold_records.resolve())
+    assert fold == {**top, "tfrecords": str((fold_records / "fold-02").resolve()),
+                    "train_dir": str((trained / "fold-02").resolve())}
     assert evaluate.main(["--portion", "test", "--steps", "40", "--checkpoint", str(trained),
                           "--tfrecords", str(fold_records), "--device", "-1"]) == 0
     pooled = json.loads((trained / "eval-test-40-pooled.json").read_text())

@@ -246,6 +246,7 @@ def test_the_task_enum_equals_the_old_strings():
     assert Task.CATEGORICAL == "categorical" and Task.CONTINUOUS == "continuous"
     assert (CONTINUOUS, CATEGORICAL) == TASKS == ("continuous", "categorical")
     assert {"categorical": 1}[Task.CATEGORICAL] == 1 and f"{Task.CONTINUOUS}" == "continuous"
+    assert repr(TASKS) == "('continuous', 'categorical')"  # messages read as before
     assert json.dumps({"task": Task.CATEGORICAL}) == '{"task": "categorical"}'
     old = DatasetDescription(name="old", task="categorical", sample_rate=16000,
                              frame_length=640, frame_seconds=0.04, label_names=["a", "b"])

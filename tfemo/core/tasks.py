@@ -14,3 +14,8 @@ class Task(StrEnum):
 
     CONTINUOUS = "continuous"
     CATEGORICAL = "categorical"
+
+    def __repr__(self) -> str:
+        """The string's repr: messages that show a task or a tuple of tasks (argparse's
+        "choose from ...", "task must be one of ...") read as they did with plain strings."""
+        return repr(self.value)

@@ -15,11 +15,11 @@ import keras
 
 from tfemo.core.tasks import Task
 from tfemo.models.conv1d import Conv1DClassifier, Conv1DConfig
-from tfemo.models.conv1d import build as build_conv1d
+from tfemo.models.conv1d import build as conv1d_build
 from tfemo.models.gru_regressor import GRURegressor, GRURegressorConfig
-from tfemo.models.gru_regressor import build as build_gru_regressor
+from tfemo.models.gru_regressor import build as gru_regressor_build
 from tfemo.models.semantic_fusion import SemanticFusion, SemanticFusionConfig
-from tfemo.models.semantic_fusion import build as build_semantic_fusion
+from tfemo.models.semantic_fusion import build as semantic_fusion_build
 from tfemo.records.description import DatasetDescription
 
 
@@ -35,10 +35,10 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
-    ModelSpec("semantic_fusion", Task.CONTINUOUS, SemanticFusionConfig, build_semantic_fusion,
+    ModelSpec("semantic_fusion", Task.CONTINUOUS, SemanticFusionConfig, semantic_fusion_build,
               SemanticFusion),
-    ModelSpec("conv1d", Task.CATEGORICAL, Conv1DConfig, build_conv1d, Conv1DClassifier),
-    ModelSpec("gru_regressor", Task.CONTINUOUS, GRURegressorConfig, build_gru_regressor,
+    ModelSpec("conv1d", Task.CATEGORICAL, Conv1DConfig, conv1d_build, Conv1DClassifier),
+    ModelSpec("gru_regressor", Task.CONTINUOUS, GRURegressorConfig, gru_regressor_build,
               GRURegressor),
 )}
 DEFAULT_MODEL = "semantic_fusion"
