@@ -167,6 +167,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Train the chosen model on the records (one model per fold when they hold folds)."""
     settings = parse_args(argv)
     from tfemo.core.devices import select_device
     from tfemo.training.config import write_run_config

@@ -20,11 +20,13 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tfemo.core.errors import TfemoError
+
 SCALARS = (bool, int, float, str, Path)
 
 
-class OptionError(ValueError):
-    """A value that does not fit its option, or a key that names no option."""
+class OptionError(TfemoError, ValueError):
+    """A value that does not fit its option (a user's mistake, so a TfemoError)."""
 
 
 def option(default: Any, help: str, choices: Sequence[Any] | None = None) -> Any:
