@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,12 @@ def test_class_weights_are_inverse_frequencies():
 def test_folds_train_evaluate_and_pool(fold_records, trained, capsys):
     assert sorted(p.name for p in trained.iterdir() if p.is_dir()) == [
         "fold-01", "fold-02", "fold-03", "fold-04"]
+    # run.toml at the top reruns every fold; each fold's own reruns that fold
+    top = tomllib.loads((trained / "run.toml").read_text())
+    fold = tomllib.loads((trained / "fold-02" / "run.toml").read_text())
+    assert top["model"] == "conv1d" and top["tfrecords"] == str(fold_records.resolve())
+    assert fold == {**top, "tfrecords": str((fold_records / "fold-02").resolve()),
+                    "train_dir": str((trained / "fold-02").resolve())}
     assert evaluate.main(["--portion", "test", "--steps", "40", "--checkpoint", str(trained),
                           "--tfrecords", str(fold_records), "--device", "-1"]) == 0
     pooled = json.loads((trained / "eval-test-40-pooled.json").read_text())
@@ -188,8 +195,12 @@ def test_utterance_baseline_with_speaker_normalisation(fold_records, tmp_path):
                           "--tfrecords", str(fold), "--device", "-1"]) == 0
     scores = json.loads((tmp_path / "eval-test-40.json").read_text())
     assert scores["files"] == 6 and scores["uar"] >= 0.6
-    data = json.loads((tmp_path / "model.json").read_text())["data"]
+    spec = json.loads((tmp_path / "model.json").read_text())
+    data, config = spec["data"], spec["config"]
     assert data["speaker_normalise"] is True and data["balance"] == "weights"
+    # the reader standardises per speaker, so the model's own standardisation is the identity
+    width = config["feature_dim"]
+    assert config["feature_mean"] == [0.0] * width and config["feature_std"] == [1.0] * width
 
 
 def test_random_crops_are_windows_of_the_utterance(fold_records):

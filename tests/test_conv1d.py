@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfemo.models.conv1d import Conv1DClassifier, FeatureStandardiser, conv1d_from_description
+from tfemo.models.conv1d import Conv1DClassifier, Conv1DConfig, FeatureStandardiser, build
 
 FEATURES = 6
 CLASSES = ("anger", "neutral", "sadness")
@@ -168,31 +168,29 @@ def description(**fields) -> SimpleNamespace:
 
 
 def test_builder_takes_sizes_statistics_and_classes_from_the_description():
-    model = conv1d_from_description(description(), variant="utterance", hidden=8)
+    model = build(description(), Conv1DConfig(variant="utterance", hidden=8))
     assert model.feature_dim == FEATURES and model.class_names == CLASSES
     assert model.variant == "utterance" and model.hidden == 8
     np.testing.assert_allclose(model.feature_mean, RAW_MEAN)
     np.testing.assert_allclose(model.feature_std, RAW_STD)
-    override = conv1d_from_description(description(), feature_mean=None, feature_std=None)
-    assert override.feature_mean is None
+    assert build(description(), Conv1DConfig(dilations=(1, 2, 4))).dilations == (1, 2, 4)
 
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"features": {}}, "no per-frame features"),
-    ({"task": "continuous"}, "categorical"),
     ({"normalisation": {}}, "statistics"),
     ({"features": {"mfcc": 5}}, "5 dims"),
 ])
 def test_builder_rejects_descriptions_it_cannot_use(fields, message):
     with pytest.raises(ValueError, match=message):
-        conv1d_from_description(description(**fields))
+        build(description(**fields), Conv1DConfig())
 
 
 def test_builder_works_on_a_description_without_the_features_field():
     legacy = description()
     del legacy.features
     with pytest.raises(ValueError, match="no per-frame features"):
-        conv1d_from_description(legacy)
+        build(legacy, Conv1DConfig())
 
 
 def test_rich_utterance_statistics_are_masked_percentiles_and_deltas():

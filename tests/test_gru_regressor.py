@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfemo.models.gru_regressor import GRURegressor, gru_regressor_from_description
+from tfemo.models.gru_regressor import GRURegressor, GRURegressorConfig, build
 from tfemo.scoring.losses import MaskedCCCLoss
 from tfemo.scoring.metrics import ccc
 
@@ -117,20 +117,19 @@ def description(**fields) -> SimpleNamespace:
 
 
 def test_builder_takes_sizes_statistics_and_labels_from_the_description():
-    model = gru_regressor_from_description(description(label_names=["arousal"]), hidden=8)
+    model = build(description(label_names=["arousal"]), GRURegressorConfig(hidden=8))
     assert model.feature_dim == FEATURES and model.label_names == ("arousal",)
     assert model.hidden == 8 and model.gru_layers == 2 and model.input_keys == ("features",)
     np.testing.assert_allclose(model.get_config()["feature_std"], RAW_STD)
-    default = gru_regressor_from_description(description())
+    default = build(description(), GRURegressorConfig())
     assert default.hidden == 128 and len(default.grus) == 2
 
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"features": {}}, "no per-frame features"),
-    ({"task": "categorical"}, "continuous"),
     ({"label_names": []}, "label dimensions"),
     ({"normalisation": {"audio": {"std": 0.1}}}, "statistics"),
 ])
 def test_builder_rejects_descriptions_it_cannot_use(fields, message):
     with pytest.raises(ValueError, match=message):
-        gru_regressor_from_description(description(**fields))
+        build(description(**fields), GRURegressorConfig())

@@ -8,11 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfemo.models.semantic_fusion import (
-    SemanticFusion,
-    build_semantic_fusion,
-    semantic_fusion_from_description,
-)
+from tfemo.models.semantic_fusion import SemanticFusion, SemanticFusionConfig, build
 from tfemo.scoring.metrics import ccc_loss
 
 FRAME = 640
@@ -26,8 +22,8 @@ def make_model(modalities=("audio", "text"), **options) -> SemanticFusion:
     """A small deterministic model with the test sizes."""
     keras.utils.set_random_seed(1234)
     sizes = {**SMALL, **options}
-    return build_semantic_fusion(frame_length=FRAME, word_dim=WORD_DIM, label_names=LABELS,
-                                 modalities=modalities, audio_scale=0.1, **sizes)
+    return SemanticFusion(frame_length=FRAME, word_dim=WORD_DIM, label_names=LABELS,
+                          modalities=modalities, audio_scale=0.1, **sizes)
 
 
 def make_batch(batch: int, steps: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -52,7 +48,7 @@ def test_output_shape_and_range_for_any_length(modalities, steps):
 
 
 def test_default_sizes_and_parameter_count():
-    model = build_semantic_fusion(frame_length=FRAME, word_dim=300, label_names=LABELS)
+    model = SemanticFusion(frame_length=FRAME, word_dim=300, label_names=LABELS)
     # conv 450 + 37,625 + 187,750; projections 64,128 + 38,528; attention 8,320;
     # LSTM 394,240; output 514.
     assert model.count_params() == 731_555
@@ -139,15 +135,16 @@ def test_attention_weights_sum_to_one_over_modalities():
 def test_sizes_come_from_the_description():
     description = SimpleNamespace(name="toy", frame_length=FRAME, word_dim=WORD_DIM,
                                   label_names=["arousal"], normalisation={"audio": {"std": 0.05}})
-    model = semantic_fusion_from_description(description, **SMALL)
+    model = build(description, SemanticFusionConfig(**SMALL))
     assert model.audio_scale == 0.05 and model.label_names == ("arousal",)
+    assert (model.hidden, model.fusion_size, model.attention_units) == (16, 8, 4)
     description.normalisation = {}
     with pytest.raises(ValueError, match="audio std"):
-        semantic_fusion_from_description(description)
-    assert semantic_fusion_from_description(description, modalities=("text",)).word_dim == WORD_DIM
+        build(description, SemanticFusionConfig())
+    text_only = build(description, SemanticFusionConfig(modalities=("text",)))
+    assert text_only.word_dim == WORD_DIM and text_only.audio_scale == 1.0
     with pytest.raises(ValueError, match="too short"):
-        build_semantic_fusion(frame_length=100, word_dim=0, label_names=LABELS,
-                              modalities=("audio",))
+        SemanticFusion(frame_length=100, word_dim=0, label_names=LABELS, modalities=("audio",))
 
 
 def toy_task(seed: int = 0):

@@ -10,6 +10,12 @@ Continuous models (semantic_fusion, gru_regressor) learn 1 - CCC on chunks of
 utterances, with --balance weights or sampling against class imbalance. When --tfrecords holds
 folds (fold-NN/ folders written by make_tfrecords --partition), one model is trained per fold
 into --train_dir/fold-NN.
+
+--config FILE (TOML, `key = value` with the flag names as keys) sets any flag; flags on the
+command line override it. Every train dir keeps a run.toml of its settings, itself a --config:
+`python -m tfemo.train --config checkpoints/run.toml --train_dir checkpoints/again` reruns the
+experiment. The flags of the chosen --model are listed with it; those of the other models at
+the end.
 """
 
 from __future__ import annotations
@@ -17,94 +23,169 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfemo.core.options import (  # noqa: E402
+    OptionError,
+    Options,
+    add_flags,
+    convert,
+    describe,
+    from_values,
+    option,
+    owners,
+    read_toml,
+)
+from tfemo.models.registry import DEFAULT_MODEL, MODELS, ModelSpec  # noqa: E402
+from tfemo.training.config import TrainConfig  # noqa: E402
+
+PROG = "python -m tfemo.train"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Every flag, documented in --help."""
+@dataclass(frozen=True)
+class CommandOptions(Options):
+    """How this command runs, not what it trains (so not kept in run.toml)."""
+
+    device: int = option(0, "GPU index; -1 for the CPU (a missing GPU falls back to the CPU)")
+    verbose: int = option(1, "Keras progress output", choices=(0, 1, 2))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one command line asks for: the model and its options, training, how to run."""
+
+    model: str
+    model_config: Any
+    train: TrainConfig
+    command: CommandOptions
+
+
+def _fail(message: str) -> NoReturn:
+    """A usage error as one line on stderr, exit code 2 (as argparse's own)."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _model_title(spec: ModelSpec) -> str:
+    return f"{spec.name} options ({spec.task} task; with --model {spec.name})"
+
+
+def _model_help(spec: ModelSpec) -> str:
+    """The --help section of one model's flags, for the models not chosen."""
+    parser = argparse.ArgumentParser(prog=PROG, usage=argparse.SUPPRESS, add_help=False)
+    add_flags(parser.add_argument_group(_model_title(spec)), spec.config)
+    return parser.format_help()
+
+
+def build_parser(chosen: ModelSpec) -> argparse.ArgumentParser:
+    """Every flag: --model, --config, the TrainConfig fields, the command's own and the chosen
+    model's config fields; the other models' flags are listed in the epilog."""
+    others = "\n".join(_model_help(spec) for spec in MODELS.values() if spec is not chosen)
     parser = argparse.ArgumentParser(
-        prog="python -m tfemo.train", description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default="semantic_fusion",
-                        choices=("semantic_fusion", "conv1d", "gru_regressor"),
-                        help="model to train")
-    parser.add_argument("--modalities", default="audio,text",
-                        help="semantic_fusion inputs: audio, text or audio,text")
-    parser.add_argument("--hidden", type=int, default=None,
-                        help="hidden units (semantic_fusion LSTM: 256, gru_regressor GRU: 128, "
-                             "conv1d dense layer: 128)")
-    parser.add_argument("--lstm_layers", type=int, default=1, help="semantic_fusion LSTM layers")
-    parser.add_argument("--gru_layers", type=int, default=None,
-                        help="gru_regressor GRU layers (2)")
-    parser.add_argument("--audio_variant", default="tzirakis", choices=("tzirakis", "emo18"),
-                        help="semantic_fusion audio conv stack: Tzirakis et al. or Emo18")
-    parser.add_argument("--dropout", type=float, default=None,
-                        help="dropout (default: the model's own, 0.5 for semantic_fusion)")
-    parser.add_argument("--variant", default=None,
-                        choices=("frames", "utterance", "utterance_rich"),
-                        help="conv1d: Conv1D blocks over frames, or the utterance-statistics "
-                             "baseline (mean, std; rich: also percentiles and deltas)")
-    parser.add_argument("--filters", type=int, default=None, help="conv1d filters per block")
-    parser.add_argument("--kernel_size", type=int, default=None, help="conv1d kernel size")
-    parser.add_argument("--blocks", type=int, default=None, help="conv1d blocks")
-    parser.add_argument("--normalise", default="train", choices=("train", "speaker"),
-                        help="features: standardise with train-set statistics (inside the "
-                             "model) or per speaker (each speaker's own frames, no labels)")
-    parser.add_argument("--balance", default="none", choices=("none", "weights", "sampling"),
-                        help="categorical: class weights in the loss, or balanced sampling")
-    parser.add_argument("--train_portions", default="train",
-                        help="portions to train on, joined with + (e.g. train+devel once the "
-                             "flags are fixed); normalisation statistics stay train-only")
-    parser.add_argument("--crop_frames", type=int, default=0,
-                        help="categorical: train on a random window of this many frames of "
-                             "each longer utterance, new each epoch (0: whole utterances)")
-    parser.add_argument("--weight_decay", type=float, default=0.0,
-                        help="decoupled weight decay (AdamW) when > 0")
-    parser.add_argument("--tfrecords", type=Path, default=Path("tfrecords"),
-                        help="records folder written by tools/make_tfrecords.py")
-    parser.add_argument("--train_dir", type=Path, default=Path("checkpoints"),
-                        help="where checkpoints, summaries and log_train.txt go")
-    parser.add_argument("--batch_size", type=int, default=8, help="sequences per batch")
-    parser.add_argument("--sequence_length", type=int, default=150,
-                        help="continuous tasks: frames per training sequence (40 ms each); "
-                             "categorical tasks train on whole utterances")
-    parser.add_argument("--learning_rate", type=float, default=3e-4, help="Adam learning rate")
-    parser.add_argument("--max_steps", type=int, default=1000,
-                        help="stop when the global step reaches this")
-    parser.add_argument("--save_interval_secs", type=float, default=120,
-                        help="seconds between checkpoints (one is always saved at the end)")
-    parser.add_argument("--save_summaries_secs", type=float, default=60,
-                        help="seconds between TensorBoard summaries")
-    parser.add_argument("--max_to_keep", type=int, default=5,
-                        help="checkpoints kept (older ones are deleted)")
-    parser.add_argument("--no_cache", dest="cache", action="store_false",
-                        help="do not keep the parsed train records in memory (the cache takes "
-                             "about 4 KB per frame: 100 MB for the demo, 13 GB for 40 h)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of weights and data order")
-    parser.add_argument("--device", type=int, default=0,
-                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU)")
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                        help="Keras progress output")
-    return parser.parse_args(argv)
+        prog=PROG, usage="%(prog)s [--model NAME] [--config FILE] [--FLAG VALUE ...]",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False, epilog="the other models' flags (give them with their --model):\n"
+        + others)
+    parser.add_argument("--model", choices=tuple(MODELS), default=argparse.SUPPRESS,
+                        help="model to train: " + ", ".join(
+                            f"{s.name} ({s.task})" for s in MODELS.values())
+                        + f" (default: {DEFAULT_MODEL})")
+    parser.add_argument("--config", type=Path, metavar="FILE", default=argparse.SUPPRESS,
+                        help="TOML file setting any of these flags by name (e.g. a train dir's "
+                             "run.toml); flags given here override it")
+    add_flags(parser.add_argument_group("training"), TrainConfig)
+    add_flags(parser.add_argument_group("running"), CommandOptions)
+    add_flags(parser.add_argument_group(_model_title(chosen)), chosen.config)
+    return parser
+
+
+def _other_models_flag(name: str, chosen: ModelSpec) -> None:
+    """Fail when `name` is a flag of a model other than `chosen`."""
+    found = owners(name, {s.name: s.config for s in MODELS.values() if s is not chosen})
+    if found:
+        _fail(f"--{name} is an option of --model {' or '.join(found)}, not of "
+              f"--model {chosen.name}")
+
+
+def _file_values(path: Path, table: dict[str, Any], chosen: ModelSpec) -> dict[str, Any]:
+    """The flags set by config file `path`, checked against the chosen model and converted."""
+    infos = {info.name: info for cls in (TrainConfig, CommandOptions, chosen.config)
+             for info in describe(cls)}
+    values = {}
+    for key, value in table.items():
+        if key == "model":
+            continue
+        if key not in infos:
+            found = owners(key, {s.name: s.config for s in MODELS.values() if s is not chosen})
+            if found:
+                _fail(f"{path}: key {key!r} is an option of model {' or '.join(found)}, not of "
+                      f"model {chosen.name}")
+            _fail(f"{path}: unknown key {key!r} (keys are tfemo.train flag names)")
+        try:
+            values[key] = convert(infos[key], value, f"{path}: {key}")
+        except OptionError as error:
+            _fail(str(error))
+    return values
+
+
+def parse_args(argv: list[str] | None = None) -> Settings:
+    """The settings of a command line: defaults < --config file < flags given."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--model")
+    pre.add_argument("--config", type=Path)
+    known, _ = pre.parse_known_args(argv)
+    table: dict[str, Any] = {}
+    if known.config is not None:
+        try:
+            table = read_toml(known.config)
+        except OptionError as error:
+            _fail(str(error))
+    name = known.model or table.get("model", DEFAULT_MODEL)
+    if known.model is None and (not isinstance(name, str) or name not in MODELS):
+        _fail(f"{known.config}: model must be one of {', '.join(MODELS)}; got {name!r}")
+    chosen = MODELS.get(name, MODELS[DEFAULT_MODEL])  # an unknown --model: argparse says so
+    parser = build_parser(chosen)
+    namespace, extras = parser.parse_known_args(argv)
+    for token in extras:
+        if token.startswith("--"):
+            _other_models_flag(token[2:].split("=", 1)[0], chosen)
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    values = _file_values(known.config, table, chosen) if known.config is not None else {}
+    values.update((k, v) for k, v in vars(namespace).items() if k not in ("model", "config"))
+    try:
+        return Settings(model=name, model_config=from_values(chosen.config, values),
+                        train=from_values(TrainConfig, values),
+                        command=from_values(CommandOptions, values))
+    except ValueError as error:
+        _fail(str(error))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    """Train the chosen model on the records (one model per fold when they hold folds)."""
+    settings = parse_args(argv)
     from tfemo.core.devices import select_device
+    from tfemo.training.config import write_run_config
     from tfemo.training.loop import fold_record_dirs, train_one
 
-    print(select_device(args.device), flush=True)
-    folds = fold_record_dirs(args.tfrecords)
+    print(select_device(settings.command.device), flush=True)
+    train, verbose = settings.train, settings.command.verbose
+    folds = fold_record_dirs(train.tfrecords)
     if not folds:
-        return train_one(args, args.tfrecords, args.train_dir)
-    for fold in folds:
-        print(f"=== {fold.name}: {fold} -> {args.train_dir / fold.name}", flush=True)
-        code = train_one(args, fold, args.train_dir / fold.name)
+        return train_one(train, settings.model, settings.model_config, verbose=verbose)
+    for index, fold in enumerate(folds):
+        print(f"=== {fold.name}: {fold} -> {train.train_dir / fold.name}", flush=True)
+        code = train_one(train, settings.model, settings.model_config, fold,
+                         train.train_dir / fold.name, verbose=verbose)
         if code:
             return code
+        if index == 0:  # the first fold accepted these settings: record them for the folds
+            write_run_config(train.train_dir, settings.model, train, settings.model_config)
     return 0
 
 

@@ -9,9 +9,11 @@ from typing import Protocol
 
 import numpy as np
 
-CONTINUOUS = "continuous"
-CATEGORICAL = "categorical"
-TASKS = (CONTINUOUS, CATEGORICAL)
+from tfemo.core.tasks import Task
+
+CONTINUOUS = Task.CONTINUOUS
+CATEGORICAL = Task.CATEGORICAL
+TASKS = tuple(Task)
 PORTIONS = ("train", "devel", "test")
 
 

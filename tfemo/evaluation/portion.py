@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfemo.core.tasks import Task
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import make_dataset
 from tfemo.scoring.metrics import ccc, classification_scores
@@ -35,7 +36,7 @@ def predict_portion(model: keras.Model, records: str | Path, portion: str,
                     batch_size: int = 4, speaker_normalise: bool = False) -> list[FilePrediction]:
     """Predictions for every frame (or every file, for a classifier) of `portion`, in order."""
     description = DatasetDescription.read(records)
-    categorical = description.task == "categorical"
+    categorical = description.task == Task.CATEGORICAL
     keys = tuple(getattr(model, "input_keys", ("audio", "words")))
     data = make_dataset(records, portion, sequence_length=None, batch_size=batch_size,
                         shuffle=False, seed=0, features=keys + ("labels",),

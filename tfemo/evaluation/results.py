@@ -15,6 +15,7 @@ import json
 import time
 from pathlib import Path
 
+from tfemo.core.tasks import Task
 from tfemo.training.run_dir import EVAL_LOG, MODEL_FILE, eval_stem, step_of_checkpoint
 
 
@@ -42,7 +43,7 @@ def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | N
                             speaker_normalise=spec["data"].get("speaker_normalise", False))
     check_coverage(files, description, args.portion)
     label_names = tuple(description.label_names)
-    if description.task == "categorical":
+    if description.task == Task.CATEGORICAL:
         scores = categorical_scores(files, label_names)
     else:
         scores = continuous_scores(files, label_names)

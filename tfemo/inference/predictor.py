@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfemo.core.errors import InputError, TfemoError
+from tfemo.core.tasks import Task
 from tfemo.corpora.base import Item, Segment
 from tfemo.corpora.files import audio_duration
 from tfemo.records.description import DatasetDescription
@@ -76,7 +77,7 @@ class Predictor:
         restore_model(self.model, self.checkpoint)
         self.speaker_normalise = bool(spec["data"].get("speaker_normalise", False))
         self.keys = tuple(getattr(self.model, "input_keys", ("audio", "words")))
-        self.categorical = self.description.task == "categorical"
+        self.categorical = self.description.task == Task.CATEGORICAL
         self.label_names = tuple(self.description.label_names)
         self.chunk_frames = chunk_frames
         self.alignment = alignment

@@ -25,11 +25,15 @@ gives the same probabilities.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 from keras import layers, ops
+
+from tfemo.core.options import Options, option, option_values
+from tfemo.records.description import DatasetDescription
 
 VARIANTS = ("frames", "utterance", "utterance_rich")
 PERCENTILES = (0.1, 0.9)  # utterance_rich: robust low and high values of every feature
@@ -148,8 +152,8 @@ def feature_input(inputs: Mapping[str, Any], model_name: str):
     return inputs["features"]
 
 
-def feature_sizes_from_description(description: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """feature_dim, feature_mean and feature_std from a description (explicit options win).
+def feature_sizes_from_description(description: Any) -> dict[str, Any]:
+    """feature_dim, feature_mean and feature_std from a records description.
 
     Reads `description.features` (family -> dim, record order) and
     `description.normalisation["features"]` ({"mean": [F], "std": [F]}, train only);
@@ -161,25 +165,19 @@ def feature_sizes_from_description(description: Any, options: dict[str, Any]) ->
     if feature_dim < 1:
         raise ValueError(f"dataset {description.name!r} has no per-frame features "
                          "(description.features is empty): make the records with features")
-    sizes = {"feature_dim": feature_dim}
-    if "feature_mean" in options or "feature_std" in options:
-        sizes["feature_mean"] = options.pop("feature_mean", None)
-        sizes["feature_std"] = options.pop("feature_std", None)
-        return sizes
     try:
         stats = description.normalisation["features"]
         mean, std = list(stats["mean"]), list(stats["std"])
     except (KeyError, TypeError) as error:
         raise ValueError(
             f"dataset {description.name!r} has no train-set feature statistics in its "
-            "description (normalisation.features.mean/std); pass feature_mean and feature_std "
-            "explicitly (None for no standardisation)"
+            "description (normalisation.features.mean/std)"
         ) from error
     if len(mean) != feature_dim or len(std) != feature_dim:
         raise ValueError(f"dataset {description.name!r}: features {families} sum to "
                          f"{feature_dim} dims but the statistics have {len(mean)} means and "
                          f"{len(std)} stds")
-    return {**sizes, "feature_mean": mean, "feature_std": std}
+    return {"feature_dim": feature_dim, "feature_mean": mean, "feature_std": std}
 
 
 @keras.saving.register_keras_serializable(package="tfemo")
@@ -333,14 +331,28 @@ class Conv1DClassifier(keras.Model):
         }
 
 
-def conv1d_from_description(description: Any, **options: Any) -> Conv1DClassifier:
-    """Build the classifier with feature sizes, train statistics and class names of a description.
+@dataclass(frozen=True)
+class Conv1DConfig(Options):
+    """The options of `--model conv1d` (feature sizes, statistics and classes come from the
+    records)."""
 
-    `options` are the other Conv1DClassifier arguments; explicit `feature_mean`/`feature_std`
-    override the description's `normalisation["features"]`.
-    """
-    if description.task != "categorical":
-        raise ValueError(f"Conv1DClassifier learns the categorical task, but dataset "
-                         f"{description.name!r} is {description.task}")
-    sizes = feature_sizes_from_description(description, options)
-    return Conv1DClassifier(class_names=description.label_names, **sizes, **options)
+    variant: str = option("frames", "Conv1D blocks over frames, or the utterance-statistics "
+                          "baseline (mean, std; rich: also percentiles and deltas)",
+                          choices=VARIANTS)
+    filters: int = option(128, "filters per Conv1D block (variant frames)")
+    kernel_size: int = option(5, "Conv1D kernel size (variant frames)")
+    blocks: int = option(3, "Conv1D blocks (variant frames)")
+    dilations: tuple[int, ...] = option((), "dilation rate of each block, comma-separated "
+                                        "(none given: 1 for every block)")
+    hidden: int = option(128, "units of the dense layer of the head")
+    dropout: float = option(0.3, "dropout in the blocks and the head")
+    pooled_norm: bool = option(True, "BatchNormalization of the pooled vector")
+    min_std: float = option(MIN_STD, "floor of the train-set feature std")
+
+
+def build(description: DatasetDescription, config: Conv1DConfig) -> Conv1DClassifier:
+    """The classifier with feature sizes, train statistics and class names of `description`
+    and the options of `config`."""
+    return Conv1DClassifier(class_names=description.label_names,
+                            **feature_sizes_from_description(description),
+                            **option_values(config))

@@ -14,11 +14,13 @@ still count only frames where `mask` is True (docs/design.md, defect 2).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
 from keras import layers, ops
 
+from tfemo.core.options import Options, option, option_values
 from tfemo.models.conv1d import (
     MIN_STD,
     FeatureStandardiser,
@@ -26,6 +28,7 @@ from tfemo.models.conv1d import (
     feature_sizes_from_description,
     frame_mask,
 )
+from tfemo.records.description import DatasetDescription
 
 
 @keras.saving.register_keras_serializable(package="tfemo")
@@ -117,17 +120,21 @@ class GRURegressor(keras.Model):
         }
 
 
-def gru_regressor_from_description(description: Any, **options: Any) -> GRURegressor:
-    """Build the regressor with feature sizes, train statistics and label names of a description.
+@dataclass(frozen=True)
+class GRURegressorConfig(Options):
+    """The options of `--model gru_regressor` (feature sizes, statistics and label dimensions
+    come from the records)."""
 
-    Continuous records only. `options` are the other GRURegressor arguments (hidden,
-    gru_layers, dropout, min_std); explicit `feature_mean`/`feature_std` override the
-    description's `normalisation["features"]`.
-    """
-    if description.task != "continuous":
-        raise ValueError(f"GRURegressor learns the continuous task, but dataset "
-                         f"{description.name!r} is {description.task}")
+    hidden: int = option(128, "GRU units")
+    gru_layers: int = option(2, "GRU layers")
+    dropout: float = option(0.1, "dropout between the GRU layers and before the head")
+    min_std: float = option(MIN_STD, "floor of the train-set feature std")
+
+
+def build(description: DatasetDescription, config: GRURegressorConfig) -> GRURegressor:
+    """The regressor with feature sizes, train statistics and label dimensions of
+    `description` and the options of `config`."""
     if not description.label_names:
         raise ValueError(f"dataset {description.name!r} names no label dimensions")
-    sizes = feature_sizes_from_description(description, options)
-    return GRURegressor(label_names=description.label_names, **sizes, **options)
+    return GRURegressor(label_names=description.label_names,
+                        **feature_sizes_from_description(description), **option_values(config))

@@ -1,38 +1,71 @@
-"""Model names used by `--model`, and how each is built from a dataset description."""
+"""The models `--model` can name: one line each, with its task, config class and builder.
+
+Adding a model means one module (the Keras model, its frozen config dataclass and
+`build(description, config)`) and one line in MODELS; tfemo.train makes the flags from the
+config's fields, and eval and predict rebuild the model from the Keras config it saved.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import keras
 
-from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
-from tfemo.models.conv1d import Conv1DClassifier, conv1d_from_description
-from tfemo.models.gru_regressor import GRURegressor, gru_regressor_from_description
-from tfemo.models.semantic_fusion import SemanticFusion, semantic_fusion_from_description
+from tfemo.core.tasks import Task
+from tfemo.models.conv1d import Conv1DClassifier, Conv1DConfig
+from tfemo.models.conv1d import build as conv1d_build
+from tfemo.models.gru_regressor import GRURegressor, GRURegressorConfig
+from tfemo.models.gru_regressor import build as gru_regressor_build
+from tfemo.models.semantic_fusion import SemanticFusion, SemanticFusionConfig
+from tfemo.models.semantic_fusion import build as semantic_fusion_build
 from tfemo.records.description import DatasetDescription
 
-# name -> (model class, builder from a description, the task it learns)
-MODELS: dict[str, tuple[type[keras.Model], Any, str]] = {
-    "semantic_fusion": (SemanticFusion, semantic_fusion_from_description, CONTINUOUS),
-    "conv1d": (Conv1DClassifier, conv1d_from_description, CATEGORICAL),
-    "gru_regressor": (GRURegressor, gru_regressor_from_description, CONTINUOUS),
-}
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model `--model` can name: the task it learns, its options and how it is built."""
+
+    name: str
+    task: Task
+    config: type
+    build: Callable[[DatasetDescription, Any], keras.Model]
+    model_class: type[keras.Model]
 
 
-def build_model(name: str, description: DatasetDescription, **options: Any) -> keras.Model:
-    """Model `name` with its sizes and label names taken from `description`."""
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    ModelSpec("semantic_fusion", Task.CONTINUOUS, SemanticFusionConfig, semantic_fusion_build,
+              SemanticFusion),
+    ModelSpec("conv1d", Task.CATEGORICAL, Conv1DConfig, conv1d_build, Conv1DClassifier),
+    ModelSpec("gru_regressor", Task.CONTINUOUS, GRURegressorConfig, gru_regressor_build,
+              GRURegressor),
+)}
+DEFAULT_MODEL = "semantic_fusion"
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The registry entry of model `name`; ValueError listing the known names."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
-    _, builder, task = MODELS[name]
-    if description.task != task:
-        raise ValueError(f"model {name} learns the {task} task, but the records are "
-                         f"{description.task} (make them with --task {task})")
-    return builder(description, **options)
+    return MODELS[name]
+
+
+def build_model(name: str, description: DatasetDescription, config: Any = None) -> keras.Model:
+    """Model `name` with its sizes and label names taken from `description` and its options
+    from `config` (default: the config class's defaults); the one check of the task."""
+    spec = model_spec(name)
+    if description.task != spec.task:
+        raise ValueError(f"model {name} learns the {spec.task} task, but the records are "
+                         f"{description.task} (make them with --task {spec.task})")
+    if config is None:
+        config = spec.config()
+    if not isinstance(config, spec.config):
+        raise TypeError(f"model {name} takes a {spec.config.__name__}, got "
+                        f"{type(config).__name__}")
+    return spec.build(description, config)
 
 
 def model_from_config(name: str, config: dict[str, Any]) -> keras.Model:
-    """Rebuild a model from the name and config a training run saved."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
-    return MODELS[name][0].from_config(config)
+    """Rebuild a model from the name and Keras config a training run saved."""
+    return model_spec(name).model_class.from_config(config)

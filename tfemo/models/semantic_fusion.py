@@ -19,10 +19,14 @@ and no attention (the branch's projection feeds the LSTM directly).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
 from keras import layers, ops
+
+from tfemo.core.options import Options, option, option_values
+from tfemo.records.description import DatasetDescription
 
 MODALITIES = ("audio", "text")
 INPUT_KEYS = {"audio": "audio", "text": "words"}
@@ -303,46 +307,37 @@ class SemanticFusion(keras.Model):
         }
 
 
-def build_semantic_fusion(
-    *,
-    frame_length: int,
-    word_dim: int,
-    label_names: Sequence[str],
-    modalities: Sequence[str] = MODALITIES,
-    audio_scale: float = 1.0,
-    hidden: int = 256,
-    lstm_layers: int = 1,
-    fusion_size: int = 128,
-    attention_units: int = 64,
-    audio_variant: str = "tzirakis",
-    dropout: float = 0.5,
-    name: str = "semantic_fusion",
-) -> SemanticFusion:
-    """Build the (uncompiled) semantic fusion model from the dataset description's sizes."""
-    return SemanticFusion(
-        frame_length=frame_length, word_dim=word_dim, label_names=label_names,
-        modalities=modalities, audio_scale=audio_scale, hidden=hidden, lstm_layers=lstm_layers,
-        fusion_size=fusion_size, attention_units=attention_units, audio_variant=audio_variant,
-        dropout=dropout, name=name,
-    )
+@dataclass(frozen=True)
+class SemanticFusionConfig(Options):
+    """The options of `--model semantic_fusion` (sizes and label names come from the records)."""
+
+    modalities: tuple[str, ...] = option(MODALITIES, "inputs, comma-separated: audio, text or "
+                                         "audio,text (one modality: no attention)",
+                                         choices=MODALITIES)
+    hidden: int = option(256, "LSTM units")
+    lstm_layers: int = option(1, "LSTM layers")
+    fusion_size: int = option(128, "size each modality is projected to before the fusion")
+    attention_units: int = option(64, "units of the attention over the modalities")
+    audio_variant: str = option("tzirakis", "audio conv stack: Tzirakis et al. or end2you's "
+                                "Emo18", choices=tuple(AUDIO_VARIANTS))
+    dropout: float = option(0.5, "dropout on the encoded audio frames")
 
 
-def semantic_fusion_from_description(description: Any, **options: Any) -> SemanticFusion:
-    """Build the model with sizes, label names and audio std taken from a DatasetDescription.
-
-    `options` are the other `build_semantic_fusion` arguments; an explicit `audio_scale`
-    overrides the train-set std in `description.normalisation["audio"]["std"]`.
-    """
-    modalities = _canonical_modalities(options.pop("modalities", MODALITIES))
-    if "audio_scale" not in options and "audio" in modalities:
+def build(description: DatasetDescription, config: SemanticFusionConfig) -> SemanticFusion:
+    """The model with frame length, word size, label names and the train-set audio std of
+    `description` (the std scales the raw audio), and the options of `config`."""
+    modalities = _canonical_modalities(config.modalities)
+    audio_scale = 1.0
+    if "audio" in modalities:
         try:
-            options["audio_scale"] = float(description.normalisation["audio"]["std"])
+            audio_scale = float(description.normalisation["audio"]["std"])
         except (KeyError, TypeError) as error:
             raise ValueError(
                 f"dataset {description.name!r} has no train-set audio std in its description "
-                "(normalisation.audio.std); pass audio_scale explicitly"
+                "(normalisation.audio.std)"
             ) from error
-    return build_semantic_fusion(
+    return SemanticFusion(
         frame_length=description.frame_length, word_dim=description.word_dim,
-        label_names=description.label_names, modalities=modalities, **options,
+        label_names=description.label_names, audio_scale=audio_scale,
+        **{**option_values(config), "modalities": modalities},
     )

@@ -20,10 +20,10 @@ import numpy as np
 from tfemo import __version__
 from tfemo.core.errors import SchemaError
 from tfemo.core.files import write_atomic
+from tfemo.core.tasks import Task
 from tfemo.records.schema import SCHEMA_VERSION, RecordSpec
 
 DESCRIPTION_FILE = "description.json"
-TASKS = ("continuous", "categorical")
 COMPRESSIONS = ("", "GZIP")
 _REQUIRED = ("schema_version", "name", "task", "sample_rate", "frame_length", "frame_seconds")
 
@@ -66,7 +66,7 @@ class DatasetDescription:
     """
 
     name: str
-    task: str
+    task: Task
     sample_rate: int
     frame_length: int
     frame_seconds: float
@@ -89,8 +89,9 @@ class DatasetDescription:
 
     def __post_init__(self) -> None:
         """Check the values a reader depends on."""
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.task not in tuple(Task):
+            raise ValueError(f"task must be one of {[t.value for t in Task]}, got {self.task!r}")
+        self.task = Task(self.task)
         if self.compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {COMPRESSIONS}, got {self.compression!r}")
         if isinstance(self.label_names, str) or isinstance(self.raters, str):
@@ -105,12 +106,12 @@ class DatasetDescription:
     @property
     def label_dims(self) -> int:
         """Number D of per-frame continuous label dimensions (0 for categorical tasks)."""
-        return len(self.label_names) if self.task == "continuous" else 0
+        return len(self.label_names) if self.task == Task.CONTINUOUS else 0
 
     @property
     def num_classes(self) -> int:
         """Number of classes for categorical tasks (0 for continuous tasks)."""
-        return len(self.label_names) if self.task == "categorical" else 0
+        return len(self.label_names) if self.task == Task.CATEGORICAL else 0
 
     @property
     def feature_dim(self) -> int:

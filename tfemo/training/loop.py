@@ -1,41 +1,38 @@
 """Train one model on one records folder: the stream, loss, metrics, checkpoints and logs.
 
 `train_one` is the whole of training for `python -m tfemo.train`: it builds the model from the
-records' description, refuses to resume a train dir made with other settings, restores the
-latest checkpoint, skips the steps already taken in the seeded stream (so a resumed run
-continues exactly where it stopped) and fits with the periodic checkpoint and summary callbacks.
+records' description and the typed configs (TrainConfig and the model's own), refuses to resume
+a train dir made with other settings, writes run.toml, restores the latest checkpoint, skips
+the steps already taken in the seeded stream (so a resumed run continues exactly where it
+stopped) and fits with the periodic checkpoint and summary callbacks.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tfemo.core.files import write_atomic
+from tfemo.core.options import option_values
+from tfemo.core.tasks import Task
+from tfemo.training.config import TrainConfig, write_run_config
 from tfemo.training.run_dir import DESCRIPTION_COPY, MODEL_FILE, SUMMARIES_DIR, TRAIN_LOG
 
-# model -> the flags it takes, each passed as the builder option of the same name
-MODEL_FLAGS = {
-    "semantic_fusion": ("hidden", "lstm_layers", "audio_variant", "dropout"),
-    "conv1d": ("variant", "filters", "kernel_size", "blocks", "hidden", "dropout"),
-    "gru_regressor": ("hidden", "gru_layers", "dropout"),
-}
+if TYPE_CHECKING:
+    from tfemo.records.description import DatasetDescription
 
-
-def model_options(args: argparse.Namespace, feature_dim: int = 0) -> dict:
-    """Builder options implied by the flags (flags left at None keep the model's default)."""
-    options = {flag: getattr(args, flag) for flag in MODEL_FLAGS.get(args.model, ())
-               if getattr(args, flag) is not None}
-    if args.model == "semantic_fusion":
-        options["modalities"] = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
-    if args.normalise == "speaker" and feature_dim:
-        # the reader standardises per speaker; the model's own normalisation is the identity
-        options.update(feature_mean=[0.0] * feature_dim, feature_std=[1.0] * feature_dim)
-    return options
+def model_description(description: DatasetDescription, train: TrainConfig) -> DatasetDescription:
+    """The description the model is built from. With --normalise speaker the reader
+    standardises each speaker's features, so the model's own statistics are the identity."""
+    if train.normalise != "speaker" or not description.feature_dim:
+        return description
+    identity = {"mean": [0.0] * description.feature_dim, "std": [1.0] * description.feature_dim}
+    return replace(description, normalisation={**description.normalisation, "features": identity})
 
 
 def fold_record_dirs(tfrecords: Path) -> list[Path]:
@@ -62,8 +59,11 @@ def check_model_file(train_dir: Path, name: str, config: dict, data: dict) -> No
     write_atomic(path, json.dumps(spec, indent=1, sort_keys=True))
 
 
-def train_one(args: argparse.Namespace, tfrecords: Path, train_dir: Path) -> int:
-    """Train (or resume) one model on the records in `tfrecords`, into `train_dir`."""
+def train_one(train: TrainConfig, model_name: str, model_config: Any,
+              tfrecords: Path | None = None, train_dir: Path | None = None,
+              verbose: int = 1) -> int:
+    """Train (or resume) model `model_name` with `model_config` on the records in `tfrecords`
+    (default: train.tfrecords), into `train_dir` (default: train.train_dir)."""
     import keras
 
     from tfemo.models.registry import build_model
@@ -76,56 +76,63 @@ def train_one(args: argparse.Namespace, tfrecords: Path, train_dir: Path) -> int
     )
     from tfemo.training.checkpoints import make_manager, training_checkpoint
 
-    keras.utils.set_random_seed(args.seed)
+    tfrecords = Path(tfrecords or train.tfrecords)
+    train_dir = Path(train_dir or train.train_dir)
+    keras.utils.set_random_seed(train.seed)
     description = DatasetDescription.read(tfrecords)
-    if args.normalise == "speaker" and not description.features:
+    if train.normalise == "speaker" and not description.features:
         raise SystemExit(f"{tfrecords}: --normalise speaker needs records made with --features")
-    model = build_model(args.model, description,
-                        **model_options(args, description.feature_dim))
-    categorical = description.task == "categorical"
+    try:
+        model = build_model(model_name, model_description(description, train), model_config)
+    except ValueError as error:
+        raise SystemExit(f"{tfrecords}: {error}") from error
+    categorical = description.task == Task.CATEGORICAL
     train_dir.mkdir(parents=True, exist_ok=True)
     data_stream = {"records": description.name, "portions": description.portions,
-                   "seed": args.seed, "batch_size": args.batch_size,
-                   "sequence_length": None if categorical else args.sequence_length,
-                   "speaker_normalise": args.normalise == "speaker",
-                   "balance": args.balance if categorical else "none",
-                   "crop_frames": args.crop_frames if categorical else 0,
-                   "train_portions": args.train_portions}
-    check_model_file(train_dir, args.model, model.get_config(), data_stream)
+                   "seed": train.seed, "batch_size": train.batch_size,
+                   "sequence_length": None if categorical else train.sequence_length,
+                   "speaker_normalise": train.normalise == "speaker",
+                   "balance": train.balance if categorical else "none",
+                   "crop_frames": train.crop_frames if categorical else 0,
+                   "train_portions": train.train_portions}
+    check_model_file(train_dir, model_name, model.get_config(), data_stream)
+    write_run_config(train_dir, model_name, replace(train, tfrecords=tfrecords,
+                                                    train_dir=train_dir), model_config)
     description.write(train_dir / DESCRIPTION_COPY)
 
-    if args.weight_decay > 0:
-        optimizer = keras.optimizers.AdamW(args.learning_rate, weight_decay=args.weight_decay)
+    if train.weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(train.learning_rate, weight_decay=train.weight_decay)
     else:
-        optimizer = keras.optimizers.Adam(args.learning_rate)
+        optimizer = keras.optimizers.Adam(train.learning_rate)
     optimizer.build(model.trainable_variables)
     model.compile(optimizer=optimizer, **_loss_and_metrics(description))
     checkpoint = training_checkpoint(model, optimizer)
-    manager = make_manager(checkpoint, train_dir, args.max_to_keep)
+    manager = make_manager(checkpoint, train_dir, train.max_to_keep)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     start_step = global_step(model)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    _log_start(args, tfrecords, train_dir, description, start_step, started)
+    flags = {"model": model_name, **option_values(train), **option_values(model_config)}
+    _log_start(flags, tfrecords, train_dir, description, start_step, started)
     if start_step:
         print(f"resuming from {manager.latest_checkpoint} (step {start_step})", flush=True)
-    if start_step >= args.max_steps:
-        print(f"already at step {start_step} >= --max_steps {args.max_steps}; nothing to do")
+    if start_step >= train.max_steps:
+        print(f"already at step {start_step} >= --max_steps {train.max_steps}; nothing to do")
         return 0
 
-    data, steps_per_epoch = training_stream(args, tfrecords, description, model)
+    data, steps_per_epoch = training_stream(train, tfrecords, description, model)
     # The stream is a fixed function of the seed: skipping the steps already taken puts a
     # resumed run at the same data position as an uninterrupted one.
     data = data.skip(start_step)
-    remaining = args.max_steps - start_step
+    remaining = train.max_steps - start_step
     callbacks = [
-        StopAtStep(args.max_steps),
-        PeriodicCheckpoint(manager, args.save_interval_secs),
-        PeriodicSummaries(str(train_dir / SUMMARIES_DIR), args.save_summaries_secs),
+        StopAtStep(train.max_steps),
+        PeriodicCheckpoint(manager, train.save_interval_secs),
+        PeriodicSummaries(str(train_dir / SUMMARIES_DIR), train.save_summaries_secs),
     ]
     model.fit(data, steps_per_epoch=min(steps_per_epoch, remaining),
               epochs=math.ceil(remaining / min(steps_per_epoch, remaining)),
-              callbacks=callbacks, shuffle=False, verbose=args.verbose)
+              callbacks=callbacks, shuffle=False, verbose=verbose)
     final_step = global_step(model)
     _log_end(train_dir, final_step, manager.latest_checkpoint)
     print(f"trained to step {final_step}; checkpoint {manager.latest_checkpoint}")
@@ -160,43 +167,45 @@ def class_weights(description, portions: str = "train") -> list[float]:
             for c in description.label_names]
 
 
-def training_stream(args: argparse.Namespace, tfrecords: Path, description, model):
+def training_stream(train: TrainConfig, tfrecords: Path, description: DatasetDescription,
+                    model: Any):
     """The endless, seeded (inputs, targets, sample weights) stream and the steps per epoch."""
     import tensorflow as tf
 
     from tfemo.records.reader import make_dataset
 
     keys = tuple(getattr(model, "input_keys", ("audio", "words")))
-    speaker_normalise = args.normalise == "speaker"
-    portions = [description.portion(p) for p in args.train_portions.split("+")]
-    train = {key: sum(p[key] for p in portions) for key in ("examples", "frames")}
-    if description.task != "categorical":
-        data = make_dataset(tfrecords, args.train_portions, sequence_length=args.sequence_length,
-                            batch_size=args.batch_size, shuffle=True, seed=args.seed,
-                            repeat=True, drop_remainder=True, features=keys + ("labels",),
-                            cache=args.cache, speaker_normalise=speaker_normalise)
-        steps = round(train["frames"] / (args.sequence_length * args.batch_size))
+    speaker_normalise = train.normalise == "speaker"
+    portions = [description.portion(p) for p in train.train_portions.split("+")]
+    totals = {key: sum(p[key] for p in portions) for key in ("examples", "frames")}
+    if description.task != Task.CATEGORICAL:
+        data = make_dataset(tfrecords, train.train_portions,
+                            sequence_length=train.sequence_length, batch_size=train.batch_size,
+                            shuffle=True, seed=train.seed, repeat=True, drop_remainder=True,
+                            features=keys + ("labels",), cache=train.cache,
+                            speaker_normalise=speaker_normalise)
+        steps = round(totals["frames"] / (train.sequence_length * train.batch_size))
         return data.map(lambda b: (b, b["labels"], b["mask"])), max(1, steps)
 
-    weights = class_weights(description, args.train_portions)
-    balance = tuple(c for c, w in enumerate(weights) if w) if args.balance == "sampling" else ()
-    data = make_dataset(tfrecords, args.train_portions, sequence_length=None,
-                        batch_size=args.batch_size,
-                        shuffle=True, seed=args.seed, repeat=True, drop_remainder=True,
-                        features=keys, cache=args.cache, speaker_normalise=speaker_normalise,
-                        balance_classes=balance, crop_frames=args.crop_frames)
-    if args.balance == "weights":
+    weights = class_weights(description, train.train_portions)
+    balance = tuple(c for c, w in enumerate(weights) if w) if train.balance == "sampling" else ()
+    data = make_dataset(tfrecords, train.train_portions, sequence_length=None,
+                        batch_size=train.batch_size,
+                        shuffle=True, seed=train.seed, repeat=True, drop_remainder=True,
+                        features=keys, cache=train.cache, speaker_normalise=speaker_normalise,
+                        balance_classes=balance, crop_frames=train.crop_frames)
+    if train.balance == "weights":
         table = tf.constant(weights, dtype=tf.float32)
         data = data.map(lambda b: (b, b["label"], tf.gather(table, b["label"])))
     else:
         data = data.map(lambda b: (b, b["label"]))
-    return data, max(1, math.ceil(train["examples"] / args.batch_size))
+    return data, max(1, math.ceil(totals["examples"] / train.batch_size))
 
 
-def _log_start(args: argparse.Namespace, tfrecords: Path, train_dir: Path, description,
-               start_step: int, started: str) -> None:
+def _log_start(flags: dict[str, Any], tfrecords: Path, train_dir: Path,
+               description: DatasetDescription, start_step: int, started: str) -> None:
     """Append this run's block to log_train.txt: hyperparameters and the data it trains on."""
-    flags = {k: str(v) for k, v in sorted(vars(args).items())}
+    flags = {k: str(v) for k, v in sorted(flags.items())}
     portions = {p: {k: v for k, v in e.items() if k in ("examples", "frames", "seconds")}
                 for p, e in description.portions.items()}
     lines = [

@@ -1,7 +1,8 @@
 """The train directory's layout: every file name tfemo.train, eval and predict use, in one place.
 
 A train dir holds `model.json` (model name, config and data stream: what a resumed run must
-match), `description.json` (a copy of the records' description, for prediction),
+match), `run.toml` (the settings of the latest run, a valid `tfemo.train --config`),
+`description.json` (a copy of the records' description, for prediction),
 `model.ckpt-<step>.index/.data-*` checkpoints, TensorBoard summaries in `train/`,
 `log_train.txt` and `log_eval.txt`, evaluation results `eval-<portion>-<step>[-pooled].*`, and
 for records with folds one `fold-NN/` train dir per fold.
@@ -13,6 +14,7 @@ import re
 from pathlib import Path
 
 MODEL_FILE = "model.json"
+RUN_CONFIG = "run.toml"
 DESCRIPTION_COPY = "description.json"
 CHECKPOINT_NAME = "model.ckpt"
 SUMMARIES_DIR = "train"
