@@ -109,12 +109,13 @@ def _first_training_batch(records: Path) -> tuple:
     """
     from tfemo.models.registry import build_model
     from tfemo.records.description import DatasetDescription
-    from tfemo.training.loop import model_options, training_stream
+    from tfemo.training.loop import model_description, training_stream
 
-    args = train.parse_args(["--tfrecords", str(records), *FLAGS])
+    settings = train.parse_args(["--tfrecords", str(records), *FLAGS])
     description = DatasetDescription.read(records)
-    model = build_model(args.model, description, **model_options(args, description.feature_dim))
-    data, _ = training_stream(args, records, description, model)
+    model = build_model(settings.model, model_description(description, settings.train),
+                        settings.model_config)
+    data, _ = training_stream(settings.train, records, description, model)
     return next(iter(data))
 
 
