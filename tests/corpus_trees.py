@@ -1,18 +1,20 @@
 """Fake corpus trees, each in its reader's exact on-disk layout, shared by every reader test.
 
-One builder per registered reader (`TREES`, checked by tests/test_corpus_contract.py); the
-per-reader tests use the same builders and the helpers that write their files.
+One `Tree` per registered reader in `TREES` (its builder and the items it must yield, checked
+by tests/test_corpus_contract.py); the per-reader tests use the same builders and helpers.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
+from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
 from tfemo.corpora.demo import TINY_CONFIG, ensure_demo_corpus
 from tfemo.corpora.recola import DIMENSIONS as RECOLA_DIMENSIONS
 from tfemo.corpora.recola import RATERS as RECOLA_RATERS
@@ -350,17 +352,34 @@ def demo_tree(root: Path) -> Path:
     return ensure_demo_corpus(TINY_CONFIG, root)
 
 
-# registered reader -> a builder of its fake tree that returns what open_corpus takes
-TREES: dict[str, Callable[[Path], Path]] = {
-    "demo": lambda root: demo_tree(root / "demo"),
-    "emodb": lambda root: emodb_tree(root / "emodb"),
-    "ravdess": lambda root: ravdess_tree(root / "ravdess"),
-    "tess": lambda root: tess_tree(root / "tess"),
-    "savee": lambda root: savee_tree(root / "savee"),
-    "iemocap": lambda root: iemocap_tree(root / "IEMOCAP_full_release"),
-    "recola": lambda root: recola_avec_tree(
+@dataclass(frozen=True)
+class Tree:
+    """A registered reader's fixture: how to build its fake tree and what it must yield.
+
+    `build(tmp)` returns what open_corpus takes (the corpus folder, or the manifest CSV);
+    `counts[task]` are the (train, devel, test) item counts; `skipped` the files the first
+    task's listing skips (`ignored`).
+    """
+
+    build: Callable[[Path], Path]
+    counts: dict[str, tuple[int, int, int]]
+    skipped: int = 0
+
+
+# one per registered reader (tfemo.corpora._READERS), checked by tests/test_corpus_contract.py
+TREES: dict[str, Tree] = {
+    "demo": Tree(lambda root: demo_tree(root / "demo"),
+                 {CONTINUOUS: (1, 1, 1), CATEGORICAL: (12, 12, 12)}),
+    "emodb": Tree(lambda root: emodb_tree(root / "emodb"), {CATEGORICAL: (6, 2, 2)}, 4),
+    "ravdess": Tree(lambda root: ravdess_tree(root / "ravdess"), {CATEGORICAL: (2, 1, 2)}, 10),
+    "tess": Tree(lambda root: tess_tree(root / "tess"), {CATEGORICAL: (6, 0, 0)}, 4),
+    "savee": Tree(lambda root: savee_tree(root / "savee"), {CATEGORICAL: (4, 1, 2)}, 4),
+    "iemocap": Tree(lambda root: iemocap_tree(root / "IEMOCAP_full_release"),
+                    {CATEGORICAL: (4, 1, 2), CONTINUOUS: (6, 2, 2)}, 4),
+    "recola": Tree(lambda root: recola_avec_tree(
         root / "avec", recordings=("train_2", "dev_1", "train_1", "test_2")),
-    "musecar": lambda root: musecar_tree(root / "musecar"),
-    "manifest": lambda root: manifest_tree(root / "corpus"),
-    "musetoolbox": toolbox_tree,
+        {CONTINUOUS: (2, 1, 1)}),
+    "musecar": Tree(lambda root: musecar_tree(root / "musecar"), {CONTINUOUS: (3, 3, 3)}, 4),
+    "manifest": Tree(lambda root: manifest_tree(root / "corpus"), {CATEGORICAL: (1, 1, 1)}),
+    "musetoolbox": Tree(toolbox_tree, {CONTINUOUS: (1, 1, 0)}),
 }

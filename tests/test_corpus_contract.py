@@ -5,7 +5,7 @@ expected number of items per portion and task and skips the expected number of f
 what every caller relies on: ids sorted and unique, portions known, no speaker in two portions
 when the reader says it is speaker-independent, labels that are among `label_names`, traces
 with the declared dimensions and raters, and the base class's error for a task it lacks.
-A registered reader without a tree (or expected counts here) fails `test_every_reader_...`.
+A registered reader without a Tree in tests/corpus_trees.py fails here.
 """
 
 from __future__ import annotations
@@ -18,28 +18,13 @@ import pytest
 
 from tests.corpus_trees import TREES
 from tfemo.corpora import _READERS, CORPUS_NAMES, open_corpus, resolve_task
-from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, TASKS, Corpus, TaskError
+from tfemo.corpora.base import CATEGORICAL, PORTIONS, TASKS, Corpus, TaskError
 from tfemo.corpora.partition import speaker_overlap
 
-# reader -> {task: (train, devel, test) item counts}, and files skipped by the first task
-EXPECTED: dict[str, tuple[dict[str, tuple[int, int, int]], int]] = {
-    "demo": ({CONTINUOUS: (1, 1, 1), CATEGORICAL: (12, 12, 12)}, 0),
-    "emodb": ({CATEGORICAL: (6, 2, 2)}, 4),
-    "ravdess": ({CATEGORICAL: (2, 1, 2)}, 10),
-    "tess": ({CATEGORICAL: (6, 0, 0)}, 4),
-    "savee": ({CATEGORICAL: (4, 1, 2)}, 4),
-    "iemocap": ({CATEGORICAL: (4, 1, 2), CONTINUOUS: (6, 2, 2)}, 4),
-    "recola": ({CONTINUOUS: (2, 1, 1)}, 0),
-    "musecar": ({CONTINUOUS: (3, 3, 3)}, 4),
-    "manifest": ({CATEGORICAL: (1, 1, 1)}, 0),
-    "musetoolbox": ({CONTINUOUS: (1, 1, 0)}, 0),
-}
 
-
-def test_every_registered_reader_has_a_tree_and_expected_counts():
+def test_every_registered_reader_has_a_tree():
     assert tuple(sorted(_READERS)) == CORPUS_NAMES
-    assert set(TREES) == set(_READERS), "add a fake tree to tests/corpus_trees.py TREES"
-    assert set(EXPECTED) == set(_READERS), "add the expected counts to EXPECTED"
+    assert set(TREES) == set(_READERS), "add a Tree to tests/corpus_trees.py TREES"
 
 
 def _items(corpus: Corpus, task: str):
@@ -84,18 +69,18 @@ def _check_items(corpus: Corpus, task: str, items, expected: tuple[int, int, int
 
 @pytest.mark.parametrize("name", sorted(_READERS))
 def test_reader_keeps_the_contract(name, tmp_path):
-    if name not in TREES or name not in EXPECTED:
-        pytest.fail(f"registered reader {name!r} has no fake tree or expected counts")
-    corpus = open_corpus(name, TREES[name](tmp_path))
+    if name not in TREES:
+        pytest.fail(f"registered reader {name!r} has no Tree in tests/corpus_trees.py")
+    tree = TREES[name]
+    corpus = open_corpus(name, tree.build(tmp_path))
     _check_declarations(name, corpus)
-    counts, skipped = EXPECTED[name]
-    assert set(corpus.tasks) == set(counts)
+    assert set(corpus.tasks) == set(tree.counts)
     for k, task in enumerate(corpus.tasks):
         items = _items(corpus, task)
         if k == 0:
-            assert len(corpus.ignored) == skipped, corpus.ignored
+            assert len(corpus.ignored) == tree.skipped, corpus.ignored
             assert all(isinstance(p, Path) and r for p, r in corpus.ignored)
-        _check_items(corpus, task, items, counts[task])
+        _check_items(corpus, task, items, tree.counts[task])
     assert [i.id for i in _items(corpus, None)] == [  # None: the corpus's own task
         i.id for i in _items(corpus, corpus.default_task)]
     for task in (*(t for t in TASKS if t not in corpus.tasks), "dimensional"):
