@@ -19,6 +19,7 @@ from tfemo.corpora.savee import SaveeCorpus
 from tfemo.corpora.tess import TessCorpus
 
 EMODB_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb"
+_emodb_tree = emodb_tree  # the old name, still imported by tests/test_make_tfrecords.py
 
 
 def _by_id(items) -> dict:
