@@ -118,7 +118,7 @@ class Corpus(ABC):
     """
 
     name: str
-    title: str = ""  # how messages name the corpus ("EMO-DB"); default: `name`
+    title: str = ""  # how split errors name the corpus ("EMO-DB"); default: `name`
     language: str = "eng"
     tasks: tuple[str, ...]
     default_task: str
@@ -147,7 +147,7 @@ class Corpus(ABC):
         """`task`, or the default task when None; TaskError if the corpus has no such task."""
         task = self.default_task if task is None else task
         if task not in self.tasks:
-            raise TaskError(f"corpus {self.describe()} has no {task} task "
+            raise TaskError(f"corpus {self.name} has no {task} task "
                             f"(it has: {', '.join(str(t) for t in self.tasks)})")
         return task
 

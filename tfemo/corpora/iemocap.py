@@ -75,7 +75,6 @@ from tfemo.corpora.base import (
     Segment,
     Trace,
     WordTiming,
-    split_portions,
 )
 from tfemo.corpora.files import audio_duration
 
@@ -261,10 +260,6 @@ def session_split(split: Mapping[str, Sequence[int | str] | int | str],
                                                 else sessions))
             for portion, sessions in split.items()}
 
-
-def session_portions(split: Mapping[str, Sequence[int | str] | int | str]) -> dict[int, str]:
-    """Session number -> portion; refuse unknown portions or sessions and overlaps."""
-    return split_portions(session_split(split), SESSIONS, "IEMOCAP", unit="session")
 
 
 class IemocapCorpus(Corpus):

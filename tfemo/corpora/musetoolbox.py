@@ -116,7 +116,7 @@ class MuseToolboxCorpus(Corpus):
     """
 
     name = "musetoolbox"
-    title = "the MuSe-Toolbox layout"
+    title = "MuSe-Toolbox"
     language = "und"
     tasks = (CONTINUOUS,)
     default_task = CONTINUOUS

@@ -84,7 +84,6 @@ class DemoCorpus(Corpus):
     """Reader of a generated demo corpus folder (its layout: tfemo.corpora.demo.layout)."""
 
     name = "demo"
-    title = "the demo corpus"
     language = "eng"
     tasks = (CONTINUOUS, CATEGORICAL)
     default_task = CONTINUOUS
