@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile
 
+from tests.corpus_trees import emodb_tree, noise_wav, ravdess_tree, savee_tree, tess_tree
 from tfemo.audio.io import load_audio
 from tfemo.core.errors import InputError
 from tfemo.corpora import emodb, ravdess, savee, tess
@@ -21,15 +19,6 @@ from tfemo.corpora.savee import SaveeCorpus
 from tfemo.corpora.tess import TessCorpus
 
 EMODB_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb"
-
-
-def _wav(path: Path, seconds: float = 0.1, rate: int = 16000, file_format: str = "WAV") -> Path:
-    """Write `seconds` of quiet noise (seeded by the file name) in `file_format` at `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(zlib.crc32(path.name.encode()))
-    noise = (0.1 * rng.standard_normal(int(round(seconds * rate)))).astype(np.float32)
-    soundfile.write(str(path), noise, rate, format=file_format, subtype="PCM_16")
-    return path
 
 
 def _by_id(items) -> dict:
@@ -84,22 +73,8 @@ def test_missing_or_empty_corpus_names_the_folder(tmp_path, reader):
 
 # --- EMO-DB --------------------------------------------------------------------------------
 
-def _emodb_tree(root: Path) -> Path:
-    for name, seconds in [("03a01Fa", 0.1), ("03a02Wb", 0.2), ("03a02Wc", 0.3), ("08b10Lb", 0.1),
-                          ("12a04Ad", 0.1), ("14a05Ea", 0.1), ("15a07Ta", 0.1),
-                          ("16b01Nc", 0.1), ("13b09Ae", 0.1),
-                          ("03a01Xa", 0.1), ("02a01Fa", 0.1), ("03a03Fa", 0.1)]:
-        _wav(root / "wav" / f"{name}.wav", seconds)
-    (root / "wav" / "09b03Ta.wav").write_bytes(b"not audio at all")
-    (root / "wav" / "info.txt").write_text("x\n")
-    (root / "erklaerung.txt").write_text("Erklaerung\n", encoding="latin-1")
-    (root / "lablaut").mkdir()
-    (root / "lablaut" / "03a01Fa.lablaut").write_text("x\n")
-    return root
-
-
 def test_emodb_reads_names_speakers_texts_and_default_split(tmp_path):
-    root = _emodb_tree(tmp_path / "emodb")
+    root = emodb_tree(tmp_path / "emodb")
     corpus, items = _read(EmoDBCorpus, root)
     assert corpus.name == "emodb" and corpus.language == "deu" and corpus.speaker_independent
     found = _by_id(items)
@@ -153,7 +128,7 @@ def test_emodb_default_split_is_speaker_disjoint_and_gender_balanced():
 
 
 def test_emodb_custom_split_wav_folder_as_root_and_bad_splits(tmp_path):
-    root = _emodb_tree(tmp_path / "emodb")
+    root = emodb_tree(tmp_path / "emodb")
     corpus = EmoDBCorpus(root / "wav", split={"train": ["03", "08"], "test": ["16"]})
     items = corpus.items()
     assert {i.speaker: i.portion for i in items} == {"03": "train", "08": "train",
@@ -188,31 +163,8 @@ def test_emodb_real_corpus():
 
 # --- RAVDESS -------------------------------------------------------------------------------
 
-def _ravdess_tree(root: Path) -> Path:
-    names = [
-        "Actor_01/03-01-05-01-02-01-01.wav",  # speech, angry, normal, statement 2
-        "Actor_01/03-02-03-02-01-02-01.wav",  # song, happy, strong, repetition 2
-        "Actor_01/01-01-05-01-02-01-01.wav",  # full-AV: ignored
-        "Actor_01/02-01-05-01-02-01-01.mp4",  # video-only: ignored
-        "Actor_02/03-01-01-01-01-01-02.wav",  # speech, neutral, actor 2 (female)
-        "Actor_02/03-01-04-01-01-01-05.wav",  # actor 05 inside Actor_02: ignored
-        "Actor_18/03-01-08-02-02-02-18.wav",  # devel
-        "Actor_21/03-01-07-02-01-01-21.wav",  # test
-        "Actor_22/03-01-09-01-01-01-22.wav",  # unknown emotion 09: ignored
-        "Actor_22/03-02-07-01-01-01-22.wav",  # song has no disgust: ignored
-        "Actor_22/03-01-01-02-01-01-22.wav",  # neutral has no strong intensity: ignored
-        "Actor_22/03-01-02-01-01-01-22.wav",  # speech, calm
-        "audio_speech_actors_01-24/Actor_01/03-01-05-01-02-01-01.wav",  # a second copy
-    ]
-    for name in names:
-        _wav(root / name, 0.2 if name.startswith("Actor_01/03-01-05") else 0.1)
-    (root / "Actor_01" / ".DS_Store").write_bytes(b"\0")
-    (root / "readme.txt").write_text("RAVDESS\n")
-    return root
-
-
 def test_ravdess_decodes_all_fields_and_reads_audio_only_speech(tmp_path):
-    root = _ravdess_tree(tmp_path / "ravdess")
+    root = ravdess_tree(tmp_path / "ravdess")
     corpus, items = _read(RavdessCorpus, root)
     assert corpus.channel == "speech" and corpus.language == "eng"
     found = _by_id(items)
@@ -257,7 +209,7 @@ def test_ravdess_decodes_all_fields_and_reads_audio_only_speech(tmp_path):
 
 
 def test_ravdess_song_and_both_channels(tmp_path):
-    root = _ravdess_tree(tmp_path / "ravdess")
+    root = ravdess_tree(tmp_path / "ravdess")
     song = RavdessCorpus(root, channel="song")
     items = song.items()
     _check_contract(song, items)
@@ -280,7 +232,7 @@ def test_ravdess_default_split_and_custom_split(tmp_path):
     assert split["test"] == ("21", "22", "23", "24")
     for actors in split.values():
         assert Counter(map(ravdess.gender_of, actors))["male"] == len(actors) / 2
-    root = _ravdess_tree(tmp_path / "ravdess")
+    root = ravdess_tree(tmp_path / "ravdess")
     corpus = RavdessCorpus(root, split={"train": ["01", "02"], "test": ["22"]})
     assert {i.speaker: i.portion for i in corpus.items()} == {"01": "train", "02": "train",
                                                              "22": "test"}
@@ -292,22 +244,8 @@ def test_ravdess_default_split_and_custom_split(tmp_path):
 
 # --- TESS ----------------------------------------------------------------------------------
 
-def _tess_tree(root: Path) -> Path:
-    _wav(root / "OAF_angry" / "OAF_back_angry.wav")
-    _wav(root / "OAF_Pleasant_surprise" / "OAF_back_ps.wav")
-    _wav(root / "OAF_Fear" / "OA_bite_fear.wav")  # the OA_ prefix typo
-    _wav(root / "YAF_pleasant_surprised" / "YAF_back_ps.wav")
-    _wav(root / "YAF_sad" / "YAF_chalk_sad.wav", 0.25, 22050, "AIFF")  # AIFF behind .wav
-    _wav(root / "YAF_happy" / "YAF_dog_happy.wav", 0.3, 96000)  # 96 kHz
-    _wav(root / "YAF_angry" / "YAF_dog_sad.wav")  # emotion disagrees with its folder
-    _wav(root / "YAF_angry" / "OAF_dog_angry.wav")  # speaker disagrees with its folder
-    _wav(root / "YAF_angry" / "YAF_dog.wav")  # no emotion
-    _wav(root / "TESS Toronto emotional speech set data" / "OAF_angry" / "OAF_back_angry.wav")
-    return root
-
-
 def test_tess_reads_quirky_tree_and_says_it_is_speaker_dependent(tmp_path):
-    root = _tess_tree(tmp_path / "tess")
+    root = tess_tree(tmp_path / "tess")
     corpus = TessCorpus(root)
     with pytest.warns(UserWarning, match="SPEAKER-DEPENDENT"):
         items = corpus.items(CATEGORICAL)
@@ -354,7 +292,7 @@ def test_tess_flat_layout_and_word_split(tmp_path):
     root = tmp_path / "flat"
     for name in ("OAF_back_angry", "YAF_back_PS", "OA_neat_neutral", "YAF_neat_disgust",
                  "YAF_youth_Fear"):
-        _wav(root / f"{name}.wav")
+        noise_wav(root / f"{name}.wav")
     corpus = TessCorpus(root, split={"train": ["back"], "test": ["neat"]})
     with pytest.warns(UserWarning):
         items = corpus.items()
@@ -382,13 +320,7 @@ def test_tess_default_word_split_is_stable_and_about_80_10_10():
 # --- SAVEE ---------------------------------------------------------------------------------
 
 def test_savee_official_and_flat_layouts(tmp_path):
-    official = tmp_path / "savee"
-    for name in ("DC/a01", "DC/sa02", "DC/su15", "JE/n30", "JK/h01", "KL/d03", "KL/f04",
-                 "XX/a01", "DC/s01"):
-        _wav(official / "AudioData" / f"{name}.wav")
-    (official / "AudioData" / "DC" / "info.txt").write_text("x\n")
-    (official / "AudioVisualClip" / "DC").mkdir(parents=True)
-    (official / "AudioVisualClip" / "DC" / "a01.avi").write_bytes(b"\0")
+    official = savee_tree(tmp_path / "savee")
     corpus, items = _read(SaveeCorpus, official)
     found = _by_id(items)
     assert {k: (i.speaker, i.label, i.portion) for k, i in found.items()} == {
@@ -410,7 +342,7 @@ def test_savee_official_and_flat_layouts(tmp_path):
 
     flat = tmp_path / "flat"
     for name in ("DC_a01", "JE_su01", "KL_sa15", "ZZ_a01"):
-        _wav(flat / "ALL" / f"{name}.wav")
+        noise_wav(flat / "ALL" / f"{name}.wav")
     corpus = SaveeCorpus(flat, split={"train": ["DC", "JE"], "test": ["KL"]})
     assert {i.id: (i.label, i.portion) for i in corpus.items()} == {
         "DC_a01": ("anger", "train"), "JE_su01": ("surprise", "train"),

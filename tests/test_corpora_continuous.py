@@ -7,8 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 
+from tests.corpus_trees import (
+    FRAMES,
+    SPACED,
+    manifest_tree,
+    recola_arff,
+    recola_avec_tree,
+    recola_combined,
+    recola_combined_tree,
+    recola_gold,
+    recola_individual,
+    recola_rating,
+    write_lines,
+)
 from tfemo.core.errors import InputError
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
 from tfemo.corpora.manifest import WHOLE_FILE_END, ManifestCorpus
@@ -16,89 +28,9 @@ from tfemo.corpora.recola import DIMENSIONS, RATERS, RecolaCorpus, recording_por
 from tfemo.labels.traces import trace_on_frames
 
 REAL_RATINGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "recola_ratings"
-FRAMES = 26  # 1 s of labels at 40 ms, 0.00 .. 1.00 s
-SPACED = ["FM1 ", "FM2 ", "FM3 ", "FF1 ", "FF2 ", "FF3 "]  # as the real files write them
-
-
-def _wav(path: Path, seconds: float = 1.0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    samples = (1000 * np.sin(np.arange(int(16000 * seconds)) / 5)).astype(np.int16)
-    soundfile.write(path, samples, 16000, subtype="PCM_16")
-    return path
-
-
-def _write(path: Path, lines: list[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _rating(recording: str, d: int, r: int, t: int) -> float:
-    """A distinct, exactly printable rating per recording, dimension, rater and frame."""
-    base = int(recording.rsplit("_", 1)[-1].lstrip("P")) / 10
-    base += 0.5 if recording.startswith("dev") else 0
-    return round((base + 0.01 * r + 0.001 * t) * (1 if d == 0 else -1), 4)
-
-
-def _gold(recording: str, d: int, t: int) -> float:
-    return round(float(np.mean([_rating(recording, d, r, t) for r in range(6)])) + 0.01, 6)
-
-
-def _times(frames: int = FRAMES) -> list[str]:
-    return [f"{k * 0.04:.2f}" for k in range(frames)]
-
-
-def _arff(recording: str, d: int, frames: int = FRAMES) -> list[str]:
-    return ["@relation GOLDSTANDARD", "", "@attribute Instance_name string",
-            "@attribute frameTime numeric", "@attribute GoldStandard numeric", "", "@data", "",
-            *(f"'{recording}',{t},{_gold(recording, d, k)}" for k, t in enumerate(_times(frames)))]
-
-
-def _individual(recording: str, d: int, frames: int = FRAMES, order=RATERS) -> list[str]:
-    columns = [RATERS.index(r) for r in order]
-    return [";".join(["time", *(f"{r} " for r in order)]),
-            *(";".join([t, *(str(_rating(recording, d, r, k)) for r in columns)])
-              for k, t in enumerate(_times(frames)))]
-
-
-def _combined(recording: str, d: int, frames: int = FRAMES, raters=SPACED) -> list[str]:
-    columns = [SPACED.index(r) for r in raters]
-    return [",".join(["Instance_name", "frameTime", "GoldStandard", "time", *raters]),
-            *(",".join([recording, t, str(_gold(recording, d, k)), t,
-                        *(str(_rating(recording, d, r, k)) for r in columns)])
-              for k, t in enumerate(_times(frames)))]
-
-
-def _avec_tree(root: Path, recordings=("train_1", "dev_1", "train_2"), gold_suffix=".arff",
-               individual=True, doubled=False) -> Path:
-    audio = root / "recordings_audio" / ("recordings_audio" if doubled else "")
-    for recording in recordings:
-        _wav(audio / f"{recording}.wav")
-        for d, dimension in enumerate(DIMENSIONS):
-            gold = root / "ratings_gold_standard" / dimension / f"{recording}{gold_suffix}"
-            if gold_suffix == ".arff":
-                _write(gold, _arff(recording, d))
-            else:
-                _write(gold, ["Instance_name,frameTime,GoldStandard",
-                              *(f"{recording},{t},{_gold(recording, d, k)}"
-                                for k, t in enumerate(_times()))])
-            if individual:  # raters in another column order than RATERS: the reader reorders
-                _write(root / "ratings_individual" / dimension / f"{recording}.csv",
-                       _individual(recording, d, order=RATERS[::-1]))
-    _wav(audio / "test_1.wav")  # test audio without labels (AVEC never published them)
-    return root
-
-
-def _combined_tree(root: Path, recordings=("train_1", "train_2", "dev_3")) -> Path:
-    for recording in recordings:
-        for d, dimension in enumerate(DIMENSIONS):
-            _write(root / dimension / f"{recording}.csv", _combined(recording, d))
-    return root
-
-
 def _expected(recording: str, frames: int = FRAMES) -> tuple[np.ndarray, np.ndarray]:
-    values = np.array([[_gold(recording, d, t) for d in range(2)] for t in range(frames)])
-    ratings = np.array([[[_rating(recording, d, r, t) for r in range(6)] for d in range(2)]
+    values = np.array([[recola_gold(recording, d, t) for d in range(2)] for t in range(frames)])
+    ratings = np.array([[[recola_rating(recording, d, r, t) for r in range(6)] for d in range(2)]
                         for t in range(frames)])
     return values, ratings
 
@@ -127,7 +59,7 @@ def test_portions_follow_the_official_names():
 
 
 def test_avec2016_layout(tmp_path):
-    root = _avec_tree(tmp_path / "avec", recordings=("train_2", "dev_1", "train_1", "test_2"))
+    root = recola_avec_tree(tmp_path / "avec", recordings=("train_2", "dev_1", "train_1", "test_2"))
     corpus = RecolaCorpus(root)
     assert corpus.layout == "avec2016"
     assert (corpus.name, corpus.language, corpus.tasks) == ("recola", "fra", (CONTINUOUS,))
@@ -151,7 +83,7 @@ def test_avec2016_layout(tmp_path):
 
 
 def test_avec2016_gold_csv_doubled_folders_and_no_individual_ratings(tmp_path):
-    root = _avec_tree(tmp_path / "avec", gold_suffix=".csv", individual=False, doubled=True)
+    root = recola_avec_tree(tmp_path / "avec", gold_suffix=".csv", individual=False, doubled=True)
     corpus = RecolaCorpus(root)
     assert corpus.rater_names == ()
     item = corpus.items()[0]
@@ -161,7 +93,7 @@ def test_avec2016_gold_csv_doubled_folders_and_no_individual_ratings(tmp_path):
 
 
 def test_combined_layout_strips_spaces_and_needs_no_audio(tmp_path):
-    root = _combined_tree(tmp_path / "ratings")
+    root = recola_combined_tree(tmp_path / "ratings")
     header = (root / "arousal" / "train_1.csv").read_text().splitlines()[0]
     assert header.endswith("FM1 ,FM2 ,FM3 ,FF1 ,FF2 ,FF3 ")
     corpus = RecolaCorpus(root)
@@ -184,7 +116,8 @@ def test_combined_layout_reorders_raters(tmp_path):
     root = tmp_path / "ratings"
     shuffled = [SPACED[k] for k in (5, 0, 3, 1, 4, 2)]
     for d, dimension in enumerate(DIMENSIONS):
-        _write(root / dimension / "train_1.csv", _combined("train_1", d, raters=shuffled))
+        write_lines(root / dimension / "train_1.csv",
+                    recola_combined("train_1", d, raters=shuffled))
     _check_trace(RecolaCorpus(root).read_recording_trace("train_1"), "train_1")
 
 
@@ -235,7 +168,7 @@ COMBINED_ERRORS = {
 @pytest.mark.parametrize("case", sorted(COMBINED_ERRORS))
 def test_combined_layout_errors_name_the_file(tmp_path, case):
     relative, edit, detail = COMBINED_ERRORS[case]
-    root = _combined_tree(tmp_path / "ratings", recordings=("train_1",))
+    root = recola_combined_tree(tmp_path / "ratings", recordings=("train_1",))
     bad = _break(root, relative, edit)
     item = RecolaCorpus(root).items()[0]  # listing works: the bad file is reported per item
     with pytest.raises(InputError) as caught:
@@ -245,7 +178,7 @@ def test_combined_layout_errors_name_the_file(tmp_path, case):
 
 
 def test_missing_label_file_is_reported_per_item(tmp_path):
-    root = _combined_tree(tmp_path / "ratings", recordings=("train_1", "train_2"))
+    root = recola_combined_tree(tmp_path / "ratings", recordings=("train_1", "train_2"))
     (root / "valence" / "train_2.csv").unlink()
     items = RecolaCorpus(root).items()
     assert [i.id for i in items] == ["train_1", "train_2"]
@@ -256,29 +189,29 @@ def test_missing_label_file_is_reported_per_item(tmp_path):
 
 
 def test_avec2016_individual_ratings_must_match_the_gold_standard(tmp_path):
-    root = _avec_tree(tmp_path / "avec", recordings=("train_1",))
+    root = recola_avec_tree(tmp_path / "avec", recordings=("train_1",))
     bad = root / "ratings_individual" / "valence" / "train_1.csv"
-    _write(bad, _individual("train_1", 1, frames=FRAMES + 1))
+    write_lines(bad, recola_individual("train_1", 1, frames=FRAMES + 1))
     with pytest.raises(InputError) as caught:
         RecolaCorpus(root).read_recording_trace("train_1")
     assert caught.value.path == str(bad) and "27 label rows" in caught.value.detail
-    _write(bad, _individual("train_1", 1)[:1] + [
-        line.replace(";", ",") for line in _individual("train_1", 1)[1:]])
+    write_lines(bad, recola_individual("train_1", 1)[:1] + [
+        line.replace(";", ",") for line in recola_individual("train_1", 1)[1:]])
     with pytest.raises(InputError) as caught:  # header split on ";", rows on ","
         RecolaCorpus(root).read_recording_trace("train_1")
     assert caught.value.path == str(bad) and "fields" in caught.value.detail
 
 
 def test_avec2016_gold_standards_must_agree(tmp_path):
-    root = _avec_tree(tmp_path / "avec", recordings=("dev_1",))
+    root = recola_avec_tree(tmp_path / "avec", recordings=("dev_1",))
     bad = root / "ratings_gold_standard" / "valence" / "dev_1.arff"
-    _write(bad, _arff("dev_1", 1, frames=FRAMES - 2))
+    write_lines(bad, recola_arff("dev_1", 1, frames=FRAMES - 2))
     with pytest.raises(InputError) as caught:
         RecolaCorpus(root).read_recording_trace("dev_1")
     assert caught.value.path == str(bad) and "24 label rows" in caught.value.detail
-    lines = _arff("dev_1", 1)
+    lines = recola_arff("dev_1", 1)
     lines[10] = "'dev_1',0.08,nan"
-    _write(bad, lines)
+    write_lines(bad, lines)
     with pytest.raises(InputError) as caught:
         RecolaCorpus(root).read_recording_trace("dev_1")
     assert caught.value.path == str(bad) and "at line 11" in caught.value.detail
@@ -295,7 +228,8 @@ def test_missing_or_empty_corpus(tmp_path):
             RecolaCorpus(root)
         assert caught.value.reason == "missing corpus" and caught.value.path == str(root)
         assert detail in caught.value.detail
-    _write(tmp_path / "arousal" / "P16.csv", _combined("P16", 0))  # RECOLA release naming
+    # RECOLA release naming
+    write_lines(tmp_path / "arousal" / "P16.csv", recola_combined("P16", 0))
     with pytest.raises(InputError) as caught:
         RecolaCorpus(tmp_path)
     assert "ignored ['P16']" in caught.value.detail
@@ -304,20 +238,8 @@ def test_missing_or_empty_corpus(tmp_path):
 # ----------------------------------------------------------------------------- manifests
 
 
-def _categorical_tree(root: Path) -> Path:
-    _wav(root / "audio" / "a.wav")
-    _wav(root / "audio" / "b.wav")
-    _wav(root.parent / "outside" / "c.wav")
-    return _write(root / "data.csv", [
-        "path,speaker,label,transcript,portion,gender",
-        "audio/b.wav,s1,sad,I feel low,train,female",
-        f"{root.parent / 'outside' / 'c.wav'},s2,angry,,test,",
-        f"{root / 'audio' / 'a.wav'},s3,happy,\"Great, thanks\",devel,male",
-    ])
-
-
 def test_categorical_manifest(tmp_path):
-    manifest = _categorical_tree(tmp_path / "corpus")
+    manifest = manifest_tree(tmp_path / "corpus")
     corpus = ManifestCorpus(manifest)
     assert (corpus.name, corpus.tasks, corpus.default_task) == ("data", (CATEGORICAL,),
                                                                 CATEGORICAL)
@@ -362,14 +284,14 @@ MANIFEST_ERRORS = {
 @pytest.mark.parametrize("case", sorted(MANIFEST_ERRORS))
 def test_manifest_errors_name_the_manifest_and_line(tmp_path, case):
     lines, detail = MANIFEST_ERRORS[case]
-    manifest = _write(tmp_path / "m.csv", lines)
+    manifest = write_lines(tmp_path / "m.csv", lines)
     with pytest.raises(InputError) as caught:
         ManifestCorpus(manifest)
     assert caught.value.path == str(manifest) and detail in caught.value.detail
 
 
 def test_manifest_without_portions_says_what_to_add(tmp_path):
-    manifest = _write(tmp_path / "m.csv", ["path,speaker,label", "a.wav,s1,x"])
+    manifest = write_lines(tmp_path / "m.csv", ["path,speaker,label", "a.wav,s1,x"])
     corpus = ManifestCorpus(manifest)
     assert corpus.label_names() == ("x",)
     with pytest.raises(InputError) as caught:
@@ -379,7 +301,8 @@ def test_manifest_without_portions_says_what_to_add(tmp_path):
 
 
 def test_missing_or_empty_manifest(tmp_path):
-    for manifest in (tmp_path / "absent.csv", _write(tmp_path / "empty.csv", ["path,speaker"])):
+    empty = write_lines(tmp_path / "empty.csv", ["path,speaker"])
+    for manifest in (tmp_path / "absent.csv", empty):
         with pytest.raises(InputError) as caught:
             ManifestCorpus(manifest)
         assert caught.value.reason == "missing corpus" and caught.value.path == str(manifest)
@@ -389,7 +312,7 @@ def _labels(path: Path, header: list[str], frames: int = 26, delimiter: str = ",
     rows = [delimiter.join([f"{k * 0.04:.2f}", *(f"{(c + 1) * 0.1 + k * 0.001:.4f}"
                                                  for c in range(len(header)))])
             for k in range(frames)]
-    return _write(path, [delimiter.join(["time", *header]), *rows])
+    return write_lines(path, [delimiter.join(["time", *header]), *rows])
 
 
 def test_continuous_manifest(tmp_path):
@@ -400,7 +323,7 @@ def test_continuous_manifest(tmp_path):
     _labels(root / "labels" / "two.csv", swapped, delimiter=";")
     _labels(tmp_path / "elsewhere.csv", [" arousal ", "valence", "arousal_r1 ", "arousal_r2",
                                          "valence_r1", "valence_r2"])
-    manifest = _write(root / "sessions.csv", [
+    manifest = write_lines(root / "sessions.csv", [
         "path,speaker,labels,transcript,portion",
         "wav/one.wav,s1,labels/one.csv,bonjour à tous,train",
         f"wav/two.wav,s2,{root / 'labels' / 'two.csv'},,devel",
@@ -443,8 +366,8 @@ def test_continuous_manifest_mismatching_label_file(tmp_path, header, detail):
     _labels(tmp_path / "a.csv", ["arousal", "valence", "arousal_r1", "arousal_r2",
                                  "valence_r1", "valence_r2"])
     bad = _labels(tmp_path / "b.csv", header)
-    manifest = _write(tmp_path / "m.csv", ["path,speaker,labels,portion",
-                                           "a.wav,s1,a.csv,train", "b.wav,s2,b.csv,test"])
+    manifest = write_lines(tmp_path / "m.csv", ["path,speaker,labels,portion",
+                                                "a.wav,s1,a.csv,train", "b.wav,s2,b.csv,test"])
     items = ManifestCorpus(manifest).items()
     items[0].load_trace()
     with pytest.raises(InputError) as caught:
@@ -454,11 +377,11 @@ def test_continuous_manifest_mismatching_label_file(tmp_path, header, detail):
 
 def test_continuous_manifest_bad_label_files(tmp_path):
     _labels(tmp_path / "a.csv", ["arousal"])
-    _write(tmp_path / "b.csv", ["time,arousal", "0.0,0.1", "0.04,0.2", "0.04,0.3"])
-    _write(tmp_path / "c.csv", ["seconds,arousal", "0.0,0.1"])
-    manifest = _write(tmp_path / "m.csv", ["path,speaker,labels,portion", "a.wav,s1,a.csv,train",
-                                           "b.wav,s2,b.csv,test", "c.wav,s3,c.csv,test",
-                                           "d.wav,s4,d.csv,test"])
+    write_lines(tmp_path / "b.csv", ["time,arousal", "0.0,0.1", "0.04,0.2", "0.04,0.3"])
+    write_lines(tmp_path / "c.csv", ["seconds,arousal", "0.0,0.1"])
+    manifest = write_lines(tmp_path / "m.csv", [
+        "path,speaker,labels,portion", "a.wav,s1,a.csv,train", "b.wav,s2,b.csv,test",
+        "c.wav,s3,c.csv,test", "d.wav,s4,d.csv,test"])
     corpus = ManifestCorpus(manifest, task=CONTINUOUS)
     assert corpus.label_names() == ("arousal",) and corpus.rater_names == ()
     b, c, d = corpus.items()[1:]

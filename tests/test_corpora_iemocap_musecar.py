@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 
+from tests.corpus_trees import (
+    MUSE_DEVEL,
+    WDSEG,
+    iemocap_evaluation,
+    iemocap_tree,
+    muse_labels,
+    musecar_tree,
+    write_lines,
+)
 from tfemo.core.errors import InputError
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
 from tfemo.corpora.iemocap import (
@@ -21,73 +28,9 @@ from tfemo.corpora.iemocap import (
 from tfemo.corpora.musecar import MuseCarCorpus, read_trace, split_devel
 from tfemo.labels.traces import trace_on_frames
 
-SR = 16000
-
-
-def _wav(path: Path, seconds: float = 0.5) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    samples = (1000 * np.sin(np.arange(int(SR * seconds)) / 5)).astype(np.int16)
-    soundfile.write(path, samples, SR, subtype="PCM_16")
-    return path
-
-
-def _write(path: Path, lines: list[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-# ----------------------------------------------------------------------------- IEMOCAP
-
-# dialog -> [(turn suffix, raw label, [V, A, D])]
-DIALOGS = {
-    "Ses01F_impro01": [("F000", "neu", "2.5000, 2.5000, 2.5000"),
-                       ("M001", "exc", "4.0000, 3.5000, 3.0000"),
-                       ("F002", "hap", "4.5000, 3.0000, 3.0000"),
-                       ("M003", "xxx", "2.0000, 3.0000, 3.5000"),
-                       ("F004", "fru", "2.0000, 3.5000, 3.5000"),
-                       ("M005", "ang", "1.5000, 4.0000, 4.5000")],
-    "Ses04M_impro02": [("M000", "sad", "1.5000, 2.0000, 2.0000"),
-                       ("F001", "oth", "3.0000, 3.0000, 3.0000")],
-    "Ses05M_script01_1": [("F000", "sad", "2.5000, 3.5000, 4.0000"),
-                          ("M001", "neu", "3.0000, 3.0000, 3.0000")],
-}
-WDSEG = ["SFrm  EFrm    SegAScr Word", "0     40      -117721 <s>", "41    72      -17530  WHAT(2)",
-         "73    80      -1000   <sil>", "81    99      -2000   ++BREATHING++",
-         "100   145     -258661 Excuse", "146   160     -3000   </s>", " Total score: -400000"]
-
-
-def _evaluation(dialog: str) -> list[str]:
-    lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
-    for k, (turn, label, vad) in enumerate(DIALOGS[dialog]):
-        lines += [f"[{2.0 * k + 0.5:.4f} - {2.0 * k + 1.0:.4f}]\t{dialog}_{turn}\t{label}\t[{vad}]",
-                  "C-E2:\tNeutral;\t()", "A-E3:\tval 3; act 2; dom  2;\t()", ""]
-    return lines
-
-
-def _iemocap_tree(root: Path, skip_audio: tuple[str, ...] = ()) -> Path:
-    for dialog, turns in DIALOGS.items():
-        session = root / f"Session{int(dialog[3:5])}"
-        _write(session / "dialog" / "EmoEvaluation" / f"{dialog}.txt", _evaluation(dialog))
-        transcript = [f"{dialog}_{t} [{2.0 * k + 0.5:08.4f}-{2.0 * k + 1.0:08.4f}]: "
-                      f"Words of {t} [LAUGHTER]." for k, (t, _, _) in enumerate(turns)]
-        _write(session / "dialog" / "transcriptions" / f"{dialog}.txt",
-               ["M: [BREATHING] not a turn", *transcript,
-                f"{dialog}_MXX0 [000.0000-000.1000]: Mm."])
-        for turn, _, _ in turns:
-            if f"{dialog}_{turn}" not in skip_audio:
-                _wav(session / "sentences" / "wav" / dialog / f"{dialog}_{turn}.wav")
-        _write(session / "sentences" / "ForcedAlignment" / dialog / f"{dialog}_{turns[0][0]}.wdseg",
-               WDSEG)
-    evaluation = root / "Session1" / "dialog" / "EmoEvaluation"
-    (evaluation / "._Ses01F_impro01.txt").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
-    _write(evaluation / "Categorical" / "Ses01F_impro01_e2_cat.txt",
-           ["Ses01F_impro01_F000 :Neutral state; ()"])
-    return root
-
 
 def test_iemocap_four_classes_speakers_portions(tmp_path):
-    corpus = IemocapCorpus(_iemocap_tree(tmp_path / "IEMOCAP_full_release"))
+    corpus = IemocapCorpus(iemocap_tree(tmp_path / "IEMOCAP_full_release"))
     items = {i.id: i for i in corpus.items(CATEGORICAL)}
     assert corpus.label_names(CATEGORICAL) == ("neutral", "happy", "angry", "sad")
     assert {k: i.label for k, i in items.items()} == {
@@ -121,7 +64,7 @@ def test_iemocap_four_classes_speakers_portions(tmp_path):
 
 
 def test_iemocap_all_classes_and_parent_root(tmp_path):
-    _iemocap_tree(tmp_path / "IEMOCAP_full_release")
+    iemocap_tree(tmp_path / "IEMOCAP_full_release")
     corpus = IemocapCorpus(tmp_path, classes="all")  # the parent folder is accepted too
     labels = {i.id: i.label for i in corpus.items(CATEGORICAL)}
     assert labels["Ses01F_impro01_M001"] == "excited"
@@ -140,7 +83,7 @@ def test_iemocap_four_class_count_is_documented():
 
 
 def test_iemocap_transcripts_and_word_timings(tmp_path):
-    corpus = IemocapCorpus(_iemocap_tree(tmp_path))
+    corpus = IemocapCorpus(iemocap_tree(tmp_path))
     items = {i.id: i for i in corpus.items(CATEGORICAL)}
     (segment,) = items["Ses01F_impro01_F000"].segments
     assert segment.start == 0.0 and segment.end == pytest.approx(0.5)
@@ -156,7 +99,7 @@ def test_iemocap_transcripts_and_word_timings(tmp_path):
 
 
 def test_iemocap_continuous_constant_rescaled_trace(tmp_path):
-    corpus = IemocapCorpus(_iemocap_tree(tmp_path))
+    corpus = IemocapCorpus(iemocap_tree(tmp_path))
     items = {i.id: i for i in corpus.items(CONTINUOUS)}
     assert len(items) == 10  # every evaluated turn, whatever its label
     assert corpus.label_names(CONTINUOUS) == ("valence", "arousal", "dominance")
@@ -174,7 +117,7 @@ def test_iemocap_continuous_constant_rescaled_trace(tmp_path):
 
 
 def test_iemocap_missing_audio_split_and_errors(tmp_path):
-    root = _iemocap_tree(tmp_path, skip_audio=("Ses01F_impro01_F002",))
+    root = iemocap_tree(tmp_path, skip_audio=("Ses01F_impro01_F002",))
     corpus = IemocapCorpus(root, split={"train": ["Ses04"], "devel": [1], "test": ["Session5"]})
     items = {i.id: i for i in corpus.items(CATEGORICAL)}
     assert "Ses01F_impro01_F002" not in items
@@ -191,28 +134,28 @@ def test_iemocap_missing_audio_split_and_errors(tmp_path):
 
 
 def test_iemocap_malformed_lines_name_the_file(tmp_path):
-    root = _iemocap_tree(tmp_path)
+    root = iemocap_tree(tmp_path)
     evaluation = root / "Session4" / "dialog" / "EmoEvaluation" / "Ses04M_impro02.txt"
-    lines = _evaluation("Ses04M_impro02")
+    lines = iemocap_evaluation("Ses04M_impro02")
     lines[2] = "[1.0 - 2.0]\tSes04M_impro02_M000\tsad\t[1.5, 2.0]"
-    _write(evaluation, lines)
+    write_lines(evaluation, lines)
     with pytest.raises(InputError, match=r"Ses04M_impro02\.txt.*line 3") as error:
         IemocapCorpus(root).items(CATEGORICAL)
     assert error.value.path == str(evaluation)
 
-    _write(evaluation, _evaluation("Ses04M_impro02"))
+    write_lines(evaluation, iemocap_evaluation("Ses04M_impro02"))
     wdseg = (root / "Session4" / "sentences" / "ForcedAlignment" / "Ses04M_impro02"
              / "Ses04M_impro02_M000.wdseg")
-    _write(wdseg, [WDSEG[0], "12 x -5 WORD", WDSEG[-1]])
+    write_lines(wdseg, [WDSEG[0], "12 x -5 WORD", WDSEG[-1]])
     with pytest.raises(InputError, match="line 2") as error:
         IemocapCorpus(root).items(CATEGORICAL)
     assert error.value.path == str(wdseg)
 
     with pytest.raises(InputError, match="header"):
-        parse_wdseg(_write(tmp_path / "x.wdseg", ["0 1 -5 WORD"]))
+        parse_wdseg(write_lines(tmp_path / "x.wdseg", ["0 1 -5 WORD"]))
     transcript = root / "Session4" / "dialog" / "transcriptions" / "Ses04M_impro02.txt"
-    _write(wdseg, WDSEG)
-    _write(transcript, ["Ses04M_impro02_M000 no times: text"])
+    write_lines(wdseg, WDSEG)
+    write_lines(transcript, ["Ses04M_impro02_M000 no times: text"])
     with pytest.raises(InputError, match="line 1") as error:
         IemocapCorpus(root).items(CATEGORICAL)
     assert error.value.path == str(transcript)
@@ -220,52 +163,13 @@ def test_iemocap_malformed_lines_name_the_file(tmp_path):
 
 # ----------------------------------------------------------------------------- MuSe-CaR
 
-DEVEL = [str(v) for v in range(3, 9)]
-
-
-def _labels(video: str, segments: dict[str, list[int]], sign: int) -> list[str]:
-    rows = ["timestamp,value,segment_id"]
-    for segment, times in segments.items():
-        rows += [f"{t},{sign * t / 10000:.4f},{segment}" for t in times]
-    return rows
-
-
-def _muse_tree(root: Path, partition_header: str = "Id,Proposal") -> Path:
-    videos = {"1": {"1": [0, 250, 500, 750, 1000], "2": [1250, 1500, 1750, 2000, 2250]},
-              "2": {"1": [0, 250, 500, 750, 1000], "2": [1250, 1500, 1750, 2000]},
-              **{v: {"1": [0, 250, 500, 750]} for v in DEVEL}, "9": {"1": [0, 250]}}
-    for video, segments in videos.items():
-        _write(root / "label" / "arousal" / f"{video}.csv", _labels(video, segments, 1))
-        _write(root / "label" / "valence" / f"{video}.csv", _labels(video, segments, -1))
-    partition = [partition_header, "1,train", "2,train", *(f"{v},devel" for v in DEVEL),
-                 "9,test", "11,devel"]  # 11: official devel video not installed
-    _write(root / "partition.csv", partition)
-    _wav(root / "audio" / "1" / "1_1.wav", 1.0)
-    _wav(root / "audio" / "1" / "1_2.wav", 1.0)
-    _wav(root / "audio" / "2.wav", 2.25)  # audio per video
-    for video in DEVEL:
-        _wav(root / "audio" / video / f"{video}_1.wav", 1.0)
-    _wav(root / "audio" / "4" / "4_2.wav", 1.0)  # no labels for segment 2
-    _wav(root / "audio" / "3" / "foo.wav", 1.0)  # badly named
-    _wav(root / "audio" / "9" / "9_1.wav", 0.5)  # official test
-    _wav(root / "audio" / "10" / "10_1.wav", 0.5)  # not in partition.csv
-    _write(root / "transcription" / "1" / "1_2.csv",
-           ["start,end,segment_id,word", "1500,1800,2,Hello", "1900,2100,2,<filler>",
-            "2000,2200,2,world"])
-    _write(root / "transcription" / "1" / "1.csv",  # <segment>.csv naming
-           ["start,end,segment_id,word", "100,400,1,Nice"])
-    _write(root / "transcription" / "2" / "2_2.csv",
-           ["start,end,segment_id,word", "1300,1600,2,fast", "1700,1900,2,car"])
-    return root
-
-
 def test_musecar_items_portions_and_ignored(tmp_path):
-    corpus = MuseCarCorpus(_muse_tree(tmp_path))
+    corpus = MuseCarCorpus(musecar_tree(tmp_path))
     items = {i.id: i for i in corpus.items()}
-    devel, test = split_devel([*DEVEL, "11"], seed=0)
+    devel, test = split_devel([*MUSE_DEVEL, "11"], seed=0)
     expected = {"1_1": "train", "1_2": "train", "2": "train",
-                **{f"{v}_1": "devel" for v in devel if v in DEVEL},
-                **{f"{v}_1": "test" for v in test if v in DEVEL}}
+                **{f"{v}_1": "devel" for v in devel if v in MUSE_DEVEL},
+                **{f"{v}_1": "test" for v in test if v in MUSE_DEVEL}}
     assert {k: i.portion for k, i in items.items()} == expected
     assert items["1_2"].speaker == "1" and items["2"].speaker == "2"
     assert items["1_2"].language == "eng" and items["1_2"].label is None
@@ -284,7 +188,7 @@ def test_musecar_items_portions_and_ignored(tmp_path):
 
 
 def test_musecar_segment_trace_in_seconds_at_4hz(tmp_path):
-    corpus = MuseCarCorpus(_muse_tree(tmp_path))
+    corpus = MuseCarCorpus(musecar_tree(tmp_path))
     items = {i.id: i for i in corpus.items()}
     trace = pickle.loads(pickle.dumps(items["1_2"].load_trace))()
     assert trace.dimensions == ("arousal", "valence")
@@ -302,7 +206,7 @@ def test_musecar_segment_trace_in_seconds_at_4hz(tmp_path):
 
 
 def test_musecar_word_timings_relative_to_segment_audio(tmp_path):
-    corpus = MuseCarCorpus(_muse_tree(tmp_path))
+    corpus = MuseCarCorpus(musecar_tree(tmp_path))
     items = {i.id: i for i in corpus.items()}
     (segment,) = items["1_2"].segments
     assert segment.start == 0.0 and segment.end == pytest.approx(1.0)
@@ -329,47 +233,48 @@ def test_musecar_devel_test_split_is_deterministic_and_by_video(tmp_path):
     assert set(devel).isdisjoint(test) and set(devel) | set(test) == set(videos)
     assert len(devel) == len(videos) // 2
     assert any(split_devel(videos, seed=s) != (devel, test) for s in (1, 2, 3))
-    corpus = MuseCarCorpus(_muse_tree(tmp_path, partition_header="id,partition"), seed=3)
+    corpus = MuseCarCorpus(musecar_tree(tmp_path, partition_header="id,partition"), seed=3)
     items = corpus.items()
     by_video: dict[str, set[str]] = {}
     for item in items:
         by_video.setdefault(item.speaker, set()).add(item.portion)
     assert all(len(p) == 1 for p in by_video.values())  # no video in two portions
-    devel3, test3 = split_devel([*DEVEL, "11"], seed=3)
+    devel3, test3 = split_devel([*MUSE_DEVEL, "11"], seed=3)
     assert {v for v, p in corpus.portions.items() if p == "test"} == set(test3)
     assert [(i.id, i.portion) for i in items] == [(i.id, i.portion)
                                                   for i in MuseCarCorpus(tmp_path, seed=3).items()]
 
 
 def test_musecar_errors_name_the_file(tmp_path):
-    root = _muse_tree(tmp_path)
+    root = musecar_tree(tmp_path)
     items = {i.id: i for i in MuseCarCorpus(root).items()}
     valence = root / "label" / "valence" / "1.csv"
     lines = valence.read_text().splitlines()
     lines[3] = "500,oops,1"
-    _write(valence, lines)
+    write_lines(valence, lines)
     with pytest.raises(InputError, match="line 4") as error:
         items["1_1"].load_trace()
     assert error.value.path == str(valence)
 
     lines[3] = "500,-0.05,2"  # a different segment id than arousal
-    _write(valence, lines)
+    write_lines(valence, lines)
     with pytest.raises(InputError, match="differs"):
         read_trace(root / "label" / "arousal" / "1.csv", valence, "1")
 
     gap = root / "label" / "arousal" / "5.csv"
-    _write(gap, _labels("5", {"1": [0, 250, 500, 2000]}, 1))
-    _write(root / "label" / "valence" / "5.csv", _labels("5", {"1": [0, 250, 500, 2000]}, -1))
+    write_lines(gap, muse_labels("5", {"1": [0, 250, 500, 2000]}, 1))
+    write_lines(root / "label" / "valence" / "5.csv",
+                muse_labels("5", {"1": [0, 250, 500, 2000]}, -1))
     with pytest.raises(InputError, match="jump"):
         read_trace(gap, root / "label" / "valence" / "5.csv", "1")
 
     transcript = root / "transcription" / "1" / "1_2.csv"
-    _write(transcript, ["start,end,segment_id,word", "1500,x,2,Hello"])
+    write_lines(transcript, ["start,end,segment_id,word", "1500,x,2,Hello"])
     with pytest.raises(InputError, match="line 2") as error:
         MuseCarCorpus(root).items()
     assert error.value.path == str(transcript)
 
-    partition = _write(root / "partition.csv", ["Id,Proposal", "1,train", "2,validation"])
+    partition = write_lines(root / "partition.csv", ["Id,Proposal", "1,train", "2,validation"])
     with pytest.raises(InputError, match="line 3") as error:
         MuseCarCorpus(root)
     assert error.value.path == str(partition)

@@ -26,6 +26,7 @@ from tfemo.corpora.demo import (
     DemoCorpus,
     default_root,
     ensure_demo_corpus,
+    generate,
     read_session_labels,
 )
 
@@ -81,11 +82,11 @@ def test_an_interrupted_generation_leaves_nothing_that_looks_complete(tmp_path, 
         (folder / "utterances.csv").write_text("id\n")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(demo, "_plan_utterances", lambda config: [])
-    monkeypatch.setattr(demo, "_write_corpus", crash)
+    monkeypatch.setattr(generate, "plan_utterances", lambda config: [])
+    monkeypatch.setattr(generate, "write_corpus", crash)
     root = tmp_path / "corpus"
     with pytest.raises(KeyboardInterrupt):
-        demo._generate(TINY_CONFIG, root)
+        generate.generate(TINY_CONFIG, root)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -93,7 +94,7 @@ def test_ensure_returns_a_complete_corpus_without_generating(roots, monkeypatch)
     def refuse(*args, **kwargs):
         raise AssertionError("ensure_demo_corpus regenerated a complete corpus")
 
-    monkeypatch.setattr(demo.subprocess, "run", refuse)
+    monkeypatch.setattr(subprocess, "run", refuse)
     assert ensure_demo_corpus(TINY_CONFIG, roots[0]) == roots[0]
     with pytest.raises(InputError, match="wrong demo corpus"):
         ensure_demo_corpus(DEFAULT_CONFIG, roots[0])
@@ -279,3 +280,28 @@ def test_reader_lists_items_of_a_damaged_tree(corpus, tmp_path):
     assert [i.id for i in reader.items(CATEGORICAL)] == [i.id for i in corpus.items(CATEGORICAL)]
     assert not reader.items(CATEGORICAL)[0].audio_path.exists()
     assert len(reader.items(CONTINUOUS)[0].load_trace().times) == 9
+
+
+_BREATHY = """
+import ctypes, hashlib, sys
+from tfemo.audio.espeak import synthesize
+from tfemo.corpora.demo.synthesis import reset_libc_rand
+for _ in range(int(sys.argv[1])):
+    ctypes.CDLL(None).rand()  # another library drawing on the C library's rand()
+if sys.argv[2] == "reset":
+    reset_libc_rand()
+result = synthesize("We had a wonderful time together today.", "en+f3")
+print(hashlib.sha256(result.samples.tobytes()).hexdigest())
+"""
+
+
+def test_breathy_voices_do_not_depend_on_earlier_rand_calls():
+    """libespeak-ng draws en+f3's breath noise from rand(): generation reseeds it (f3 bug)."""
+    def audio(calls: int, reset: str) -> str:
+        done = subprocess.run([sys.executable, "-c", _BREATHY, str(calls), reset], cwd=REPO,
+                              capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    fresh = audio(0, "no")
+    assert audio(1000, "no") != fresh  # the shared rand() sequence changes the audio ...
+    assert audio(1000, "reset") == fresh  # ... unless it is put back to its start

@@ -229,10 +229,10 @@ def _speaking_emodb_tree(root: Path) -> Path:
     import soundfile
     from scipy.signal import resample_poly
 
-    from tests.test_corpora_categorical import _emodb_tree
+    from tests.corpus_trees import emodb_tree
     from tfemo.audio.espeak import synthesize
 
-    _emodb_tree(root)
+    emodb_tree(root)
     speech = synthesize("der lappen liegt auf dem eisschrank und das will sie am mittwoch "
                         "abgeben, heute abend könnte ich es ihm sagen", voice="de", rate=110)
     audio = resample_poly(speech.samples.astype(np.float32) / 32768, 160, 441)

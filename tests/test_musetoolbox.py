@@ -7,40 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.corpus_trees import TOOLBOX_RATERS, toolbox_rating, toolbox_recording, toolbox_tree
 from tfemo.core.errors import InputError
 from tfemo.corpora import open_corpus
 from tfemo.corpora.musetoolbox import MuseToolboxCorpus, read_recording
 
-RATERS = ("1", "2", "3")
-
-
-def rating(recording: int, d: int, r: int, k: int) -> float:
-    """A distinct, exactly printable value per recording, dimension, rater and row."""
-    return round((recording + 0.1 * r + 0.001 * k) * (1 if d == 0 else -1), 4)
-
-
-def write_recording(root: Path, recording: int, rows: int = 8, raters=RATERS,
-                    dimensions=("arousal", "valence"), time_name: str = "timeStamp",
-                    step_ms: int = 500) -> None:
-    for dimension in dimensions:
-        d = 0 if dimension == "arousal" else 1
-        path = root / dimension / f"{recording}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lines = [",".join([time_name, *raters])]
-        for k in range(rows):
-            lines.append(",".join([str((k + 1) * step_ms),
-                                   *(str(rating(recording, d, int(r) - 1, k)) for r in raters)]))
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
 
 @pytest.fixture
 def tree(tmp_path) -> Path:
-    root = tmp_path / "raw"
-    for recording in (11, 32):
-        write_recording(root, recording)
-    (tmp_path / "metadata").mkdir()
-    (tmp_path / "metadata" / "partition.csv").write_text("id,partition\n11,train\n32,devel\n")
-    return root
+    return toolbox_tree(tmp_path)
 
 
 def test_reads_the_layout(tree):
@@ -52,8 +27,8 @@ def test_reads_the_layout(tree):
     assert [i.portion for i in items] == ["train", "devel"]  # from ../metadata/partition.csv
     trace = items[1].load_trace()
     np.testing.assert_allclose(trace.times, 0.5 * np.arange(1, 9))  # ms -> s
-    assert trace.raters == RATERS and trace.ratings.shape == (8, 2, 3)
-    expected = np.array([[[rating(32, d, r, k) for r in range(3)] for d in range(2)]
+    assert trace.raters == TOOLBOX_RATERS and trace.ratings.shape == (8, 2, 3)
+    expected = np.array([[[toolbox_rating(32, d, r, k) for r in range(3)] for d in range(2)]
                          for k in range(8)])
     np.testing.assert_allclose(trace.ratings, expected, atol=1e-6)
     np.testing.assert_allclose(trace.values, expected.mean(axis=2), atol=1e-6)
@@ -62,19 +37,19 @@ def test_reads_the_layout(tree):
 
 def test_time_in_seconds_and_reordered_raters(tmp_path):
     root = tmp_path / "raw"
-    write_recording(root, 1, dimensions=("arousal",), time_name="timestamp", step_ms=1)
-    write_recording(root, 1, dimensions=("valence",), raters=("3", "1", "2"),
+    toolbox_recording(root, 1, dimensions=("arousal",), time_name="timestamp", step_ms=1)
+    toolbox_recording(root, 1, dimensions=("valence",), raters=("3", "1", "2"),
                     time_name="timestamp", step_ms=1)
     trace = MuseToolboxCorpus(root, time_unit="s").read_recording_trace("1")
     np.testing.assert_allclose(trace.times, np.arange(1, 9))
-    assert trace.raters == RATERS  # valence columns put in the arousal file's order
-    np.testing.assert_allclose(trace.ratings[:, 1, 0], [rating(1, 1, 0, k) for k in range(8)],
-                               atol=1e-6)
+    assert trace.raters == TOOLBOX_RATERS  # valence columns put in the arousal file's order
+    np.testing.assert_allclose(trace.ratings[:, 1, 0],
+                               [toolbox_rating(1, 1, 0, k) for k in range(8)], atol=1e-6)
 
 
 def test_other_dimensions_follow_arousal_and_valence(tmp_path):
     root = tmp_path / "raw"
-    write_recording(root, 1, dimensions=("valence", "dominance", "arousal"))
+    toolbox_recording(root, 1, dimensions=("valence", "dominance", "arousal"))
     assert MuseToolboxCorpus(root).label_names() == ("arousal", "valence", "dominance")
 
 
@@ -104,8 +79,8 @@ def test_a_shorter_rater_is_refused(tree):
 
 def test_dimension_files_of_different_lengths_are_refused(tmp_path):
     root = tmp_path / "raw"
-    write_recording(root, 5, rows=8, dimensions=("arousal",))
-    write_recording(root, 5, rows=6, dimensions=("valence",))
+    toolbox_recording(root, 5, rows=8, dimensions=("arousal",))
+    toolbox_recording(root, 5, rows=6, dimensions=("valence",))
     with pytest.raises(InputError, match="6 rows, but") as caught:
         MuseToolboxCorpus(root).read_recording_trace("5")
     assert caught.value.path == str(root / "valence" / "5.csv")
@@ -113,16 +88,16 @@ def test_dimension_files_of_different_lengths_are_refused(tmp_path):
 
 def test_different_raters_per_dimension_are_refused(tmp_path):
     root = tmp_path / "raw"
-    write_recording(root, 5, dimensions=("arousal",))
-    write_recording(root, 5, raters=("1", "2", "4"), dimensions=("valence",))
+    toolbox_recording(root, 5, dimensions=("arousal",))
+    toolbox_recording(root, 5, raters=("1", "2", "4"), dimensions=("valence",))
     with pytest.raises(InputError, match="raters"):
         read_recording(MuseToolboxCorpus(root).label_files("5"), ("arousal", "valence"))
 
 
 def test_a_missing_dimension_file_is_reported_when_read(tmp_path):
     root = tmp_path / "raw"
-    write_recording(root, 1)
-    write_recording(root, 2, dimensions=("arousal",))
+    toolbox_recording(root, 1)
+    toolbox_recording(root, 2, dimensions=("arousal",))
     corpus = MuseToolboxCorpus(root)
     assert corpus.recordings() == ["1", "2"]
     with pytest.raises(InputError, match="file not found") as caught:

@@ -83,3 +83,44 @@ def test_fixed_speakers_and_bad_specifications():
         make_folds(ITEMS, "kfold-by-speaker", folds=20)
     with pytest.raises(PartitionError, match="session"):
         make_folds(ITEMS, "sessions")
+
+
+def _manifest(folder: Path, overlap: bool) -> Path:
+    """A categorical manifest; with `overlap`, speaker s1 is in train and in test."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["path,speaker,label,portion", "a.wav,s1,happy,train", "b.wav,s2,sad,devel",
+            f"c.wav,{'s1' if overlap else 's3'},sad,test"]
+    path = folder / "overlap.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _said(capsys) -> str:
+    """What a command printed, with rich's line wrapping undone."""
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_make_partition_refuses_a_speaker_in_two_portions(tmp_path, capsys):
+    from tfemo.make_partition import main
+
+    output = tmp_path / "partition.csv"
+    argv = ["--corpus", "manifest", "--data_dir", str(_manifest(tmp_path, overlap=True)),
+            "--output", str(output)]
+    assert main(argv) == 1
+    said = _said(capsys)
+    assert "speakers appear in more than one portion (s1: test, train)" in said
+    assert not output.exists()
+    argv[3] = str(_manifest(tmp_path / "disjoint", overlap=False))
+    assert main(argv) == 0 and output.is_file()
+
+
+def test_make_tfrecords_refuses_a_speaker_in_two_portions(tmp_path, capsys):
+    from tfemo.make_tfrecords import main
+
+    output = tmp_path / "records"
+    argv = ["--corpus", "manifest", "--data_dir", str(_manifest(tmp_path, overlap=True)),
+            "--output_dir", str(output), "--embeddings", "none", "--workers", "1", "--quiet"]
+    assert main(argv) == 1
+    said = _said(capsys)
+    assert "corpus overlap: speakers appear in more than one portion (s1: test, train)" in said
+    assert not list(output.rglob("*.tfrecord*")) and not list(output.rglob("*.json"))

@@ -53,12 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         folds = make_folds(corpus.items(resolve_task(corpus, args.task)), args.partition,
                            folds=args.folds, seed=args.seed, split=parse_split(args.split))
         for fold in folds:
-            if getattr(corpus, "speaker_independent", True):
+            if corpus.speaker_independent:
                 check_speaker_independent(fold.items, corpus.name)
     except TfemoError as error:
         console.print(f"[red]error[/] {error}")
         return 1
-    if not getattr(corpus, "speaker_independent", True):
+    if not corpus.speaker_independent:
         console.print(f"[bold red]warning[/] {corpus.name} cannot be split by speaker: "
                       "scores on it are speaker-dependent")
     output = args.output or Path(f"partition-{corpus.name}-{args.partition}.csv")

@@ -1,4 +1,9 @@
-"""Corpus readers: one module per corpus knows its on-disk layout; nothing else does."""
+"""Corpus readers: one module per corpus knows its on-disk layout; nothing else does.
+
+Adding a corpus: a module with a `Corpus` subclass (tfemo.corpora.base), one line in
+`_READERS`, and one fake tree in tests/corpus_trees.py (tests/test_corpus_contract.py refuses a
+registered reader without one).
+"""
 
 from __future__ import annotations
 
@@ -42,9 +47,5 @@ def open_corpus(name: str, data_dir: str | Path | None = None) -> Corpus:
 
 
 def resolve_task(corpus: Corpus, task: str | None) -> str:
-    """`task`, or the corpus's default when None; an error if the corpus has no such task."""
-    task = task or corpus.default_task
-    if task not in corpus.tasks:
-        raise TfemoError(f"corpus {corpus.name} has no {task} task "
-                         f"(it has: {', '.join(corpus.tasks)})")
-    return task
+    """`task`, or the corpus's default when None; TaskError if the corpus has no such task."""
+    return corpus.check_task(task or None)

@@ -1,14 +1,17 @@
-"""The common records every corpus reader yields; the rest of tfemo sees only these."""
+"""The reader contract (`Corpus`) and the common records every reader yields (`Item`, ...)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
+from tfemo.core.errors import TfemoError
 from tfemo.core.tasks import Task
 
 CONTINUOUS = Task.CONTINUOUS
@@ -80,18 +83,97 @@ class Item:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-class Corpus(Protocol):
-    """What every corpus reader offers: its items per task and the names of its labels."""
+class TaskError(TfemoError, ValueError):
+    """A task that the corpus does not have (a ValueError too, as the readers raised before)."""
+
+
+def split_portions(split: Mapping[str, Sequence[Any]], known: Sequence[Any] | None,
+                   corpus: str, unit: str = "speaker", lower: bool = False) -> dict[Any, str]:
+    """Unit (speaker, word) -> portion; refuse unknown portions or units (if `known`), overlaps."""
+    portions: dict[Any, str] = {}
+    for portion, names in split.items():
+        if portion not in PORTIONS:
+            raise ValueError(f"{corpus} split: unknown portion {portion!r} (use {PORTIONS})")
+        if isinstance(names, str):
+            raise ValueError(f"{corpus} split: portion {portion!r} needs a list of {unit}s")
+        for name in (n.lower() for n in names) if lower else names:
+            if known is not None and name not in known:
+                raise ValueError(f"{corpus} split: unknown {unit} {name!r} in {portion!r}; "
+                                 f"known: {', '.join(map(str, known))}")
+            if portions.get(name, portion) != portion:
+                raise ValueError(f"{corpus} split: {unit} {name!r} is in both "
+                                 f"{portions[name]!r} and {portion!r}")
+            portions[name] = portion
+    return portions
+
+
+class Corpus(ABC):
+    """The reader contract: everything callers use, and the behaviour all readers share.
+
+    A reader declares `name`, `language`, `tasks`, `default_task`, `speaker_independent`
+    (False when its portions cannot keep speakers apart: then no overlap check applies),
+    `default_split` (portion -> speakers, words or sessions; empty when the portions come from
+    the corpus's own files) and, for rated corpora, `rater_names`. It implements `_items_of`
+    and `_label_names_of` for a task it has; `items` and `label_names` guard the task, and
+    `items` resets `ignored`, which `skip` fills with the files it left out and why.
+    """
 
     name: str
-    language: str
+    title: str = ""  # how split errors name the corpus ("EMO-DB"); default: `name`
+    language: str = "eng"
     tasks: tuple[str, ...]
     default_task: str
+    speaker_independent: bool = True
+    default_split: Mapping[str, tuple[Any, ...]] = MappingProxyType({})
 
-    def items(self, task: str) -> list[Item]:
-        """All items of the corpus for `task`, sorted by id, with their portion set."""
-        ...
+    @property
+    def rater_names(self) -> tuple[str, ...]:
+        """The annotators, in the order of the ratings axis of the traces (none: no ratings)."""
+        return ()
 
-    def label_names(self, task: str) -> tuple[str, ...]:
+    @property
+    def ignored(self) -> list[tuple[Path, str]]:
+        """The files the last `items` call skipped, each with the reason."""
+        return self.__dict__.setdefault("_ignored", [])
+
+    def skip(self, path: Path, reason: str) -> None:
+        """Leave a file out of the items, saying why (listed in `ignored`)."""
+        self.ignored.append((Path(path), reason))
+
+    def describe(self) -> str:
+        """The corpus's name as messages write it."""
+        return self.title or self.name
+
+    def check_task(self, task: str | None = None) -> str:
+        """`task`, or the default task when None; TaskError if the corpus has no such task."""
+        task = self.default_task if task is None else task
+        if task not in self.tasks:
+            raise TaskError(f"corpus {self.name} has no {task} task "
+                            f"(it has: {', '.join(str(t) for t in self.tasks)})")
+        return task
+
+    def items(self, task: str | None = None) -> list[Item]:
+        """All items of the corpus for `task` (default: its own), sorted by id, with portions."""
+        task = self.check_task(task)
+        self.__dict__["_ignored"] = []
+        return sorted(self._items_of(task), key=lambda item: item.id)
+
+    def label_names(self, task: str | None = None) -> tuple[str, ...]:
         """Class names (categorical) or label dimensions (continuous), in index order."""
-        ...
+        return tuple(self._label_names_of(self.check_task(task)))
+
+    def _use_split(self, split: Mapping[str, Sequence[Any]] | None,
+                   known: Sequence[Any] | None, unit: str = "speaker",
+                   lower: bool = False) -> dict[Any, str]:
+        """Set `split` (the given one or `default_split`); return unit -> portion, checked."""
+        chosen = self.default_split if split is None else split
+        self.split = {portion: tuple(units) for portion, units in chosen.items()}
+        return split_portions(self.split, known, self.describe(), unit, lower)
+
+    @abstractmethod
+    def _items_of(self, task: str) -> list[Item]:
+        """The items of a task the corpus has (the task is checked already)."""
+
+    @abstractmethod
+    def _label_names_of(self, task: str) -> Sequence[str]:
+        """The label names of a task the corpus has (the task is checked already)."""

@@ -31,8 +31,8 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tfemo.corpora.base import CATEGORICAL, Item, Segment
-from tfemo.corpora.files import audio_duration, collect_items, corpus_files, speaker_portions
+from tfemo.corpora.base import CATEGORICAL, Corpus, Item, Segment
+from tfemo.corpora.files import audio_duration, collect_items, corpus_files
 
 # letter -> class name, in class index order
 EMOTIONS: dict[str, str] = {
@@ -82,21 +82,20 @@ DEFAULT_SPLIT: dict[str, tuple[str, ...]] = {
 _NAME = re.compile(r"^(\d\d)([ab]\d\d)([A-Z])([a-z])$")
 
 
-class EmoDBCorpus:
+class EmoDBCorpus(Corpus):
     """EMO-DB reader: one categorical item per utterance, with its sentence as transcript."""
 
     name = "emodb"
+    title = "EMO-DB"
     language = "deu"
     tasks = (CATEGORICAL,)
     default_task = CATEGORICAL
-    speaker_independent = True
+    default_split = DEFAULT_SPLIT
 
     def __init__(self, root: str | Path,
                  split: Mapping[str, Sequence[str]] | None = None) -> None:
         self.root = Path(root)
-        self.split = {p: tuple(s) for p, s in (split or DEFAULT_SPLIT).items()}
-        self._portions = speaker_portions(self.split, tuple(SPEAKERS), "EMO-DB")
-        self.ignored: list[tuple[Path, str]] = []
+        self._portions = self._use_split(split, tuple(SPEAKERS))
 
     def _audio_folder(self) -> Path:
         """`root/wav` when present, else `root` (pointed at the wav folder itself)."""
@@ -128,18 +127,13 @@ class EmoDBCorpus:
                     label=EMOTIONS[letter], language=self.language, gender=gender,
                     metadata=metadata)
 
-    def items(self, task: str = CATEGORICAL) -> list[Item]:
-        """Every utterance in `wav/`, sorted by id; skipped files are listed in `ignored`."""
-        if task != CATEGORICAL:
-            raise ValueError(f"EMO-DB has tasks {self.tasks}, not {task!r}")
+    def _items_of(self, task: str) -> list[Item]:
+        """Every utterance in `wav/`; skipped files are listed in `ignored`."""
         folder = self._audio_folder()
-        files = corpus_files(folder, recursive=False)
-        self.ignored = []
-        return collect_items(folder, files, self._item, self.ignored,
-                             "EMO-DB utterances (like wav/03a01Fa.wav)", skip_hidden=False)
+        return collect_items(folder, corpus_files(folder, recursive=False), self._item,
+                             self.skip, "EMO-DB utterances (like wav/03a01Fa.wav)",
+                             skip_hidden=False)
 
-    def label_names(self, task: str = CATEGORICAL) -> tuple[str, ...]:
+    def _label_names_of(self, task: str) -> tuple[str, ...]:
         """The 7 class names: anger, boredom, disgust, fear, happiness, sadness, neutral."""
-        if task != CATEGORICAL:
-            raise ValueError(f"EMO-DB has tasks {self.tasks}, not {task!r}")
         return tuple(EMOTIONS.values())

@@ -1,14 +1,14 @@
-"""Layout-agnostic helpers the corpus readers share: audio length, splits, walking the files."""
+"""Layout-agnostic helpers the corpus readers share: audio length and walking the files."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import soundfile
 
 from tfemo.core.errors import InputError
-from tfemo.corpora.base import PORTIONS, Item
+from tfemo.corpora.base import Item
 
 
 def audio_duration(path: Path) -> float:
@@ -18,32 +18,6 @@ def audio_duration(path: Path) -> float:
     except (RuntimeError, OSError, ValueError, TypeError):
         return 0.0
     return seconds if seconds > 0 and seconds != float("inf") else 0.0
-
-
-def split_portions(split: Mapping[str, Sequence[str]], known: Sequence[str] | None,
-                   corpus: str, unit: str = "speaker", lower: bool = False) -> dict[str, str]:
-    """Unit (speaker, word) -> portion; refuse unknown portions or units (if `known`), overlaps."""
-    portions: dict[str, str] = {}
-    for portion, names in split.items():
-        if portion not in PORTIONS:
-            raise ValueError(f"{corpus} split: unknown portion {portion!r} (use {PORTIONS})")
-        if isinstance(names, str):
-            raise ValueError(f"{corpus} split: portion {portion!r} needs a list of {unit}s")
-        for name in (n.lower() for n in names) if lower else names:
-            if known is not None and name not in known:
-                raise ValueError(f"{corpus} split: unknown {unit} {name!r} in {portion!r}; "
-                                 f"known: {', '.join(known)}")
-            if portions.get(name, portion) != portion:
-                raise ValueError(f"{corpus} split: {unit} {name!r} is in both "
-                                 f"{portions[name]!r} and {portion!r}")
-            portions[name] = portion
-    return portions
-
-
-def speaker_portions(split: Mapping[str, Sequence[str]], known: Sequence[str],
-                     corpus: str) -> dict[str, str]:
-    """Speaker -> portion from a split; refuse unknown portions or speakers and overlaps."""
-    return split_portions(split, known, corpus)
 
 
 def is_hidden(path: Path, root: Path) -> bool:
@@ -60,18 +34,20 @@ def corpus_files(folder: Path, recursive: bool = True) -> list[Path]:
 
 
 def collect_items(folder: Path, files: Sequence[Path], item_of: Callable[[Path], Item | str],
-                  ignored: list[tuple[Path, str]], what: str,
+                  skip: Callable[[Path, str], None], what: str,
                   skip_hidden: bool = True) -> list[Item]:
-    """Items of files sorted by id; skips and repeated ids go to ignored; InputError if none."""
+    """Items of files sorted by id; skips and repeated ids go to `skip`; InputError if none."""
     items: dict[str, Item] = {}
+    skipped = 0
     for path in files:
         found = "hidden file" if skip_hidden and is_hidden(path, folder) else item_of(path)
+        if isinstance(found, Item) and found.id in items:
+            found = f"duplicate of {items[found.id].audio_path}"
         if isinstance(found, str):
-            ignored.append((path, found))
-        elif found.id in items:
-            ignored.append((path, f"duplicate of {items[found.id].audio_path}"))
+            skip(path, found)
+            skipped += 1
         else:
             items[found.id] = found
     if not items:
-        raise InputError(folder, "missing corpus", f"no {what}; {len(ignored)} other files")
+        raise InputError(folder, "missing corpus", f"no {what}; {skipped} other files")
     return [items[key] for key in sorted(items)]

@@ -67,7 +67,15 @@ from pathlib import Path
 import numpy as np
 
 from tfemo.core.errors import InputError
-from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Item, Segment, Trace, WordTiming
+from tfemo.corpora.base import (
+    CATEGORICAL,
+    CONTINUOUS,
+    Corpus,
+    Item,
+    Segment,
+    Trace,
+    WordTiming,
+)
 from tfemo.corpora.files import audio_duration
 
 SESSIONS = (1, 2, 3, 4, 5)
@@ -245,30 +253,24 @@ def _session_number(value: int | str) -> int:
     return int(digits.group(1))
 
 
-def session_portions(split: Mapping[str, Sequence[int | str]]) -> dict[int, str]:
-    """Session number -> portion; refuse unknown portions or sessions and overlaps."""
-    portions: dict[int, str] = {}
-    for portion, sessions in split.items():
-        if portion not in PORTIONS:
-            raise ValueError(f"IEMOCAP split: unknown portion {portion!r} (use {PORTIONS})")
-        if isinstance(sessions, (str, int)):
-            sessions = [sessions]
-        for session in map(_session_number, sessions):
-            if portions.get(session, portion) != portion:
-                raise ValueError(f"IEMOCAP split: session {session} is in both "
-                                 f"{portions[session]!r} and {portion!r}")
-            portions[session] = portion
-    return portions
+def session_split(split: Mapping[str, Sequence[int | str] | int | str],
+                  ) -> dict[str, tuple[int, ...]]:
+    """A split by session numbers, from 1, "1", "Ses01" or "Session1" (one or a list each)."""
+    return {portion: tuple(map(_session_number, [sessions] if isinstance(sessions, (str, int))
+                                                else sessions))
+            for portion, sessions in split.items()}
 
 
-class IemocapCorpus:
+
+class IemocapCorpus(Corpus):
     """IEMOCAP reader: one item per evaluated turn, categorical (4 or all classes) or V/A/D."""
 
     name = "iemocap"
+    title = "IEMOCAP"
     language = "eng"
     tasks = (CATEGORICAL, CONTINUOUS)
     default_task = CATEGORICAL
-    speaker_independent = True
+    default_split = DEFAULT_SPLIT
 
     def __init__(self, root: str | Path, classes: str = "4",
                  split: Mapping[str, Sequence[int | str]] | None = None) -> None:
@@ -277,9 +279,8 @@ class IemocapCorpus:
                              f"not {classes!r}")
         self.root = self._find_root(Path(root))
         self.classes = classes
-        self.split = {p: tuple(s) for p, s in (split or DEFAULT_SPLIT).items()}
-        self._portions = session_portions(self.split)
-        self.ignored: list[tuple[Path, str]] = []
+        self._portions = self._use_split(None if split is None else session_split(split),
+                                         SESSIONS, unit="session")
         self._transcripts: dict[Path, dict[str, str]] = {}
 
     @staticmethod
@@ -358,23 +359,21 @@ class IemocapCorpus:
                                                  f"{turn.path}:{turn.line}"),
                     label_files=(turn.path,), **common)
 
-    def items(self, task: str = CATEGORICAL) -> list[Item]:
-        """Every evaluated turn with audio, sorted by id; skipped turns are listed in `ignored`."""
-        self._check_task(task)
-        self.ignored = []
+    def _items_of(self, task: str) -> list[Item]:
+        """Every evaluated turn with audio; skipped turns are listed in `ignored`."""
         items: dict[str, Item] = {}
         for session, folder, path in self.evaluation_files():
             if path.name.startswith("."):
-                self.ignored.append((path, "hidden file"))
+                self.skip(path, "hidden file")
                 continue
             for turn in parse_evaluation(path):
                 found = self._item(turn, session, folder, task)
                 if isinstance(found, str):
                     wav = folder / "sentences" / "wav" / turn.dialog / f"{turn.name}.wav"
-                    self.ignored.append((wav, found))
+                    self.skip(wav, found)
                 elif found.id in items:
-                    self.ignored.append((found.audio_path, f"turn {found.id} of {path} line "
-                                                           f"{turn.line} is a duplicate"))
+                    self.skip(found.audio_path, f"turn {found.id} of {path} line {turn.line} "
+                                                "is a duplicate")
                 else:
                     items[found.id] = found
         self._transcripts = {}
@@ -384,15 +383,10 @@ class IemocapCorpus:
                              f"(Session{{n}}/dialog/EmoEvaluation/*.txt and "
                              f"Session{{n}}/sentences/wav/<dialog>/<turn>.wav); "
                              f"{len(self.ignored)} skipped")
-        return [items[key] for key in sorted(items)]
+        return list(items.values())
 
-    def _check_task(self, task: str) -> None:
-        if task not in self.tasks:
-            raise ValueError(f"IEMOCAP has tasks {self.tasks}, not {task!r}")
-
-    def label_names(self, task: str = CATEGORICAL) -> tuple[str, ...]:
+    def _label_names_of(self, task: str) -> tuple[str, ...]:
         """Class names (neutral, happy, angry, sad for "4") or the V/A/D dimensions."""
-        self._check_task(task)
         if task == CONTINUOUS:
             return DIMENSIONS
         return tuple(dict.fromkeys(CLASS_SETS[self.classes].values()))

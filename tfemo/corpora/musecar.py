@@ -73,9 +73,9 @@ from pathlib import Path
 import numpy as np
 
 from tfemo.core.errors import InputError
-from tfemo.corpora.base import CONTINUOUS, Item, Segment, Trace, WordTiming
+from tfemo.corpora.base import CONTINUOUS, Corpus, Item, Segment, Trace, WordTiming
 from tfemo.corpora.files import audio_duration, collect_items, corpus_files
-from tfemo.corpora.manifest import CsvTable, read_csv_table
+from tfemo.corpora.tables import CsvTable, read_csv_table
 
 DIMENSIONS = ("arousal", "valence")
 LABEL_PERIOD_MS = 250.0  # 4 Hz, used when a segment has a single label
@@ -251,14 +251,17 @@ def _first_dir(root: Path, names: Sequence[str]) -> Path:
     return next((root / n for n in names if (root / n).is_dir()), root / names[0])
 
 
-class MuseCarCorpus:
-    """MuSe-CaR reader: one continuous item per segment (or video) audio file."""
+class MuseCarCorpus(Corpus):
+    """MuSe-CaR reader: one continuous item per segment (or video) audio file.
+
+    `speaker_independent` holds by video only (no reviewer ids): see the module docstring.
+    """
 
     name = "musecar"
+    title = "MuSe-CaR"
     language = "eng"
     tasks = (CONTINUOUS,)
     default_task = CONTINUOUS
-    speaker_independent = True  # by video: see the module docstring
 
     def __init__(self, root: str | Path, *, seed: int = 0,
                  partition_file: str | Path | None = None) -> None:
@@ -274,7 +277,6 @@ class MuseCarCorpus:
         devel, test = split_devel([v for v, p in self.official.items() if p == "devel"], seed)
         self.portions = {v: "train" for v, p in self.official.items() if p == "train"}
         self.portions.update({v: "devel" for v in devel} | {v: "test" for v in test})
-        self.ignored: list[tuple[Path, str]] = []
         self._labels: dict[str, LabelRows] = {}
 
     def _find_partition(self) -> Path:
@@ -383,23 +385,16 @@ class MuseCarCorpus:
                     load_trace=functools.partial(read_trace, arousal, valence, segment),
                     label_files=(arousal, valence), language=self.language, metadata=metadata)
 
-    def items(self, task: str = CONTINUOUS) -> list[Item]:
-        """One item per labelled train/devel audio file, sorted by id; skips go to `ignored`."""
-        self._check_task(task)
+    def _items_of(self, task: str) -> list[Item]:
+        """One item per labelled train/devel audio file; skips go to `ignored`."""
         files = corpus_files(self.audio_dir)
-        self.ignored = []
         try:
-            return collect_items(self.audio_dir, files, self._item, self.ignored,
+            return collect_items(self.audio_dir, files, self._item, self.skip,
                                  "MuSe-CaR audio of labelled train/devel videos (like "
                                  "audio/<video>/<video>_<segment>.wav)")
         finally:
             self._labels = {}
 
-    def _check_task(self, task: str) -> None:
-        if task != CONTINUOUS:
-            raise ValueError(f"MuSe-CaR has the task {CONTINUOUS!r} only, not {task!r}")
-
-    def label_names(self, task: str = CONTINUOUS) -> tuple[str, ...]:
+    def _label_names_of(self, task: str) -> tuple[str, ...]:
         """The label dimensions: arousal and valence."""
-        self._check_task(task)
         return DIMENSIONS

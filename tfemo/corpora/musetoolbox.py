@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from tfemo.core.errors import InputError
-from tfemo.corpora.base import CONTINUOUS, Item, Trace
-from tfemo.corpora.manifest import CsvTable, read_csv_table
+from tfemo.corpora.base import CONTINUOUS, Corpus, Item, Trace
 from tfemo.corpora.musecar import read_partition
+from tfemo.corpora.tables import CsvTable, read_csv_table
 
 TIME_NAMES = ("timeStamp", "timestamp", "time")
 TIME_UNITS = {"ms": 1000.0, "s": 1.0}
@@ -108,10 +108,15 @@ def _dimension_order(names: list[str]) -> tuple[str, ...]:
     return (*first, *sorted(n for n in names if n not in first))
 
 
-class MuseToolboxCorpus:
-    """Reader of raw annotations in the MuSe-Toolbox layout (module docstring)."""
+class MuseToolboxCorpus(Corpus):
+    """Reader of raw annotations in the MuSe-Toolbox layout (module docstring).
+
+    `rater_names` is empty: recordings may have different raters, so records get no ratings
+    axis (each trace still carries its own raters for the gold-standard tools).
+    """
 
     name = "musetoolbox"
+    title = "MuSe-Toolbox"
     language = "und"
     tasks = (CONTINUOUS,)
     default_task = CONTINUOUS
@@ -158,9 +163,8 @@ class MuseToolboxCorpus:
         """The ratings of a recording, without audio."""
         return read_recording(self.label_files(recording), self.dimensions, self.time_unit)
 
-    def items(self, task: str = CONTINUOUS) -> list[Item]:
-        """One item per recording, sorted by id; the audio is <audio_dir>/<id>.wav (if any)."""
-        self._check_task(task)
+    def _items_of(self, task: str) -> list[Item]:
+        """One item per recording; the audio is <audio_dir>/<id>.wav (if any)."""
         items = []
         for recording in self._recordings:
             files = self.label_files(recording)
@@ -173,12 +177,6 @@ class MuseToolboxCorpus:
                 label_files=files, language=self.language))
         return items
 
-    def _check_task(self, task: str) -> None:
-        if task != CONTINUOUS:
-            raise ValueError(f"the MuSe-Toolbox layout has the task {CONTINUOUS!r} only, "
-                             f"not {task!r}")
-
-    def label_names(self, task: str = CONTINUOUS) -> tuple[str, ...]:
+    def _label_names_of(self, task: str) -> tuple[str, ...]:
         """The dimensions: the sub-folders holding CSV files."""
-        self._check_task(task)
         return self.dimensions

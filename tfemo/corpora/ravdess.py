@@ -38,8 +38,8 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tfemo.corpora.base import CATEGORICAL, Item, Segment
-from tfemo.corpora.files import audio_duration, collect_items, corpus_files, speaker_portions
+from tfemo.corpora.base import CATEGORICAL, Corpus, Item, Segment
+from tfemo.corpora.files import audio_duration, collect_items, corpus_files
 
 MODALITIES = {"01": "full-AV", "02": "video-only", "03": "audio-only"}
 AUDIO_ONLY = "03"
@@ -67,14 +67,15 @@ def gender_of(actor: str) -> str:
     return "male" if int(actor) % 2 else "female"
 
 
-class RavdessCorpus:
+class RavdessCorpus(Corpus):
     """RAVDESS reader: audio-only speech (or song) files, one categorical item per file."""
 
     name = "ravdess"
+    title = "RAVDESS"
     language = "eng"
     tasks = (CATEGORICAL,)
     default_task = CATEGORICAL
-    speaker_independent = True
+    default_split = DEFAULT_SPLIT
 
     def __init__(self, root: str | Path, channel: str = "speech",
                  split: Mapping[str, Sequence[str]] | None = None) -> None:
@@ -82,9 +83,7 @@ class RavdessCorpus:
             raise ValueError(f"RAVDESS channel must be speech, song or both, not {channel!r}")
         self.root = Path(root)
         self.channel = channel
-        self.split = {p: tuple(s) for p, s in (split or DEFAULT_SPLIT).items()}
-        self._portions = speaker_portions(self.split, ACTORS, "RAVDESS")
-        self.ignored: list[tuple[Path, str]] = []
+        self._portions = self._use_split(split, ACTORS)
 
     def _item(self, path: Path) -> Item | str:
         """The item of one file, or the reason it is skipped."""
@@ -128,18 +127,12 @@ class RavdessCorpus:
                     label=EMOTIONS[emotion], language=self.language, gender=gender_of(actor),
                     metadata=metadata)
 
-    def items(self, task: str = CATEGORICAL) -> list[Item]:
-        """Every audio-only file of the chosen channel, sorted by id; skips go to `ignored`."""
-        if task != CATEGORICAL:
-            raise ValueError(f"RAVDESS has tasks {self.tasks}, not {task!r}")
-        files = corpus_files(self.root)
-        self.ignored = []
-        return collect_items(self.root, files, self._item, self.ignored,
+    def _items_of(self, task: str) -> list[Item]:
+        """Every audio-only file of the chosen channel; skips go to `ignored`."""
+        return collect_items(self.root, corpus_files(self.root), self._item, self.skip,
                              f"RAVDESS {self.channel} files (like Actor_01/"
                              f"03-01-01-01-01-01-01.wav)")
 
-    def label_names(self, task: str = CATEGORICAL) -> tuple[str, ...]:
+    def _label_names_of(self, task: str) -> tuple[str, ...]:
         """Emotion names in code order (01 neutral .. 08 surprised); song has the first 6."""
-        if task != CATEGORICAL:
-            raise ValueError(f"RAVDESS has tasks {self.tasks}, not {task!r}")
         return SONG_EMOTIONS if self.channel == "song" else tuple(EMOTIONS.values())

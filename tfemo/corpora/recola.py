@@ -52,8 +52,8 @@ from pathlib import Path
 import numpy as np
 
 from tfemo.core.errors import InputError
-from tfemo.corpora.base import CONTINUOUS, Item, Trace
-from tfemo.corpora.manifest import CsvTable, parse_csv_text, read_csv_table
+from tfemo.corpora.base import CONTINUOUS, Corpus, Item, Trace
+from tfemo.corpora.tables import CsvTable, parse_csv_text, read_csv_table, read_text
 
 DIMENSIONS = ("arousal", "valence")
 RATERS = ("FM1", "FM2", "FM3", "FF1", "FF2", "FF3")
@@ -159,13 +159,7 @@ def read_combined_file(path: str | Path, recording: str,
 def read_arff(path: str | Path) -> CsvTable:
     """Read a numeric/string ARFF file (as AVEC writes them) into a CsvTable."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as error:
-        raise InputError(path, "missing labels", "file not found") from error
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(path, "bad labels", str(error)) from error
-    lines = text.splitlines()
+    lines = read_text(path, "bad labels", "missing labels").splitlines()
     header: list[str] = []
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
@@ -256,14 +250,14 @@ def _stems(folder: Path, suffixes: tuple[str, ...]) -> set[str]:
     return {p.stem for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes}
 
 
-class RecolaCorpus:
+class RecolaCorpus(Corpus):
     """Reader of RECOLA (AVEC 2016) ratings and audio in either layout (module docstring)."""
 
     name = "recola"
+    title = "RECOLA"
     language = "fra"
     tasks = (CONTINUOUS,)
     default_task = CONTINUOUS
-    speaker_independent = True
 
     def __init__(self, root: str | Path, *, audio_dir: str | Path | None = None,
                  layout: str | None = None) -> None:
@@ -331,9 +325,8 @@ class RecolaCorpus:
         """Where the audio of a recording is (or would be: layout "combined" has none)."""
         return self.audio_dir / f"{recording}.wav"
 
-    def items(self, task: str = CONTINUOUS) -> list[Item]:
-        """One item per labelled recording, sorted by id, with its official portion."""
-        self._check_task(task)
+    def _items_of(self, task: str) -> list[Item]:
+        """One item per labelled recording, with its official portion."""
         items = []
         for recording in self._recordings:
             files = self.recording_files(recording)
@@ -345,13 +338,8 @@ class RecolaCorpus:
                 metadata={"layout": self.layout}))
         return items
 
-    def _check_task(self, task: str) -> None:
-        if task != CONTINUOUS:
-            raise ValueError(f"RECOLA has the task {CONTINUOUS!r} only, not {task!r}")
-
-    def label_names(self, task: str = CONTINUOUS) -> tuple[str, ...]:
+    def _label_names_of(self, task: str) -> tuple[str, ...]:
         """The label dimensions: arousal and valence."""
-        self._check_task(task)
         return DIMENSIONS
 
     @property

@@ -27,8 +27,8 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tfemo.corpora.base import CATEGORICAL, Item
-from tfemo.corpora.files import collect_items, corpus_files, speaker_portions
+from tfemo.corpora.base import CATEGORICAL, Corpus, Item
+from tfemo.corpora.files import collect_items, corpus_files
 
 # code -> class name, in class index order
 EMOTIONS: dict[str, str] = {
@@ -53,21 +53,20 @@ _UTTERANCE = re.compile(rf"^{_CODE}$")
 _FLAT = re.compile(rf"^([A-Z]{{2}})_{_CODE}$")
 
 
-class SaveeCorpus:
+class SaveeCorpus(Corpus):
     """SAVEE reader: one categorical item per utterance (no transcripts), 4 male speakers."""
 
     name = "savee"
+    title = "SAVEE"
     language = "eng"
     tasks = (CATEGORICAL,)
     default_task = CATEGORICAL
-    speaker_independent = True
+    default_split = DEFAULT_SPLIT
 
     def __init__(self, root: str | Path,
                  split: Mapping[str, Sequence[str]] | None = None) -> None:
         self.root = Path(root)
-        self.split = {p: tuple(s) for p, s in (split or DEFAULT_SPLIT).items()}
-        self._portions = speaker_portions(self.split, SPEAKERS, "SAVEE")
-        self.ignored: list[tuple[Path, str]] = []
+        self._portions = self._use_split(split, SPEAKERS)
 
     def _item(self, path: Path) -> Item | str:
         """The item of one file, or the reason it is skipped."""
@@ -94,17 +93,11 @@ class SaveeCorpus:
                     label=EMOTIONS[code], language=self.language, gender="male",
                     metadata=metadata)
 
-    def items(self, task: str = CATEGORICAL) -> list[Item]:
-        """Every utterance, sorted by id (<speaker>_<code><nn>); skips go to `ignored`."""
-        if task != CATEGORICAL:
-            raise ValueError(f"SAVEE has tasks {self.tasks}, not {task!r}")
-        files = corpus_files(self.root)
-        self.ignored = []
-        return collect_items(self.root, files, self._item, self.ignored,
+    def _items_of(self, task: str) -> list[Item]:
+        """Every utterance, id <speaker>_<code><nn>; skips go to `ignored`."""
+        return collect_items(self.root, corpus_files(self.root), self._item, self.skip,
                              "SAVEE files (like AudioData/DC/a01.wav or DC_a01.wav)")
 
-    def label_names(self, task: str = CATEGORICAL) -> tuple[str, ...]:
+    def _label_names_of(self, task: str) -> tuple[str, ...]:
         """The 7 class names: anger, disgust, fear, happiness, neutral, sadness, surprise."""
-        if task != CATEGORICAL:
-            raise ValueError(f"SAVEE has tasks {self.tasks}, not {task!r}")
         return tuple(EMOTIONS.values())

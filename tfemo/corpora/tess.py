@@ -38,8 +38,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tfemo.corpora.base import CATEGORICAL, Item, Segment
-from tfemo.corpora.files import audio_duration, collect_items, corpus_files, split_portions
+from tfemo.corpora.base import CATEGORICAL, Corpus, Item, Segment
+from tfemo.corpora.files import audio_duration, collect_items, corpus_files
 
 WARNING = ("TESS has only 2 speakers (OAF, YAF), both in every portion: scores on TESS are "
            "SPEAKER-DEPENDENT and not comparable with speaker-independent results")
@@ -78,7 +78,7 @@ def default_portion(word: str) -> str:
     return next(p for p, buckets in DEFAULT_WORD_BUCKETS.items() if bucket in buckets)
 
 
-class TessCorpus:
+class TessCorpus(Corpus):
     """TESS reader; WARNING: 2 speakers only, so every TESS score is speaker-dependent.
 
     One categorical item per file, transcript "Say the word <word>"; portions hold out words,
@@ -86,6 +86,7 @@ class TessCorpus:
     """
 
     name = "tess"
+    title = "TESS"
     language = "eng"
     tasks = (CATEGORICAL,)
     default_task = CATEGORICAL
@@ -95,10 +96,9 @@ class TessCorpus:
     def __init__(self, root: str | Path,
                  split: Mapping[str, Sequence[str]] | None = None) -> None:
         self.root = Path(root)
-        self.split = None if split is None else {p: tuple(w) for p, w in split.items()}
+        self.split = None  # the default: words by hash (`default_portion`)
         self._portions = (None if split is None else
-                          split_portions(split, None, "TESS", unit="word", lower=True))
-        self.ignored: list[tuple[Path, str]] = []
+                          self._use_split(split, None, unit="word", lower=True))
 
     def _portion(self, word: str) -> str | None:
         if self._portions is None:
@@ -137,19 +137,13 @@ class TessCorpus:
                     segments=(Segment(0.0, audio_duration(path), transcript, None),), label=emotion,
                     language=self.language, gender="female", metadata=metadata)
 
-    def items(self, task: str = CATEGORICAL) -> list[Item]:
-        """Every file, sorted by id (<speaker>_<word>_<emotion code>); skips go to `ignored`."""
-        if task != CATEGORICAL:
-            raise ValueError(f"TESS has tasks {self.tasks}, not {task!r}")
-        files = corpus_files(self.root)
-        self.ignored = []
-        items = collect_items(self.root, files, self._item, self.ignored,
+    def _items_of(self, task: str) -> list[Item]:
+        """Every file, id <speaker>_<word>_<emotion code>; skips go to `ignored`; warns."""
+        items = collect_items(self.root, corpus_files(self.root), self._item, self.skip,
                               "TESS files (like OAF_angry/OAF_back_angry.wav)")
-        warnings.warn(WARNING, UserWarning, stacklevel=2)
+        warnings.warn(WARNING, UserWarning, stacklevel=3)
         return items
 
-    def label_names(self, task: str = CATEGORICAL) -> tuple[str, ...]:
+    def _label_names_of(self, task: str) -> tuple[str, ...]:
         """The 7 class names: angry, disgust, fear, happy, neutral, pleasant_surprise, sad."""
-        if task != CATEGORICAL:
-            raise ValueError(f"TESS has tasks {self.tasks}, not {task!r}")
         return tuple(EMOTIONS)

@@ -31,8 +31,8 @@ from tfemo.audio.features import feature_dims
 from tfemo.core.errors import InputError, TfemoError
 from tfemo.core.files import write_atomic
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
-from tfemo.corpora.manifest import read_label_file
 from tfemo.corpora.partition import check_speaker_independent
+from tfemo.corpora.tables import read_label_file
 from tfemo.records.description import DatasetDescription, RunningStats, description_path
 from tfemo.records.example import (
     EXAMPLE_VERSION,
@@ -154,7 +154,7 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
     dimensions = tuple(corpus.label_names(CONTINUOUS)) if continuous else ()
     if options.labels:
         items = with_gold_standard(items, Path(options.labels), dimensions, options.task)
-    if getattr(corpus, "speaker_independent", True):
+    if corpus.speaker_independent:
         check_speaker_independent(items, corpus.name)
     per_shard = options.examples_per_shard or (256 if options.task == CATEGORICAL else 8)
     plans = plan_shards(items, per_shard)
@@ -169,7 +169,7 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
         table, oov = vector_table(vocabulary, word_vectors)
     progress = _load_progress(output_dir, fingerprint(corpus, items, options, vectors_name))
     class_names = () if continuous else tuple(corpus.label_names(CATEGORICAL))
-    raters = tuple(getattr(corpus, "rater_names", ()) or ()) if continuous else ()
+    raters = tuple(corpus.rater_names) if continuous else ()
     if options.labels:
         raters = ()  # a gold standard has no per-annotator ratings
     feature_dims(options.features)  # unknown families fail here, before any work
