@@ -163,7 +163,7 @@ def make_feature_store(corpus: Corpus, output: str | Path, options: StoreOptions
 
     output.parent.mkdir(parents=True, exist_ok=True)
     parts = Parts(parts_dir(output), run_options)
-    results: dict[str, ItemFeatures | Skip] = {}
+    skips: dict[str, Skip] = {}  # the features wait in the parts, not in memory
     todo = []
     for item, key in zip(items, keys, strict=True):
         saved = parts.load(item.id, key)
@@ -172,7 +172,7 @@ def make_feature_store(corpus: Corpus, output: str | Path, options: StoreOptions
             continue
         if isinstance(saved, Skip):
             _skipped(saved, strict, on_skip)
-        results[item.id] = saved
+            skips[item.id] = saved
         report.reused += 1
         if on_progress:
             on_progress(1)
@@ -186,8 +186,8 @@ def make_feature_store(corpus: Corpus, output: str | Path, options: StoreOptions
                     raise outcome
                 outcome = Skip(item.id, outcome.path, outcome.reason, outcome.detail)
                 _skipped(outcome, False, on_skip)
+                skips[item.id] = outcome
             parts.save(item.id, key, outcome)
-            results[item.id] = outcome
             report.computed += 1
             if on_progress:
                 on_progress(1)
@@ -195,13 +195,21 @@ def make_feature_store(corpus: Corpus, output: str | Path, options: StoreOptions
         outcomes.close()
 
     write_store(output, file_attributes(corpus.name, options, fingerprint),
-                ((item, results[item.id]) for item in items
-                 if isinstance(results[item.id], ItemFeatures)),
-                [r for r in (results[item.id] for item in items) if isinstance(r, Skip)])
+                ((item, _features(parts, item, key)) for item, key in zip(items, keys, strict=True)
+                 if item.id not in skips),
+                [skips[item.id] for item in items if item.id in skips])
     parts.remove()
     _summarise(report, False, None)
     report.wall_seconds = time.perf_counter() - started
     return report
+
+
+def _features(parts: Parts, item: Item, key: str) -> ItemFeatures:
+    """An item's features, read back from its part while the store is written."""
+    saved = parts.load(item.id, key)
+    if not isinstance(saved, ItemFeatures):
+        raise RuntimeError(f"the part of {item.id!r} vanished from {parts.folder}")
+    return saved
 
 
 def _check_items(items: Sequence[Item]) -> None:

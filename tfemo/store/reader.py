@@ -63,6 +63,10 @@ class FeatureStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._open()
+
+    def _open(self) -> None:
+        """Open the file and read every item's attributes (selection needs no array)."""
         try:
             self._file = h5py.File(self.path, "r")
         except (OSError, FileNotFoundError) as error:
@@ -179,7 +183,7 @@ class FeatureStore:
         try:
             write_latents(self.path, name, latents, provenance)
         finally:
-            self.__init__(self.path)
+            self._open()
 
 
 def open_store(path: str | Path) -> FeatureStore:
