@@ -373,8 +373,10 @@ def _add_bad_files(root: Path) -> dict[str, str]:
     samples[800:810] = np.nan
     samples[900] = np.inf
     soundfile.write(str(non_finite), samples, 16000, subtype="FLOAT")
+    huge = root / "Actor_04" / "03-01-03-01-01-02-04.wav"  # finite, but its power overflows
+    soundfile.write(str(huge), np.full(3200, 1e30, dtype=np.float32), 16000, subtype="FLOAT")
     return {str(corrupt): "corrupt audio", str(empty): "empty audio",
-            str(non_finite): "non-finite audio"}
+            str(non_finite): "non-finite audio", str(huge): "non-finite features"}
 
 
 def test_bad_files_are_reported_skipped_and_the_rest_is_unchanged(ravdess_root, tmp_path,

@@ -46,14 +46,16 @@ def featurise(item: Item, families: tuple[str, ...]) -> ItemFeatures:
     audio = load_audio(item.audio_path)
     check_finite_audio(audio, item.audio_path)
     num_frames = frame_count(len(audio))
-    parts = extract_features(audio, num_frames, families)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge samples: reported just below
+        parts = extract_features(audio, num_frames, families)
+        stats = utterance_statistics(parts)
     frames = np.concatenate([parts[name] for name in families], axis=1).astype(np.float32)
-    stats = utterance_statistics(parts)
     for name, values in (("frames", frames), ("stats", stats)):
         bad = ~np.isfinite(values)
         if bad.any():
             raise InputError(item.audio_path, "non-finite features",
-                             f"{int(bad.sum())} {name} values are NaN or infinite")
+                             f"{int(bad.sum())} values of the {name} are NaN or infinite "
+                             f"(samples of magnitude up to {float(np.abs(audio).max()):.3g})")
     return ItemFeatures(frames, stats, num_frames, len(audio) / SAMPLE_RATE)
 
 
