@@ -1,0 +1,74 @@
+"""One item -> its frame features and utterance statistics, with the code the records use.
+
+Audio is loaded with tfemo.audio.io.load_audio (16 kHz mono), framed on the 40 ms record grid
+(frame_count, as tfemo.records.example.build_example does) and featurised with
+tfemo.audio.features.extract_features; the frames are the families side by side in the order
+asked, as tfemo.records.example.frame_features concatenates them (that module is not imported
+here because it loads TensorFlow), and the statistics are utterance_statistics of the same
+families.  Every bad input becomes an InputError naming the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfemo.audio import SAMPLE_RATE
+from tfemo.audio.features import extract_features, utterance_statistics
+from tfemo.audio.io import frame_count, load_audio
+from tfemo.core.errors import InputError
+from tfemo.corpora.base import Item
+
+
+@dataclass
+class ItemFeatures:
+    """The arrays stored for one item."""
+
+    frames: np.ndarray  # float32 [num_frames, sum of family widths]
+    stats: np.ndarray  # float32 [2 * sum of family widths]
+    num_frames: int
+    seconds: float
+
+
+def check_finite_audio(audio: np.ndarray, path) -> None:
+    """Raise InputError naming how many samples are NaN or infinite, and when the first is."""
+    bad = ~np.isfinite(audio)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise InputError(path, "non-finite audio",
+                         f"{int(bad.sum())} of {len(audio)} samples (at 16 kHz) are NaN or "
+                         f"infinite, the first at {first / SAMPLE_RATE:.3f} s")
+
+
+def featurise(item: Item, families: tuple[str, ...]) -> ItemFeatures:
+    """Load, frame and featurise one item's audio; the frames and stats are always finite."""
+    audio = load_audio(item.audio_path)
+    check_finite_audio(audio, item.audio_path)
+    num_frames = frame_count(len(audio))
+    with np.errstate(over="ignore", invalid="ignore"):  # huge samples: reported just below
+        parts = extract_features(audio, num_frames, families)
+        stats = utterance_statistics(parts)
+    frames = np.concatenate([parts[name] for name in families], axis=1).astype(np.float32)
+    for name, values in (("frames", frames), ("stats", stats)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise InputError(item.audio_path, "non-finite features",
+                             f"{int(bad.sum())} values of the {name} are NaN or infinite "
+                             f"(samples of magnitude up to {float(np.abs(audio).max()):.3g})")
+    return ItemFeatures(frames, stats, num_frames, len(audio) / SAMPLE_RATE)
+
+
+def item_attributes(item: Item) -> dict[str, str]:
+    """Every field of the Item and every key of its metadata, as string attributes.
+
+    A metadata key that clashes with a field name is stored as `metadata_<key>`.
+    """
+    attrs = {"id": item.id, "speaker": item.speaker, "corpus": item.corpus,
+             "portion": item.portion, "label": item.label or "", "gender": item.gender or "",
+             "language": item.language, "audio_path": str(item.audio_path),
+             "transcript": " ".join(s.transcript for s in item.segments if s.transcript)}
+    for key in sorted(item.metadata):
+        name = f"metadata_{key}" if key in attrs or key in ("num_frames", "seconds") else key
+        attrs[name] = str(item.metadata[key])
+    return attrs
