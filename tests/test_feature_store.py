@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests.test_corpora_categorical import _ravdess_tree as ravdess_tree  # the one import of it
+from tests.corpus_trees import ravdess_tree
 from tfemo.audio.features import FEATURE_FAMILIES, extract_features, utterance_statistics
 from tfemo.audio.io import frame_count, load_audio
 from tfemo.core.errors import InputError, TfemoError, UserError

@@ -68,6 +68,8 @@ def set_attrs(target, attrs: Mapping[str, object]) -> None:
             target.attrs[name] = text_array(value)
         elif isinstance(value, (list, tuple)):
             target.attrs[name] = np.asarray(value, dtype=np.int64)
+        elif isinstance(value, str):
+            target.attrs[name] = str(value)  # a str subclass (Task) has no HDF5 conversion
         else:
             target.attrs[name] = value
 
