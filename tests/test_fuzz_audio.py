@@ -42,6 +42,7 @@ class WavCase:
     truncated: bool  # cut short or with a declared size larger than the file
     nonfinite: int  # NaN/Inf samples put in (float data)
     first_bad: int  # frame of the first one
+    placeholder: bool = False  # the declared size is a streaming writer's 0xFFFFFFFF
 
     @property
     def valid(self) -> bool:
@@ -80,10 +81,11 @@ def wav_cases(draw) -> WavCase:
     blob = wav_bytes(data, channels=channels, rate=rate, bits=bits, fmt=fmt, data_size=declared,
                      block_align=width * bits // 8)
     cut = draw(st.sampled_from([None, None, None]) | st.integers(0, len(blob)))
-    truncated = declared is not None or (cut is not None and cut < len(blob))
-    if cut is not None:
-        blob = blob[:cut]
-    return WavCase(blob, frames, rate, channels, truncated, nonfinite, first_bad)
+    cut_short = cut is not None and cut < len(blob)
+    truncated = declared is not None or cut_short
+    placeholder = declared == 2**32 - 1  # "until the end of the file": a cut is invisible
+    blob = blob[:cut]
+    return WavCase(blob, frames, rate, channels, truncated, nonfinite, first_bad, placeholder)
 
 
 def _write(folder: Path, data: bytes, name: str = "fuzz.wav") -> Path:
@@ -110,6 +112,7 @@ def _check_audio(audio: np.ndarray, path: Path, case: WavCase | None) -> None:
     assert np.isfinite(audio).all()
     if case is not None:
         assert not case.nonfinite and case.rate >= MIN_SAMPLE_RATE and case.channels >= 1
+        assert not case.truncated or case.placeholder, "a truncated file was read"
         if not case.truncated:
             expected = case.frames * SAMPLE_RATE / case.rate
             assert abs(len(audio) - expected) <= 1 + expected * 1e-6

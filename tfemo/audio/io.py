@@ -1,14 +1,16 @@
 """Read audio as real corpora ship it: 16 kHz mono float32, or an error naming the file.
 
 Every way a file can be unusable is an InputError naming it: missing, unreadable by libsndfile,
-no samples, a sample rate too low for speech, or (float files) samples that are NaN or infinite
-(the error says how many and when the first one is) or absurdly large. `open_audio` opens and
-checks a header; `load_audio` reads a file whole and `audio_blocks` block by block (the same
-samples, for files too long to hold at once).
+cut short (a WAV whose data chunk declares more bytes than the file holds), no samples, a sample
+rate too low for speech, or (float files) samples that are NaN or infinite (the error says how
+many and when the first one is) or absurdly large. `open_audio` opens and checks a header;
+`load_audio` reads a file whole and `audio_blocks` block by block (the same samples, for files
+too long to hold at once).
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,33 @@ def _corrupt(path: Path, error: BaseException) -> InputError:
     return InputError(path, "corrupt audio", text)
 
 
+def wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """(declared, present) bytes of a RIFF/WAVE data chunk that the file cuts short, else None.
+
+    libsndfile reads what there is of a truncated WAV without a word; this says so. A declared
+    size of 0 or 0xFFFFFFFF is the placeholder of a writer that streamed the file, not a cut.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size = path.stat().st_size
+            position = 12
+            while position + 8 <= size:
+                handle.seek(position)
+                chunk_id, chunk_size = struct.unpack("<4sI", handle.read(8))
+                if chunk_id == b"data":
+                    present = size - position - 8
+                    if chunk_size in (0, 0xFFFFFFFF) or chunk_size <= present:
+                        return None
+                    return chunk_size, present
+                position += 8 + chunk_size + (chunk_size & 1)
+    except OSError:
+        return None
+    return None
+
+
 def open_audio(path: str | Path) -> AudioInfo:
     """The header of an audio file, checked (InputError if it cannot be used)."""
     path = Path(path)
@@ -64,6 +93,12 @@ def open_audio(path: str | Path) -> AudioInfo:
                          f"{rate} Hz; speech audio needs at least {MIN_SAMPLE_RATE} Hz")
     if frames <= 0:
         raise InputError(path, "empty audio", "the file holds no samples")
+    shortfall = wav_shortfall(path)
+    if shortfall is not None:
+        declared, present = shortfall
+        raise InputError(path, "truncated audio",
+                         f"the header declares {declared} bytes of samples, the file holds "
+                         f"{present} ({frames / rate:.3f} s of audio are there)")
     return AudioInfo(path, rate, channels, frames)
 
 
