@@ -15,6 +15,6 @@ from hypothesis import HealthCheck, settings
 _COMMON = {"deadline": None, "database": None, "print_blob": True,
            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
                                      HealthCheck.function_scoped_fixture]}
-settings.register_profile("ci", derandomize=True, max_examples=25, **_COMMON)
+settings.register_profile("ci", derandomize=True, max_examples=50, **_COMMON)
 settings.register_profile("long", derandomize=False, max_examples=400, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -77,6 +77,8 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
         "zero_channels.wav": (wav_bytes(pcm16(tone), channels=0, block_align=2),
                               "corrupt audio"),
         "zero_samples.wav": (wav_bytes(b""), "empty audio"),
+        "one_sample_at_44k.wav": (wav_bytes(pcm8(tone[:1]), bits=8, rate=44_100),
+                                  "empty audio"),  # no sample at 16 kHz (found by fuzzing)
         "float_nan.wav": (wav_bytes(float32(_with(tone, [100, 5000], np.nan)), bits=32,
                                     fmt=IEEE_FLOAT), "non-finite audio"),
         "float_inf.wav": (wav_bytes(float32(_with(tone, [8000], -np.inf)), bits=32,

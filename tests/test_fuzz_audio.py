@@ -48,7 +48,8 @@ class WavCase:
     def valid(self) -> bool:
         """Well formed, readable and usable by construction."""
         return (not self.truncated and self.frames > 0 and self.channels >= 1
-                and self.rate >= MIN_SAMPLE_RATE and not self.nonfinite)
+                and self.rate >= MIN_SAMPLE_RATE and not self.nonfinite
+                and self.frames * SAMPLE_RATE >= self.rate)  # at least one sample at 16 kHz
 
 
 @st.composite

@@ -165,7 +165,15 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     del samples
     if info.sample_rate != sample_rate:
         mono = soxr.resample(mono, info.sample_rate, sample_rate, quality="HQ").astype(np.float32)
+    if len(mono) == 0:
+        raise _too_short(info, sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _too_short(info: AudioInfo, sample_rate: int) -> InputError:
+    return InputError(info.path, "empty audio",
+                      f"{info.frames} samples at {info.sample_rate} Hz are no sample at "
+                      f"{sample_rate} Hz")
 
 
 def audio_blocks(path: str | Path, sample_rate: int = SAMPLE_RATE,
@@ -181,7 +189,7 @@ def audio_blocks(path: str | Path, sample_rate: int = SAMPLE_RATE,
     if info.sample_rate != sample_rate:
         stream = soxr.ResampleStream(info.sample_rate, sample_rate, 1, dtype="float32",
                                      quality="HQ")
-    check, offset, total = SampleCheck(info), 0, 0
+    check, offset, total, produced = SampleCheck(info), 0, 0, 0
     try:
         blocks = soundfile.blocks(str(info.path), blocksize=block_frames, dtype="float32",
                                   always_2d=True)
@@ -195,6 +203,7 @@ def audio_blocks(path: str | Path, sample_rate: int = SAMPLE_RATE,
             if stream is not None:
                 mono = stream.resample_chunk(np.ascontiguousarray(mono), last=False)
             if len(mono):
+                produced += len(mono)
                 yield np.ascontiguousarray(mono, dtype=np.float32)
     except _READ_ERRORS as error:
         raise _corrupt(info.path, error) from error
@@ -204,7 +213,10 @@ def audio_blocks(path: str | Path, sample_rate: int = SAMPLE_RATE,
     if stream is not None:
         tail = stream.resample_chunk(np.zeros(0, np.float32), last=True)
         if len(tail):
+            produced += len(tail)
             yield np.ascontiguousarray(tail, dtype=np.float32)
+    if not produced:
+        raise _too_short(info, sample_rate)
 
 
 def frame_count(num_samples: int, frame_length: int = FRAME_LENGTH) -> int:
