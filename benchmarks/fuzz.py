@@ -83,8 +83,8 @@ def main() -> int:
     stats, outcomes = parse_statistics(output), parse_outcomes(output)
     table = Table(title=f"fuzz campaign, profile {args.profile!r}: {seconds:.0f} s")
     for column in ("entry point family", "test", "examples", "failing", "invalid", "outcome"):
-        table.add_column(column, justify="right" if column in ("examples", "failing",
-                                                               "invalid") else "left")
+        table.add_column(column, no_wrap=True, justify="right" if column in (
+            "examples", "failing", "invalid") else "left")
     for key in sorted(set(stats) | set(outcomes)):
         module, test = key
         entry = stats.get(key, {"examples": 0, "failing": 0, "invalid": 0})
@@ -93,7 +93,7 @@ def main() -> int:
         table.add_row(module.removeprefix("tests/test_fuzz_").removesuffix(".py"), test,
                       str(entry["examples"]), str(entry["failing"]), str(entry["invalid"]),
                       f"{style}{outcome}")
-    console = Console()
+    console = Console(width=150)
     console.print(table)
     if result.returncode != 0:
         failures = [line for line in output.splitlines() if "Falsifying" in line

@@ -154,6 +154,10 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     info = open_audio(path)
     try:
         samples, _ = soundfile.read(info.path, dtype="float32", always_2d=True)
+    except MemoryError as error:
+        raise InputError(info.path, "audio too long",
+                         f"{info.seconds:.0f} s of {info.channels}-channel audio do not fit in "
+                         f"memory") from error
     except _READ_ERRORS as error:
         raise _corrupt(info.path, error) from error
     if samples.shape[0] == 0:

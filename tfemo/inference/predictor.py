@@ -6,7 +6,9 @@ audio file into the model's inputs with the code that wrote the records (tfemo.r
 resampling to 16 kHz, 40 ms frames, the same hand-crafted features and, for models that read
 words, word vectors from a transcript. Long files are run in chunks of `chunk_frames`: a
 classifier averages the chunks' probabilities weighted by their frames; a regressor's chunk
-traces are joined end to end.
+traces are joined end to end. Files longer than `stream_frames` (10 minutes) are read and
+featurised chunk by chunk (tfemo.inference.streaming), so an hour of audio fits in bounded
+memory.
 """
 
 from __future__ import annotations
