@@ -226,6 +226,19 @@ def _raise(error: Exception):
     raise error
 
 
+def test_a_segment_with_non_finite_times_is_named(tmp_path):
+    from tfemo.corpora.base import Segment
+
+    audio = tmp_path / "a.wav"
+    soundfile.write(audio, _tone(0.5).astype(np.float32), RATE)
+    item = Item(id="a", speaker="s", corpus="c", portion="train", audio_path=audio, label="x",
+                segments=(Segment(float("nan"), 0.4, "hello there"),))
+    options = BuildOptions(task="categorical", alignment="uniform", class_names=("x",),
+                           word_dim=2)
+    with pytest.raises(InputError, match="bad transcript"):
+        build_example(item, options, {"hello": np.ones(2), "there": np.ones(2)})
+
+
 def test_an_internal_error_while_building_fails_the_run(tmp_path, monkeypatch):
     audio = tmp_path / "a.wav"
     soundfile.write(audio, _tone(0.5).astype(np.float32), RATE)

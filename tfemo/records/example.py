@@ -182,6 +182,9 @@ def _word_timings(item: Item, audio: np.ndarray, alignment: str) -> tuple[list[W
             raise InputError(item.audio_path, "empty transcript",
                              f"no words in the transcript of "
                              f"{segment.start:.2f}-{segment.end:.2f} s")
+        if not (np.isfinite(segment.start) and np.isfinite(segment.end)):
+            raise InputError(item.audio_path, "bad transcript",
+                             f"a segment's times are {segment.start}-{segment.end} s")
         first = max(0, int(round(segment.start * SAMPLE_RATE)))
         last = min(len(audio), int(round(segment.end * SAMPLE_RATE)))
         if last <= first:
