@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -135,7 +136,7 @@ def frame_features(audio: np.ndarray, num_frames: int, families: tuple[str, ...]
     return np.concatenate([parts[name] for name in families], axis=1).astype(np.float32)
 
 
-def check_finite_features(features: np.ndarray, path, audio: np.ndarray) -> None:
+def check_finite_features(features: np.ndarray, path: str | Path, audio: np.ndarray) -> None:
     """Finite audio can still overflow float32 features (a float file with huge values)."""
     finite = np.isfinite(features)
     if not finite.all():
