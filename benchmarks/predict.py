@@ -8,6 +8,14 @@ file: reading, resampling, framing, features and the model, chunked as the comma
 Prints the best of --repeats runs after one warm-up, split into input preparation and model.
 
     python benchmarks/predict.py [--checkpoint checkpoints/emodb-loso/conv1d-train/fold-01]
+
+--memory: peak resident memory of `python -m tfemo.predict` on a long file (default one hour
+of 16 kHz noisy tones): writes the file, runs the command in a subprocess and prints the
+child's peak RSS (resource.getrusage(RUSAGE_CHILDREN).ru_maxrss). Without --checkpoint it
+builds an untrained conv1d train dir reading classify.py's feature families (the weights do
+not change the memory).
+
+    python benchmarks/predict.py --memory [--seconds 3600] [--rate 16000 --channels 1]
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -50,17 +61,76 @@ def sixty_seconds(source: Path, seconds: float) -> np.ndarray:
     return np.concatenate(pieces)[: int(seconds * SAMPLE_RATE)]
 
 
+MEMORY_FEATURES = ("zcr", "rms", "mfcc", "chroma", "mel_db", "contrast", "entropy", "pitch")
+
+
+def write_long_file(path: Path, seconds: float, rate: int, channels: int) -> None:
+    """A long PCM_16 file of noisy tones switching on and off, written minute by minute."""
+    rng = np.random.default_rng(0)
+    with soundfile.SoundFile(path, "w", rate, channels, "PCM_16") as handle:
+        done = 0
+        while done < seconds * rate:
+            n = int(min(60 * rate, seconds * rate - done))
+            t = (done + np.arange(n)) / rate
+            tone = 0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 0.3 * t) > 0)
+            block = tone[:, None] + 0.02 * rng.standard_normal((n, channels))
+            handle.write(block.astype(np.float32))
+            done += n
+
+
+def memory(args: argparse.Namespace) -> None:
+    """Peak RSS of tfemo.predict on one long file, run as the command line does."""
+    here = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        checkpoint = args.checkpoint
+        if not (checkpoint / "model.json").is_file():
+            sys.path.insert(0, str(here))
+            from tests.predict_factory import write_train_dir
+
+            checkpoint = write_train_dir(folder / "train", "conv1d", MEMORY_FEATURES)
+        path = folder / "long.wav"
+        write_long_file(path, args.seconds, args.rate, args.channels)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(here), os.environ.get("PYTHONPATH", "")) if p)}
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "tfemo.predict", str(path), "--checkpoint", str(checkpoint),
+             "--output_dir", str(folder / "out"), "--chunk_seconds", str(args.chunk_seconds)],
+            env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if result.returncode != 0:
+            raise SystemExit(f"tfemo.predict failed:\n{result.stdout}\n{result.stderr}")
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+    table = Table(title=f"tfemo.predict on a {args.seconds / 60:.0f} min file "
+                        f"({args.rate} Hz, {args.channels} ch), one core")
+    for column in ("peak RSS (MB)", "below 1 GB", "wall seconds"):
+        table.add_column(column, justify="right")
+    table.add_row(f"{peak_mb:.0f}", "yes" if peak_mb < 1024 else "NO", f"{seconds:.1f}")
+    Console().print(table)
+
+
 def main() -> None:
     here = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path,
                         default=Path("checkpoints/emodb-loso/conv1d-train/fold-01"))
+    parser.add_argument("--memory", action="store_true",
+                        help="measure the peak RSS of tfemo.predict on a long file instead")
+    parser.add_argument("--rate", type=int, default=SAMPLE_RATE, help="--memory: sample rate")
+    parser.add_argument("--channels", type=int, default=1, help="--memory: channels")
     parser.add_argument("--audio_dir", type=Path, default=here.parent / "shared/data/emodb/wav")
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="file length (default 60, with --memory 3600)")
     parser.add_argument("--chunk_seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if args.memory:
+        args.seconds = args.seconds or 3600.0
+        memory(args)
+        return
+    args.seconds = args.seconds or 60.0
     source = args.audio_dir
     if not source.is_dir():
         from tfemo.corpora.demo import ensure_demo_corpus

@@ -1,7 +1,18 @@
-"""Read audio as real corpora ship it: 16 kHz mono float32, or an error naming the file."""
+"""Read audio as real corpora ship it: 16 kHz mono float32, or an error naming the file.
+
+Every way a file can be unusable is an InputError naming it: missing, unreadable by libsndfile,
+cut short (a WAV whose data chunk declares more bytes than the file holds), no samples, a sample
+rate too low for speech, or (float files) samples that are NaN or infinite (the error says how
+many and when the first one is) or absurdly large. `open_audio` opens and checks a header;
+`load_audio` reads a file whole and `audio_blocks` block by block (the same samples, for files
+too long to hold at once).
+"""
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,26 +22,205 @@ import soxr
 from tfemo.audio import FRAME_LENGTH, SAMPLE_RATE
 from tfemo.core.errors import InputError
 
+MIN_SAMPLE_RATE = 4000  # Hz: below this a file holds no usable speech (and would upsample hugely)
+MAX_AMPLITUDE = 64.0  # a float sample beyond +-64 (36 dB over full scale) is not a recording
+BLOCK_FRAMES = 1 << 18  # file frames read at a time by audio_blocks (~5.9 s at 44.1 kHz)
+_READ_ERRORS = (soundfile.LibsndfileError, RuntimeError, ValueError, OSError, EOFError,
+                MemoryError, TypeError)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says: its sample rate, channels and length in frames."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        """Duration in seconds."""
+        return self.frames / self.sample_rate
+
+
+def _corrupt(path: Path, error: BaseException) -> InputError:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return InputError(path, "corrupt audio", text)
+
+
+def wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """(declared, present) bytes of a RIFF/WAVE data chunk that the file cuts short, else None.
+
+    libsndfile reads what there is of a truncated WAV without a word; this says so. A declared
+    size of 0 or 0xFFFFFFFF is the placeholder of a writer that streamed the file, not a cut.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size = path.stat().st_size
+            position = 12
+            while position + 8 <= size:
+                handle.seek(position)
+                chunk_id, chunk_size = struct.unpack("<4sI", handle.read(8))
+                if chunk_id == b"data":
+                    present = size - position - 8
+                    if chunk_size in (0, 0xFFFFFFFF) or chunk_size <= present:
+                        return None
+                    return chunk_size, present
+                position += 8 + chunk_size + (chunk_size & 1)
+    except OSError:
+        return None
+    return None
+
+
+def open_audio(path: str | Path) -> AudioInfo:
+    """The header of an audio file, checked (InputError if it cannot be used)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "missing audio", "no such file")
+    try:
+        info = soundfile.info(str(path))
+        rate, channels, frames = int(info.samplerate), int(info.channels), int(info.frames)
+    except _READ_ERRORS as error:
+        raise _corrupt(path, error) from error
+    if channels < 1:
+        raise InputError(path, "corrupt audio", f"{channels} channels")
+    if rate < MIN_SAMPLE_RATE:
+        raise InputError(path, "bad sample rate",
+                         f"{rate} Hz; speech audio needs at least {MIN_SAMPLE_RATE} Hz")
+    if frames <= 0:
+        raise InputError(path, "empty audio", "the file holds no samples")
+    shortfall = wav_shortfall(path)
+    if shortfall is not None:
+        declared, present = shortfall
+        raise InputError(path, "truncated audio",
+                         f"the header declares {declared} bytes of samples, the file holds "
+                         f"{present} ({frames / rate:.3f} s of audio are there)")
+    return AudioInfo(path, rate, channels, frames)
+
+
+class SampleCheck:
+    """Counts NaN and infinite samples and finds the peak over a file read in pieces.
+
+    Integer formats always lie in [-1, 1]; only float files can hold NaN, infinities or
+    values so large that features overflow and train statistics are swamped.
+    """
+
+    def __init__(self, info: AudioInfo) -> None:
+        self.info = info
+        self.bad = 0
+        self.first_frame = -1
+        self.peak = 0.0
+        self.peak_frame = 0
+
+    def update(self, samples: np.ndarray, offset: int) -> None:
+        """Check samples [frames, channels] that start at file frame `offset`."""
+        finite = np.isfinite(samples)
+        if not finite.all():
+            self.bad += int(finite.size - np.count_nonzero(finite))
+            if self.first_frame < 0:
+                self.first_frame = offset + int(np.argmax(~finite.all(axis=1)))
+            return
+        if self.bad or not len(samples):
+            return
+        loudest = np.abs(samples).max(axis=1)
+        peak = float(loudest.max())
+        if peak > self.peak:
+            self.peak, self.peak_frame = peak, offset + int(np.argmax(loudest))
+
+    def raise_if_bad(self, total_samples: int) -> None:
+        """InputError naming the file: how many samples are non-finite and when the first is,
+        or where the samples leave any plausible range."""
+        rate = self.info.sample_rate
+        if self.bad:
+            raise InputError(self.info.path, "non-finite audio",
+                             f"{self.bad} of {total_samples} samples are NaN or infinite, the "
+                             f"first at {self.first_frame / rate:.3f} s")
+        if self.peak > MAX_AMPLITUDE:
+            raise InputError(self.info.path, "bad audio",
+                             f"peak amplitude {self.peak:.3g} at {self.peak_frame / rate:.3f} s; "
+                             f"float samples should lie in [-1, 1]")
+
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Load any file libsndfile reads (WAV, AIFF, FLAC, OGG, MP3; detected by content, not name).
 
     Channels are averaged to mono and the signal is resampled with soxr to `sample_rate`.
-    Raises InputError for a missing, unreadable or empty file.
+    Raises InputError for a missing, unreadable, empty or non-finite file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "missing audio", "no such file")
+    info = open_audio(path)
     try:
-        samples, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
-        raise InputError(path, "corrupt audio", str(error).splitlines()[0]) from error
+        samples, _ = soundfile.read(info.path, dtype="float32", always_2d=True)
+    except MemoryError as error:
+        raise InputError(info.path, "audio too long",
+                         f"{info.seconds:.0f} s of {info.channels}-channel audio do not fit in "
+                         f"memory") from error
+    except _READ_ERRORS as error:
+        raise _corrupt(info.path, error) from error
     if samples.shape[0] == 0:
-        raise InputError(path, "empty audio", "the file holds no samples")
-    mono = samples.mean(axis=1)
-    if file_rate != sample_rate:
-        mono = soxr.resample(mono, file_rate, sample_rate, quality="HQ").astype(np.float32)
+        raise InputError(info.path, "empty audio", "the file holds no samples")
+    check = SampleCheck(info)
+    check.update(samples, 0)
+    check.raise_if_bad(samples.size)
+    mono = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1)
+    del samples
+    if info.sample_rate != sample_rate:
+        mono = soxr.resample(mono, info.sample_rate, sample_rate, quality="HQ").astype(np.float32)
+    if len(mono) == 0:
+        raise _too_short(info, sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _too_short(info: AudioInfo, sample_rate: int) -> InputError:
+    return InputError(info.path, "empty audio",
+                      f"{info.frames} samples at {info.sample_rate} Hz are no sample at "
+                      f"{sample_rate} Hz")
+
+
+def audio_blocks(path: str | Path, sample_rate: int = SAMPLE_RATE,
+                 block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
+    """The samples `load_audio` returns, as consecutive float32 blocks (bounded memory).
+
+    Reads `block_frames` file frames at a time with soundfile.blocks and resamples with a soxr
+    stream, which gives exactly the samples of the one-shot resampling. A non-finite sample
+    raises InputError once the whole file has been counted, so the error gives the total.
+    """
+    info = open_audio(path)
+    stream = None
+    if info.sample_rate != sample_rate:
+        stream = soxr.ResampleStream(info.sample_rate, sample_rate, 1, dtype="float32",
+                                     quality="HQ")
+    check, offset, total, produced = SampleCheck(info), 0, 0, 0
+    try:
+        blocks = soundfile.blocks(str(info.path), blocksize=block_frames, dtype="float32",
+                                  always_2d=True)
+        for block in blocks:
+            check.update(block, offset)
+            offset += len(block)
+            total += block.size
+            if check.bad:
+                continue  # count the rest, then raise
+            mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1)
+            if stream is not None:
+                mono = stream.resample_chunk(np.ascontiguousarray(mono), last=False)
+            if len(mono):
+                produced += len(mono)
+                yield np.ascontiguousarray(mono, dtype=np.float32)
+    except _READ_ERRORS as error:
+        raise _corrupt(info.path, error) from error
+    check.raise_if_bad(total)
+    if offset == 0:
+        raise InputError(info.path, "empty audio", "the file holds no samples")
+    if stream is not None:
+        tail = stream.resample_chunk(np.zeros(0, np.float32), last=True)
+        if len(tail):
+            produced += len(tail)
+            yield np.ascontiguousarray(tail, dtype=np.float32)
+    if not produced:
+        raise _too_short(info, sample_rate)
 
 
 def frame_count(num_samples: int, frame_length: int = FRAME_LENGTH) -> int:
@@ -43,5 +233,6 @@ def to_pcm_frames(audio: np.ndarray, frame_length: int = FRAME_LENGTH) -> np.nda
     num_frames = frame_count(len(audio), frame_length)
     padded = np.zeros(num_frames * frame_length, dtype=np.float32)
     padded[: len(audio)] = audio
-    pcm = np.clip(np.round(padded * 32768.0), -32768, 32767).astype(np.int16)
+    with np.errstate(over="ignore"):  # beyond full scale is clipped below anyway
+        pcm = np.clip(np.round(padded * 32768.0), -32768, 32767).astype(np.int16)
     return pcm.reshape(num_frames, frame_length)

@@ -6,12 +6,15 @@ audio file into the model's inputs with the code that wrote the records (tfemo.r
 resampling to 16 kHz, 40 ms frames, the same hand-crafted features and, for models that read
 words, word vectors from a transcript. Long files are run in chunks of `chunk_frames`: a
 classifier averages the chunks' probabilities weighted by their frames; a regressor's chunk
-traces are joined end to end.
+traces are joined end to end. Files longer than `stream_frames` (10 minutes) are read and
+featurised chunk by chunk (tfemo.inference.streaming), so an hour of audio fits in bounded
+memory.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from tfemo.core.errors import InputError, TfemoError
 from tfemo.core.tasks import Task
 from tfemo.corpora.base import Item, Segment
 from tfemo.corpora.files import audio_duration
+from tfemo.inference.streaming import STREAM_FRAMES
 from tfemo.records.description import DatasetDescription
 from tfemo.records.example import BuildOptions, build_example, item_words
 from tfemo.records.reader import STD_FLOOR
@@ -58,7 +62,8 @@ class Predictor:
     """A restored model and everything needed to feed it new audio."""
 
     def __init__(self, train_dir: str | Path, steps: str | int = "latest",
-                 chunk_frames: int = 1500, alignment: str = "aeneas") -> None:
+                 chunk_frames: int = 1500, alignment: str = "aeneas",
+                 stream_frames: int = STREAM_FRAMES) -> None:
         from tfemo.models.registry import model_from_config
         from tfemo.training.checkpoints import checkpoint_path, restore_model
 
@@ -80,6 +85,7 @@ class Predictor:
         self.categorical = self.description.task == Task.CATEGORICAL
         self.label_names = tuple(self.description.label_names)
         self.chunk_frames = chunk_frames
+        self.stream_frames = stream_frames
         self.alignment = alignment
         self._vectors = None
         # batch and time sizes unknown: one trace serves every file and chunk of the run
@@ -143,21 +149,43 @@ class Predictor:
         return inputs
 
     def predict(self, path: str | Path, transcript: str = "") -> FileResult:
-        """Probabilities (classifier) or the trace (regressor) of one audio file."""
+        """Probabilities (classifier) or the trace (regressor) of one audio file.
+
+        A file longer than `stream_frames` (and not needing a transcript) is read and
+        featurised chunk by chunk, in bounded memory (tfemo.inference.streaming).
+        """
         path = Path(path)
+        if not self.needs_transcripts and audio_duration(path) > (
+                self.stream_frames * self.description.frame_seconds):
+            return self.run_chunks(path, self.streamed_inputs(path))
         return self.run(path, self.inputs(path, transcript))
+
+    def streamed_inputs(self, path: Path) -> Iterable[dict[str, np.ndarray]]:
+        """The model's inputs of one file per chunk, read block by block."""
+        from tfemo.inference.streaming import speaker_normalised, stream_chunks
+
+        chunks = stream_chunks(path, self.chunk_frames, tuple(self.description.features))
+        if self.speaker_normalise and self.description.features:
+            return speaker_normalised(list(chunks))  # needs the whole file's statistics
+        return chunks
 
     def run(self, path: Path, inputs: dict[str, np.ndarray]) -> FileResult:
         """The model over one file's inputs, chunk by chunk (see the module docstring)."""
         frames = len(inputs["audio"])
+        return self.run_chunks(path, ({k: v[start:start + self.chunk_frames]
+                                       for k, v in inputs.items()}
+                                      for start in range(0, frames, self.chunk_frames)))
+
+    def run_chunks(self, path: Path, chunks: Iterable[dict[str, np.ndarray]]) -> FileResult:
+        """The model over one file's inputs given chunk by chunk ([n, ...] each)."""
         outputs, sizes = [], []
-        for start in range(0, frames, self.chunk_frames):
-            batch = {k: v[None, start:start + self.chunk_frames] for k, v in inputs.items()
-                     if k in self.keys}
-            size = min(self.chunk_frames, frames - start)
+        for chunk in chunks:
+            size = len(chunk["audio"])
+            batch = {k: v[None] for k, v in chunk.items() if k in self.keys}
             batch["mask"] = np.ones((1, size), dtype=bool)
             outputs.append(self._forward(batch).numpy()[0])
             sizes.append(size)
+        frames = sum(sizes)
         result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes))
         if self.categorical:
             result.probabilities = np.average(np.stack(outputs), axis=0, weights=sizes)

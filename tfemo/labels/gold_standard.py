@@ -38,7 +38,7 @@ from tfemo.core.files import write_atomic
 from tfemo.corpora.base import CONTINUOUS, Corpus, Item, Trace
 from tfemo.labels.fusion import agreement_table, fuse
 from tfemo.labels.smoothing import smooth_gold_standard
-from tfemo.labels.traces import frame_centres, label_period, trace_on_frames
+from tfemo.labels.traces import frame_centres, label_period, load_item_trace, trace_on_frames
 from tfemo.scoring.metrics import ccc
 
 METHODS = ("mean", "ewe", "generator")
@@ -158,9 +158,7 @@ def _hold(trace: Trace, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def load_recording(item: Item, features: Sequence[str] = (),
                    reference: bool = False) -> Recording:
     """An item's ratings (and reference, features) on the 40 ms frame grid; InputError if bad."""
-    if item.load_trace is None:
-        raise InputError(item.audio_path, "missing labels", "the item has no continuous labels")
-    trace = item.load_trace()
+    trace = load_item_trace(item)
     if trace.ratings is None:
         raise InputError(trace.source, "no ratings",
                          "the labels hold no individual annotators' ratings")
@@ -193,6 +191,15 @@ def load_recording(item: Item, features: Sequence[str] = (),
                                                      FRAME_SECONDS)[first:])
     if ratings.shape[2] < 2:
         raise InputError(trace.source, "no ratings", f"{ratings.shape[2]} rater; fusion needs 2")
+    if len(ratings) < 2:
+        raise InputError(trace.source, "bad labels", f"{len(ratings)} frame; fusion needs 2")
+    bad = ~np.isfinite(ratings)
+    if bad.any():
+        frame, _, rater = np.argwhere(bad)[0]
+        raise InputError(trace.source, "bad ratings",
+                         f"{int(bad.sum())} NaN or infinite ratings, the first at "
+                         f"{(first + frame + 0.5) * FRAME_SECONDS:.2f} s by rater "
+                         f"{trace.raters[rater]}")
     return Recording(item.id, first, ratings, tuple(trace.raters), tuple(trace.dimensions),
                      trace.source, values if reference else None, feature_matrix)
 
@@ -354,7 +361,16 @@ def make_gold_standards(corpus: Corpus, variants: Sequence[Variant], output_dir:
         raise ValueError("no gold standard to make: give at least one method")
     needs = any(v.options.needs_features(v.method) for v in variants)
     recordings, skips = load_recordings(corpus, tuple(features) if needs else ())
-    gold, details = build_gold_standards(recordings, variants)
+    while True:  # a recording that fusion refuses is skipped, and the rest built again
+        try:
+            gold, details = build_gold_standards(recordings, variants)
+            break
+        except InputError as error:
+            bad = [r for r in recordings if r.source == error.path]
+            if not bad or len(bad) == len(recordings):
+                raise
+            skips.append(Skip(bad[0].id, str(error)))
+            recordings = [r for r in recordings if r is not bad[0]]
     output_dir = Path(output_dir)
     folders = write_gold_standards(recordings, gold, output_dir)
     summary = summarise(recordings, gold)

@@ -12,12 +12,36 @@ from __future__ import annotations
 import numpy as np
 
 from tfemo.core.errors import InputError
-from tfemo.corpora.base import Trace
+from tfemo.corpora.base import Item, Trace
+
+# what a corpus reader's parsing raises on a label file's content, besides its own InputErrors
+READ_ERRORS = (ValueError, KeyError, IndexError, UnicodeDecodeError, OSError)
 
 
 def frame_centres(num_frames: int, frame_seconds: float) -> np.ndarray:
     """Centre time in seconds of each frame."""
     return (np.arange(num_frames) + 0.5) * frame_seconds
+
+
+def load_item_trace(item: Item) -> Trace:
+    """An item's continuous labels; a label file its reader cannot parse is an InputError.
+
+    Readers report what they check as InputError; anything else a reader raises on a file's
+    content (a number parser's ValueError, a UnicodeDecodeError, a short row's IndexError) is
+    the file's fault too, so it becomes an InputError naming the label file, and a run skips
+    the item like any other bad input.
+    """
+    if item.load_trace is None:
+        raise InputError(item.audio_path, "missing labels", "the item has no continuous labels")
+    try:
+        return item.load_trace()
+    except InputError:
+        raise
+    except READ_ERRORS as error:
+        source = item.label_files[0] if item.label_files else item.audio_path
+        detail = str(error).splitlines()[0] if str(error) else ""
+        raise InputError(source, "bad labels", f"{type(error).__name__}"
+                         + (f": {detail}" if detail else "")) from error
 
 
 def label_period(trace: Trace) -> float:

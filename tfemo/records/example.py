@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from tfemo.audio.features import extract_features
 from tfemo.audio.io import load_audio, to_pcm_frames
 from tfemo.core.errors import InputError
 from tfemo.corpora.base import Item, Trace, WordTiming
-from tfemo.labels.traces import trace_on_frames
+from tfemo.labels.traces import load_item_trace, trace_on_frames
 from tfemo.records.description import RunningStats
 from tfemo.records.schema import ExampleArrays
 from tfemo.text.alignment import align_aeneas, align_uniform
@@ -88,6 +89,7 @@ def build_example(item: Item, options: BuildOptions,
     if options.features:
         started = time.perf_counter()
         features = frame_features(audio, num_frames, options.features)
+        check_finite_features(features, item.audio_path, audio)
         feature_stats = RunningStats.of(features)
         stages["features"] = time.perf_counter() - started
 
@@ -107,7 +109,7 @@ def build_example(item: Item, options: BuildOptions,
     label_index = -1
     started = time.perf_counter()
     if item.load_trace is not None:
-        trace = item.load_trace()
+        trace = load_item_trace(item)
         _check_trace_names(trace, options)
         labels, ratings = trace_on_frames(trace, num_frames, FRAME_SECONDS, seconds)
         label_stats = RunningStats.of(labels)
@@ -129,8 +131,19 @@ def build_example(item: Item, options: BuildOptions,
 
 def frame_features(audio: np.ndarray, num_frames: int, families: tuple[str, ...]) -> np.ndarray:
     """The families' per-frame features side by side, float32 [num_frames, sum of widths]."""
-    parts = extract_features(audio, num_frames, families)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the caller
+        parts = extract_features(audio, num_frames, families)
     return np.concatenate([parts[name] for name in families], axis=1).astype(np.float32)
+
+
+def check_finite_features(features: np.ndarray, path: str | Path, audio: np.ndarray) -> None:
+    """Finite audio can still overflow float32 features (a float file with huge values)."""
+    finite = np.isfinite(features)
+    if not finite.all():
+        frame = int(np.argmax(~finite.all(axis=1)))
+        raise InputError(path, "bad audio",
+                         f"features are NaN or infinite from {frame * FRAME_SECONDS:.2f} s on "
+                         f"(peak amplitude {float(np.max(np.abs(audio))):.3g}; expected [-1, 1])")
 
 
 def _check_trace_names(trace: Trace, options: BuildOptions) -> None:
@@ -170,6 +183,9 @@ def _word_timings(item: Item, audio: np.ndarray, alignment: str) -> tuple[list[W
             raise InputError(item.audio_path, "empty transcript",
                              f"no words in the transcript of "
                              f"{segment.start:.2f}-{segment.end:.2f} s")
+        if not (np.isfinite(segment.start) and np.isfinite(segment.end)):
+            raise InputError(item.audio_path, "bad transcript",
+                             f"a segment's times are {segment.start}-{segment.end} s")
         first = max(0, int(round(segment.start * SAMPLE_RATE)))
         last = min(len(audio), int(round(segment.end * SAMPLE_RATE)))
         if last <= first:

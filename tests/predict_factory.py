@@ -1,0 +1,50 @@
+"""Train dirs for prediction tests without training: a model built from a description,
+initialised with a fixed seed and saved as `model.ckpt-1` beside model.json and description.json.
+
+Prediction only needs a restorable model whose inputs match the description, so the weights
+need not be trained; the seed makes every run predict the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tfemo.audio.features import feature_dims
+from tfemo.records.description import DatasetDescription
+
+CLASSES = ["anger", "neutral", "sadness"]
+
+
+def write_train_dir(train_dir: Path, model: str = "conv1d",
+                    features: tuple[str, ...] = ("rms", "mfcc", "pitch"),
+                    seed: int = 3) -> Path:
+    """A train dir of `model` (conv1d: categorical; gru_regressor: arousal/valence)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tfemo.models.registry import build_model
+    from tfemo.training.run_dir import CHECKPOINT_NAME, DESCRIPTION_COPY, MODEL_FILE
+
+    dims = feature_dims(features)
+    width = sum(dims.values())
+    categorical = model == "conv1d"
+    description = DatasetDescription(
+        name="factory", task="categorical" if categorical else "continuous", sample_rate=16000,
+        frame_length=640, frame_seconds=0.04, corpus="factory", features=dims,
+        label_names=CLASSES if categorical else ["arousal", "valence"],
+        normalisation={"fit_on": "train",
+                       "features": {"mean": [0.0] * width, "std": [1.0] * width}})
+    options = ({"filters": 8, "hidden": 8, "blocks": 1} if categorical else {"hidden": 8})
+    keras.utils.set_random_seed(seed)
+    network = build_model(model, description, **options)
+    batch = {"features": np.zeros((1, 4, width), np.float32), "mask": np.ones((1, 4), bool)}
+    network(batch, training=False)
+    train_dir.mkdir(parents=True, exist_ok=True)
+    description.write(train_dir / DESCRIPTION_COPY)
+    spec = {"model": model, "config": network.get_config(), "data": {}}
+    (train_dir / MODEL_FILE).write_text(json.dumps(spec, indent=1, sort_keys=True))
+    tf.train.Checkpoint(model_variables=list(network.variables)).save(
+        str(train_dir / CHECKPOINT_NAME))  # model.ckpt-1, as tfemo.train names it
+    return train_dir
