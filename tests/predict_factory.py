@@ -24,7 +24,7 @@ def write_train_dir(train_dir: Path, model: str = "conv1d",
     import numpy as np
     import tensorflow as tf
 
-    from tfemo.models.registry import build_model
+    from tfemo.models.registry import build_model, model_spec
     from tfemo.training.run_dir import CHECKPOINT_NAME, DESCRIPTION_COPY, MODEL_FILE
 
     dims = feature_dims(features)
@@ -38,7 +38,7 @@ def write_train_dir(train_dir: Path, model: str = "conv1d",
                        "features": {"mean": [0.0] * width, "std": [1.0] * width}})
     options = ({"filters": 8, "hidden": 8, "blocks": 1} if categorical else {"hidden": 8})
     keras.utils.set_random_seed(seed)
-    network = build_model(model, description, **options)
+    network = build_model(model, description, model_spec(model).config(**options))
     batch = {"features": np.zeros((1, 4, width), np.float32), "mask": np.ones((1, 4), bool)}
     network(batch, training=False)
     train_dir.mkdir(parents=True, exist_ok=True)

@@ -373,10 +373,10 @@ def _add_bad_files(root: Path) -> dict[str, str]:
     samples[800:810] = np.nan
     samples[900] = np.inf
     soundfile.write(str(non_finite), samples, 16000, subtype="FLOAT")
-    huge = root / "Actor_04" / "03-01-03-01-01-02-04.wav"  # finite, but its power overflows
+    huge = root / "Actor_04" / "03-01-03-01-01-02-04.wav"  # finite, but far outside [-1, 1]
     soundfile.write(str(huge), np.full(3200, 1e30, dtype=np.float32), 16000, subtype="FLOAT")
     return {str(corrupt): "corrupt audio", str(empty): "empty audio",
-            str(non_finite): "non-finite audio", str(huge): "non-finite features"}
+            str(non_finite): "non-finite audio", str(huge): "bad audio"}
 
 
 def test_bad_files_are_reported_skipped_and_the_rest_is_unchanged(ravdess_root, tmp_path,
@@ -390,7 +390,7 @@ def test_bad_files_are_reported_skipped_and_the_rest_is_unchanged(ravdess_root, 
     printed = capsys.readouterr().out
     for path, reason in bad.items():
         assert f"skipped {path}: {reason}" in printed
-    assert "11 of 3200 samples (at 16 kHz) are NaN or infinite, the first at 0.050 s" in printed
+    assert "11 of 3200 samples are NaN or infinite, the first at 0.050 s" in printed
     with FeatureStore(output) as store:
         skipped = {s.path: s for s in store.skipped()}
         assert {p: s.reason for p, s in skipped.items()} == bad
