@@ -156,9 +156,10 @@ def test_strict_stops_at_a_bad_file_and_names_it(audio_dir, tmp_path, capsys):
     code = make_tfrecords_main(["--corpus", "manifest", "--data_dir", str(manifest),
                                 "--output_dir", str(tmp_path / "out"), "--embeddings", "none",
                                 "--workers", "1", "--quiet", "--strict"])
-    assert code == 1
-    assert _flat(f"{audio_dir / 'float_nan.wav'}: non-finite audio") in _flat(
-        capsys.readouterr().out)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert f"{audio_dir / 'float_nan.wav'}: non-finite audio" in err and "--strict stops" in err
     assert not (tmp_path / "out" / "description.json").exists()
 
 

@@ -223,8 +223,8 @@ def test_the_generator_without_audio_needs_alpha_2(tmp_path, capsys):
     root = _recola_tree(tmp_path / "recola")
     code = make_gold_standard(["--corpus", "recola", "--data_dir", str(root), "--output_dir",
                                str(tmp_path / "gs"), "--method", "generator"])
-    assert code == 1
-    assert "alpha < 2 needs frame features" in capsys.readouterr().out
+    assert code == 2
+    assert "alpha < 2 needs frame features" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -294,8 +294,8 @@ def test_bad_rater_files_are_reported_by_name(tmp_path, capsys):
     assert [p.stem for p in (out / "mean").glob("*.csv")] == ["8"]
     (root / "arousal" / "8.csv").write_text("timeStamp,a,b,c\n500,0.1,0.2,0.3\n1000,0.1,0.2\n")
     assert make_gold_standard(["--corpus", "musetoolbox", "--data_dir", str(root),
-                               "--output_dir", str(out)]) == 1
-    assert "no recording with readable ratings" in capsys.readouterr().out
+                               "--output_dir", str(out)]) == 2
+    assert "no recording with readable ratings" in capsys.readouterr().err
 
 
 def test_variants_share_one_run_and_smoothing_is_applied_after(demo_root):

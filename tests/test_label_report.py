@@ -197,8 +197,8 @@ def test_command_line(damaged, tmp_path, capsys):
     assert "neutral" in printed and "16.7%" in printed
     assert (out / "cat" / "counts.csv").is_file() and (out / "cat" / "class_shares.png").is_file()
     assert label_report_main(["--data_dir", str(tmp_path / "missing"), "--task",
-                              CATEGORICAL, "--output_dir", str(out / "none")]) == 1
-    assert "error" in capsys.readouterr().out and not (out / "none").exists()
+                              CATEGORICAL, "--output_dir", str(out / "none")]) == 2
+    assert capsys.readouterr().err.startswith("error: ") and not (out / "none").exists()
 
 
 def test_without_train_frames_only_raw_statistics(corpus):

@@ -167,7 +167,7 @@ def test_labels_shorter_than_the_audio_are_skipped_and_strict_fails(tiny_root, t
     assert description.skipped[session.portion] == {"labels too short": 1}
     code = make_tfrecords_main(["--data_dir", str(root), "--output_dir", str(tmp_path / "strict"),
                                 "--workers", "1", "--quiet", "--strict"])
-    assert code == 1
+    assert code == 2
     assert not (tmp_path / "strict" / "description.json").exists()
 
 
@@ -347,5 +347,5 @@ def test_labels_option_uses_gold_standard_files_instead(tiny_root, tmp_path, cap
 def test_unknown_feature_family_is_refused(tiny_root, tmp_path, capsys):
     code = make_tfrecords_main(["--output_dir", str(tmp_path), "--data_dir", str(tiny_root),
                                 "--features", "mfcc,loudness", "--quiet"])
-    assert code == 1
-    assert "unknown feature families ['loudness']" in capsys.readouterr().out
+    assert code == 2
+    assert "unknown feature families ['loudness']" in capsys.readouterr().err

@@ -96,8 +96,9 @@ def _manifest(folder: Path, overlap: bool) -> Path:
 
 
 def _said(capsys) -> str:
-    """What a command printed, with rich's line wrapping undone."""
-    return " ".join(capsys.readouterr().out.split())
+    """What a command printed on stdout and stderr, with rich's line wrapping undone."""
+    printed = capsys.readouterr()
+    return " ".join((printed.out + printed.err).split())
 
 
 def test_make_partition_refuses_a_speaker_in_two_portions(tmp_path, capsys):
@@ -106,7 +107,7 @@ def test_make_partition_refuses_a_speaker_in_two_portions(tmp_path, capsys):
     output = tmp_path / "partition.csv"
     argv = ["--corpus", "manifest", "--data_dir", str(_manifest(tmp_path, overlap=True)),
             "--output", str(output)]
-    assert main(argv) == 1
+    assert main(argv) == 2
     said = _said(capsys)
     assert "speakers appear in more than one portion (s1: test, train)" in said
     assert not output.exists()
@@ -120,7 +121,7 @@ def test_make_tfrecords_refuses_a_speaker_in_two_portions(tmp_path, capsys):
     output = tmp_path / "records"
     argv = ["--corpus", "manifest", "--data_dir", str(_manifest(tmp_path, overlap=True)),
             "--output_dir", str(output), "--embeddings", "none", "--workers", "1", "--quiet"]
-    assert main(argv) == 1
+    assert main(argv) == 2
     said = _said(capsys)
     assert "corpus overlap: speakers appear in more than one portion (s1: test, train)" in said
     assert not list(output.rglob("*.tfrecord*")) and not list(output.rglob("*.json"))

@@ -53,7 +53,7 @@ def test_a_missing_step_lists_the_steps_that_exist(records, tmp_path, capsys):
     _train(records, tmp_path, "--max_steps", "3", "--save_interval_secs", "0")
     code = evaluate.main(["--steps", "8188", "--checkpoint", str(tmp_path),
                           "--tfrecords", str(records), "--device", "-1"])
-    assert code == 1
+    assert code == 2
     assert "no checkpoint at step 8188; steps that exist: 1, 2, 3" in capsys.readouterr().err
 
 

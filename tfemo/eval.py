@@ -21,6 +21,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfemo.core.cli import report_user_errors  # noqa: E402
+from tfemo.core.errors import CheckpointNotFoundError, UserError  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,6 +77,7 @@ def print_table(results: list[tuple[str, dict]], title: str) -> None:
     Console().print(table)
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from tfemo.core.devices import select_device
@@ -86,21 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     folds = fold_train_dirs(args.checkpoint)
     if folds and not (args.checkpoint / MODEL_FILE).exists():
         if args.watch:
-            print("error: --watch evaluates one train dir, not folds", file=sys.stderr)
-            return 1
-        try:
-            results = evaluate_folds(args, folds)
-        except FileNotFoundError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+            raise UserError(f"{args.checkpoint} holds folds; --watch evaluates one train dir",
+                            f"give one fold, e.g. --checkpoint {folds[0]}")
+        results = evaluate_folds(args, folds)
         print_table(results, f"{args.portion}: {len(folds)} folds and pooled")
         return 0
     if not args.watch:
-        try:
-            print_scores(evaluate_step(args, args.steps)[0])
-        except FileNotFoundError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+        print_scores(evaluate_step(args, args.steps)[0])
         return 0
     done: set[int] = set()
     last_new = time.monotonic()
@@ -109,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         for step in new:
             try:
                 print_scores(evaluate_step(args, step)[0])
-            except FileNotFoundError:  # deleted by the trainer's max_to_keep meanwhile
+            except CheckpointNotFoundError:  # deleted by the trainer's max_to_keep meanwhile
                 print(f"checkpoint {step} was removed before it could be evaluated")
             done.add(step)
             last_new = time.monotonic()

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tfemo.core.errors import TfemoError
+from tfemo.core.cli import report_user_errors
+from tfemo.core.errors import UserError
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import CATEGORICAL, TASKS
 from tfemo.labels.report import (
@@ -91,22 +92,20 @@ def summary_tables(report: LabelReport) -> list[Table]:
     return tables
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console()
-    try:
-        corpus = open_corpus(args.corpus, args.data_dir)
-        task = resolve_task(corpus, args.task)
-        report = build_report(corpus, task)
-        for skip in report.skips:
-            console.print(f"[yellow]skipped[/] {escape(str(skip))}", soft_wrap=True)
-        if report.table.empty:
-            raise TfemoError(f"corpus {corpus.name} ({task}): no readable labels")
-        output_dir = args.output_dir or Path("reports") / f"{corpus.name}-{task}"
-        written = write_report(report, output_dir)
-    except TfemoError as error:
-        console.print(f"[red]error[/] {escape(str(error))}", soft_wrap=True)
-        return 1
+    corpus = open_corpus(args.corpus, args.data_dir)
+    task = resolve_task(corpus, args.task)
+    report = build_report(corpus, task)
+    for skip in report.skips:
+        console.print(f"[yellow]skipped[/] {escape(str(skip))}", soft_wrap=True)
+    if report.table.empty:
+        raise UserError(f"corpus {corpus.name} ({task}): no readable labels",
+                        "every label file was skipped; see the reasons above")
+    output_dir = args.output_dir or Path("reports") / f"{corpus.name}-{task}"
+    written = write_report(report, output_dir)
     if task == CATEGORICAL:
         console.print(counts_table(report))
     else:

@@ -26,7 +26,8 @@ from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from tfemo.core.errors import TfemoError  # noqa: E402
+from tfemo.core.cli import report_user_errors  # noqa: E402
+from tfemo.core.errors import UserError  # noqa: E402
 from tfemo.corpora import CORPUS_NAMES, open_corpus  # noqa: E402
 from tfemo.corpora.base import Corpus  # noqa: E402
 from tfemo.labels.gold_standard import (  # noqa: E402
@@ -154,6 +155,7 @@ def summary_table(run: GoldStandardRun, corpus: str) -> Table:
     return table
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console()
@@ -163,14 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         learning_rate=args.learning_rate, chunk_frames=args.chunk_frames,
         batch_size=args.batch_size, seed=args.seed, smooth_secs=args.smooth_secs)
     started = time.perf_counter()
+    corpus = open_rated_corpus(args)
+    output_dir = args.output_dir or Path("gold_standards") / corpus.name
     try:
         variants = [Variant(method, method, options) for method in args.method]
-        corpus = open_rated_corpus(args)
-        output_dir = args.output_dir or Path("gold_standards") / corpus.name
         run = make_gold_standards(corpus, variants, output_dir, features=args.features)
-    except (TfemoError, ValueError) as error:
-        console.print(f"[red]error[/] {escape(str(error))}", soft_wrap=True)
-        return 1
+    except ValueError as error:  # an option the chosen method cannot use (e.g. --lag_frames)
+        raise UserError(str(error), "see python -m tfemo.make_gold_standard --help") from None
     for skip in run.skips:
         console.print(f"[yellow]skipped[/] {escape(str(skip))}", soft_wrap=True)
     console.print(summary_table(run, corpus.name))

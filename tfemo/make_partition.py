@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tfemo.core.errors import TfemoError
+from tfemo.core.cli import report_user_errors
 from tfemo.core.files import write_atomic
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import PORTIONS, TASKS
@@ -45,19 +45,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console()
-    try:
-        corpus = open_corpus(args.corpus, args.data_dir)
-        folds = make_folds(corpus.items(resolve_task(corpus, args.task)), args.partition,
-                           folds=args.folds, seed=args.seed, split=parse_split(args.split))
-        for fold in folds:
-            if corpus.speaker_independent:
-                check_speaker_independent(fold.items, corpus.name)
-    except TfemoError as error:
-        console.print(f"[red]error[/] {error}")
-        return 1
+    corpus = open_corpus(args.corpus, args.data_dir)
+    folds = make_folds(corpus.items(resolve_task(corpus, args.task)), args.partition,
+                       folds=args.folds, seed=args.seed, split=parse_split(args.split))
+    for fold in folds:
+        if corpus.speaker_independent:
+            check_speaker_independent(fold.items, corpus.name)
     if not corpus.speaker_independent:
         console.print(f"[bold red]warning[/] {corpus.name} cannot be split by speaker: "
                       "scores on it are speaker-dependent")

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table  # noqa: E402
 
 from tfemo.audio.features import FEATURE_FAMILIES, feature_dims  # noqa: E402
+from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict  # noqa: E402
 from tfemo.core.errors import InputError, TfemoError  # noqa: E402
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task  # noqa: E402
 from tfemo.corpora.base import TASKS  # noqa: E402
@@ -139,8 +140,10 @@ def print_summary(console: Console, description: DatasetDescription, report: Run
                   f"already complete, {report.wall_seconds:.1f} s")
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    output_folder(args.output_dir, "--output_dir")
     console = Console(stderr=False)
     try:
         corpus = open_corpus(args.corpus, args.data_dir)
@@ -171,12 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                     on_skip=report_skip)
             results.append((fold, output_dir, description, report))
     except InputError as error:
-        stopped = " (--strict: stopped; finished shards are kept)" if args.strict else ""
-        console.print(f"[red]error[/] {error}{stopped}")
-        return 1
-    except TfemoError as error:
-        console.print(f"[red]error[/] {error}")
-        return 1
+        if not args.strict:
+            raise
+        raise stopped_by_strict(error) from None  # the shards already finished are kept
     for _, output_dir, description, report in results:
         print_summary(console, description, report, output_dir)
     if len(results) > 1:

@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfemo.core.cli import USER_ERROR, report_user_errors  # noqa: E402
 from tfemo.core.options import (  # noqa: E402
     OptionError,
     Options,
@@ -66,8 +67,8 @@ class Settings:
 
 def _fail(message: str) -> NoReturn:
     """A usage error as one line on stderr, exit code 2 (as argparse's own)."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(USER_ERROR)
 
 
 def _model_title(spec: ModelSpec) -> str:
@@ -166,6 +167,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         _fail(str(error))
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> int:
     """Train the chosen model on the records (one model per fold when they hold folds)."""
     settings = parse_args(argv)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
-from tfemo.core.errors import TfemoError
+from tfemo.core.errors import TfemoError, UserError
 
 USER_ERROR = 2  # as argparse exits for a bad flag
 INTERRUPTED = 130  # as a shell reports Ctrl-C
@@ -32,3 +33,17 @@ def report_user_errors(main: Callable[..., int]) -> Callable[..., int]:
             return INTERRUPTED
 
     return wrapper
+
+
+def stopped_by_strict(error: TfemoError) -> UserError:
+    """The user error that ends a --strict run at its first unusable input."""
+    return UserError(str(error), "--strict stops at the first unusable input; without it, the "
+                                 "input is reported and skipped")
+
+
+def output_folder(path: Path, flag: str) -> Path:
+    """`path` as an output folder: a user error when it names an existing file."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {path}: not a folder, an existing file",
+                        f"give {flag} a folder (it is made if missing)")
+    return path

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from tfemo.core.tasks import Task
-from tfemo.training.run_dir import EVAL_LOG, MODEL_FILE, eval_stem, step_of_checkpoint
+from tfemo.training.run_dir import EVAL_LOG, eval_stem, read_model_file, step_of_checkpoint
 
 
 def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | None = None,
@@ -35,7 +35,7 @@ def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | N
     train_dir = train_dir or args.checkpoint
     tfrecords = tfrecords or args.tfrecords
     path = checkpoint_path(train_dir, step)
-    spec = json.loads((train_dir / MODEL_FILE).read_text())
+    spec = read_model_file(train_dir)
     model = model_from_config(spec["model"], spec["config"])
     restore_model(model, path)
     description = DatasetDescription.read(tfrecords)

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tfemo.core.errors import UserError
 from tfemo.core.files import write_atomic
 from tfemo.core.options import option_values
 from tfemo.core.tasks import Task
@@ -53,8 +54,8 @@ def check_model_file(train_dir: Path, name: str, config: dict, data: dict) -> No
     if path.exists():
         saved = json.loads(path.read_text())
         if saved != json.loads(json.dumps(spec)):
-            raise SystemExit(f"{path}: this train dir holds a {saved['model']} model trained with "
-                             "other flags or data; use a new --train_dir or the same flags")
+            raise UserError(f"{path}: this train dir holds a {saved['model']} model trained with "
+                            "other flags or data", "use a new --train_dir, or the same flags")
         return
     write_atomic(path, json.dumps(spec, indent=1, sort_keys=True))
 
@@ -81,11 +82,12 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
     keras.utils.set_random_seed(train.seed)
     description = DatasetDescription.read(tfrecords)
     if train.normalise == "speaker" and not description.features:
-        raise SystemExit(f"{tfrecords}: --normalise speaker needs records made with --features")
+        raise UserError(f"{tfrecords}: --normalise speaker needs per-frame features",
+                        "make the records with tools/make_tfrecords.py --features ...")
     try:
         model = build_model(model_name, model_description(description, train), model_config)
     except ValueError as error:
-        raise SystemExit(f"{tfrecords}: {error}") from error
+        raise UserError(f"{tfrecords}: {error}") from error
     categorical = description.task == Task.CATEGORICAL
     train_dir.mkdir(parents=True, exist_ok=True)
     data_stream = {"records": description.name, "portions": description.portions,

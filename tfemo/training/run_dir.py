@@ -10,8 +10,11 @@ for records with folds one `fold-NN/` train dir per fold.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+
+from tfemo.core.errors import UserError
 
 MODEL_FILE = "model.json"
 RUN_CONFIG = "run.toml"
@@ -48,6 +51,17 @@ def checkpoint_prefix(train_dir: str | Path, step: int) -> str:
 def eval_stem(train_dir: str | Path, portion: str, step: int | str, pooled: bool = False) -> Path:
     """Where the results of scoring `portion` at `step` go (without the file suffix)."""
     return Path(train_dir) / f"eval-{portion}-{step}{'-pooled' if pooled else ''}"
+
+
+def read_model_file(train_dir: str | Path) -> dict:
+    """The model name, config and data stream a run saved (a user error if it is missing)."""
+    path = Path(train_dir) / MODEL_FILE
+    if not path.is_file():
+        folds = fold_train_dirs(train_dir)
+        hint = f"; it holds folds: give one, e.g. {folds[0]}" if folds else ""
+        raise UserError(f"{train_dir}: no {MODEL_FILE}; not a train dir of tfemo.train",
+                        f"give the --train_dir tfemo.train wrote{hint}")
+    return json.loads(path.read_text())
 
 
 def fold_train_dirs(train_dir: str | Path) -> list[Path]:

@@ -1,0 +1,74 @@
+"""A user's mistake ends every command with one line, `error: <what> (<fix>)`, and exit code 2."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from tests.records_factory import write_synthetic_records
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory) -> dict[str, Path]:
+    """A records folder without a devel portion, a plain file, a missing path, a bad config."""
+    root = tmp_path_factory.mktemp("user_errors")
+    records = root / "records"
+    write_synthetic_records(records, {"train": [30, 20], "test": [25]})
+    plain = root / "plain.txt"
+    plain.write_text("not a folder\n")
+    config = root / "bad.toml"
+    config.write_text("hiden = 3\n")
+    return {"records": records, "file": plain, "missing": root / "missing", "config": config,
+            "root": root}
+
+
+CASES = {
+    "train: no records": ("train", ["--tfrecords", "{missing}", "--train_dir", "{root}/t1"],
+                          "no dataset description"),
+    "train: no devel portion": ("train", ["--tfrecords", "{records}", "--train_dir", "{root}/t2",
+                                          "--train_portions", "train+devel", "--model",
+                                          "gru_regressor"], "no portion 'devel'"),
+    "train: unknown config key": ("train", ["--config", "{config}"], "unknown key 'hiden'"),
+    "eval: no checkpoints": ("eval", ["--checkpoint", "{root}", "--tfrecords", "{records}"],
+                             "no checkpoints"),
+    "eval: steps not a number": ("eval", ["--checkpoint", "{root}", "--steps", "last"],
+                                 "no checkpoints"),
+    "make_tfrecords: missing corpus": ("make_tfrecords", ["--corpus", "emodb", "--data_dir",
+                                                          "{missing}", "--quiet"],
+                                       "missing corpus"),
+    "make_tfrecords: output is a file": ("make_tfrecords", ["--output_dir", "{file}", "--quiet"],
+                                         "not a folder"),
+    "make_tfrecords: unknown features": ("make_tfrecords", ["--features", "loudness",
+                                                            "--quiet"], "unknown feature"),
+    "make_partition: missing corpus": ("make_partition", ["--corpus", "savee", "--data_dir",
+                                                          "{missing}"], "missing corpus"),
+    "make_partition: bad split": ("make_partition", ["--partition", "fixed-speakers",
+                                                     "--split", "nonsense"], "split"),
+    "label_report: missing corpus": ("label_report", ["--corpus", "tess", "--data_dir",
+                                                      "{missing}"], "missing corpus"),
+    "make_gold_standard: missing corpus": ("make_gold_standard", ["--corpus", "recola",
+                                                                  "--data_dir", "{missing}"],
+                                           "missing corpus"),
+    "make_feature_store: missing corpus": ("make_feature_store", ["--corpus", "ravdess",
+                                                                  "--data_dir", "{missing}"],
+                                           "missing corpus"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_user_error_is_one_line_on_stderr_and_exit_2(case, places, capsys, monkeypatch):
+    command, argv, expected = CASES[case]
+    monkeypatch.chdir(places["root"])
+    main = importlib.import_module(f"tfemo.{command}").main
+    try:
+        code = main([arg.format(**places) for arg in argv])
+    except SystemExit as exit_:  # flag errors end in parse_args, as argparse's own do
+        code = exit_.code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if not line.startswith("device:")]
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert expected in lines[0], err
+    assert "Traceback" not in err
