@@ -212,6 +212,10 @@ class Predictor:
         """As `predict`, for audio decoded in memory (16 kHz mono float32); `name` labels it."""
         return self.run(Path(name), self.inputs_from_audio(audio, name, transcript))
 
+    def forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """The model on one batch dict (its input keys and `mask`): [B, C] or [B, T, D]."""
+        return self._forward(batch)
+
     def run(self, path: Path, inputs: dict[str, np.ndarray]) -> FileResult:
         """The model over one file's inputs, chunk by chunk (see the module docstring)."""
         frames = len(inputs["audio"])
