@@ -8,12 +8,18 @@ can rebuild the same inputs from any audio file. Training runs tfemo.train for a
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
 from tfemo import train
+from tfemo.audio.features import feature_dims
 from tfemo.audio.io import to_pcm_frames
 from tfemo.records.description import DatasetDescription, RunningStats
 from tfemo.records.example import frame_features
@@ -40,7 +46,8 @@ def write_tone(path: Path, audio: np.ndarray) -> Path:
     return path
 
 
-def _example(rng, task: str, index: int, portion: str) -> tuple[ExampleArrays, np.ndarray]:
+def _example(rng, task: str, index: int, portion: str,
+             families: tuple[str, ...]) -> tuple[ExampleArrays, np.ndarray]:
     if task == "categorical":
         name = CLASSES[index % len(CLASSES)]
         hertz, amplitude = TONES[name]
@@ -55,7 +62,7 @@ def _example(rng, task: str, index: int, portion: str) -> tuple[ExampleArrays, n
         valence = -arousal / 2
         labels, label = np.stack([arousal, valence], 1).astype(np.float32), -1
     pcm = to_pcm_frames(audio)
-    features = frame_features(audio, len(pcm), FAMILIES)
+    features = frame_features(audio, len(pcm), families)
     if labels is not None:
         labels = labels[: len(pcm)]
         labels = np.pad(labels, ((0, len(pcm) - len(labels)), (0, 0)), mode="edge")
@@ -65,12 +72,13 @@ def _example(rng, task: str, index: int, portion: str) -> tuple[ExampleArrays, n
     return example, audio
 
 
-def write_tone_records(folder: Path, task: str, seed: int = 0) -> DatasetDescription:
+def write_tone_records(folder: Path, task: str, seed: int = 0,
+                       families: tuple[str, ...] = FAMILIES) -> DatasetDescription:
     """Records of tones (continuous: arousal/valence traces; categorical: three classes)."""
     rng = np.random.default_rng(seed)
     portions, features_stats, audio_stats = {}, None, None
     for portion, count in PORTIONS.items():
-        built = [_example(rng, task, k, portion) for k in range(count)]
+        built = [_example(rng, task, k, portion, families) for k in range(count)]
         examples = [e for e, _ in built]
         path = shard_path(folder, portion, "tones", 0, 1)
         write_shard([serialize(e) for e in examples], path)
@@ -90,7 +98,7 @@ def write_tone_records(folder: Path, task: str, seed: int = 0) -> DatasetDescrip
     description = DatasetDescription(
         name=f"tones-{task}", task=task, sample_rate=16000, frame_length=640,
         frame_seconds=0.04, corpus="tones",
-        features=[(f, d) for f, d in zip(FAMILIES, (1, 1, 13), strict=True)],
+        features=list(feature_dims(families).items()),
         label_names=list(CLASSES) if task == "categorical" else ["arousal", "valence"],
         portions=portions,
         normalisation={"fit_on": "train",
@@ -110,3 +118,43 @@ def train_tiny(records: Path, train_dir: Path, model: str, *extra: str) -> Path:
                        "--save_interval_secs", "0", "--verbose", "0", "--device", "-1",
                        *extra]) == 0
     return train_dir
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(model: Path, port: int, *extra: str) -> subprocess.Popen:
+    """`python -m tfemo.serve` on 127.0.0.1:port, once /healthz answers (90 s at most)."""
+    import httpx
+
+    repo = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tfemo.serve", "--model", str(model), "--port", str(port),
+         "--log_level", "warning", *extra],
+        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(repo)})
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read().decode())
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    process.kill()
+    raise AssertionError("the server did not come up in 90 s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """Terminate the server (kill it after 20 s)."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -125,6 +125,7 @@ def test_the_saved_model_loads_with_tensorflow_alone(gru):
     assert set(loaded.signatures) >= {"serve", "serve_chunk", "serving_default"}
 
 
+@pytest.mark.slow
 def test_a_classifier_exports_probabilities_and_no_chunk_endpoint(tmp_path):
     records = tmp_path / "records"
     write_tone_records(records, "categorical")

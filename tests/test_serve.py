@@ -9,10 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +17,20 @@ import soundfile
 from fastapi.testclient import TestClient
 
 from tests.records_factory import write_synthetic_records
-from tests.serve_models import tone_audio, train_tiny, write_tone, write_tone_records
+from tests.serve_models import (
+    free_port,
+    start_server,
+    stop_server,
+    tone_audio,
+    train_tiny,
+    write_tone,
+    write_tone_records,
+)
 from tfemo import export, predict
 from tfemo.audio.io import frame_count
 from tfemo.inference.predictor import Predictor
 from tfemo.service.app import create_app
 from tfemo.service.config import ServiceConfig
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _export(records: Path, task_dir: Path, model: str, *extra: str) -> Path:
@@ -345,50 +347,14 @@ def test_the_page_is_served_from_the_package_without_a_cdn(classifier_app):
     assert "src=\"http" not in html and "href=\"http" not in html
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _start_server(model: Path, port: int, *extra: str) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tfemo.serve", "--model", str(model), "--port", str(port),
-         "--log_level", "warning", *extra],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
-    import httpx
-
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(process.stdout.read().decode())
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    process.kill()
-    raise AssertionError("the server did not come up in 90 s")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(regressor, tmp_path_factory):
     token = tmp_path_factory.mktemp("token") / "token"
     token.write_text("process-token\n")
-    port = _free_port()
-    process = _start_server(regressor, port, "--token_file", str(token))
+    port = free_port()
+    process = start_server(regressor, port, "--token_file", str(token))
     yield f"127.0.0.1:{port}"
-    _stop(process)
+    stop_server(process)
 
 
 @pytest.mark.slow

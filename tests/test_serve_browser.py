@@ -13,8 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.serve_models import tone_audio, train_tiny, write_tone, write_tone_records
-from tests.test_serve import _free_port, _start_server, _stop
+from tests.serve_models import (
+    free_port,
+    start_server,
+    stop_server,
+    tone_audio,
+    train_tiny,
+    write_tone,
+    write_tone_records,
+)
 from tfemo import export
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,8 +35,8 @@ def _served(tmp_path_factory, task: str, model: str, *extra: str):
     write_tone_records(base / "records", task)
     train_dir = train_tiny(base / "records", base / "train", model, *extra)
     assert export.main(["--checkpoint", str(train_dir), "--output", str(base / "export")]) == 0
-    port = _free_port()
-    return _start_server(base / "export", port), f"http://127.0.0.1:{port}"
+    port = free_port()
+    return start_server(base / "export", port), f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +44,14 @@ def classifier_url(tmp_path_factory):
     process, url = _served(tmp_path_factory, "categorical", "conv1d", "--filters", "8",
                            "--blocks", "1", "--max_steps", "30", "--learning_rate", "3e-3")
     yield url
-    _stop(process)
+    stop_server(process)
 
 
 @pytest.fixture(scope="module")
 def regressor_url(tmp_path_factory):
     process, url = _served(tmp_path_factory, "continuous", "gru_regressor")
     yield url
-    _stop(process)
+    stop_server(process)
 
 
 @pytest.fixture(scope="module")

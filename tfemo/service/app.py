@@ -55,6 +55,12 @@ def load_predictor(config: ServiceConfig) -> Predictor:
                           | {"mask": np.ones((1, 25), bool)})
     else:
         predictor.predict_audio(noise.astype(np.float32), "warm-up")
+        try:  # and the stream's path (serve_chunk or the window), so no stream pays for it
+            session = StreamSession(predictor, WARMUP_SECONDS * 2, WARMUP_SECONDS / 2, 0.2)
+        except ApiError:
+            return predictor  # the model cannot stream
+        session.feed(noise.astype(np.float32))
+        session.finish()
     return predictor
 
 
