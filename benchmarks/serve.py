@@ -6,7 +6,7 @@
 2. The same clips against a baseline served by this script (`--baseline_server`): like the
    service tfemo replaces, it writes each upload to a temporary file and rebuilds and restores
    the model from the checkpoint for every request.
-3. WS /v1/stream with 200 ms chunks sent in real time at 1, 8 and 32 concurrent streams of
+3. WS /v1/stream with 200 ms chunks sent in real time at 1, 8, 16 and 32 concurrent streams of
    --stream_seconds each: p95 latency per chunk, and how many streams kept up with real time
    (every chunk answered before the next one was due, i.e. within 200 ms).
 4. The service's resident memory (VmRSS) after 100 and after 2,000 requests.
@@ -263,15 +263,21 @@ def main(argv: list[str] | None = None) -> int:
         run_baseline_server(args.checkpoint, args.port)
         return 0
     from rich.console import Console
+
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="tfemo-serve-bench-") as work:
+        if args.classifier is None or args.regressor is None or args.checkpoint is None:
+            console.print("building default-size models on tone records ...")
+            args.classifier, args.checkpoint, args.regressor = build_models(Path(work))
+        return measure(args, console)
+
+
+def measure(args: argparse.Namespace, console) -> int:
+    """Every measurement, the tables and the JSON report."""
     from rich.table import Table
 
     from tests.serve_models import free_port
 
-    console = Console()
-    work = Path(tempfile.mkdtemp(prefix="tfemo-serve-bench-"))
-    if args.classifier is None or args.regressor is None or args.checkpoint is None:
-        console.print("building default-size models on tone records ...")
-        args.classifier, args.checkpoint, args.regressor = build_models(work)
     data = clips()
     report: dict = {"cpus": len(os.sched_getaffinity(0))}
 
@@ -316,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--port", str(port), "--log_level", "warning"], port)
     try:
         url = f"http://127.0.0.1:{port}"
-        report["stream"] = [asyncio.run(streams(url, pcm, n)) for n in (1, 8, 32)]
+        report["stream"] = [asyncio.run(streams(url, pcm, n)) for n in (1, 8, 16, 32)]
     finally:
         stop(server)
 

@@ -399,3 +399,25 @@ def test_serve_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
 
     assert serve.main(["--model", str(tmp_path)]) == 1
     assert "no tfemo.json" in capsys.readouterr().err
+
+
+def test_batched_chunks_of_many_streams_equal_each_stream_alone(regressor):
+    from tfemo.inference.export import ExportedModel
+    from tfemo.service.batching import ChunkBatcher
+
+    exported = ExportedModel.load(regressor)
+    batcher = ChunkBatcher(exported)
+    rng = np.random.default_rng(9)
+    width = exported.metadata["signatures"]["serve"]["inputs"]["features"]["shape"][-1]
+    batches = [{"features": rng.normal(size=(1, n, width)).astype(np.float32) * 3,
+                "mask": np.ones((1, n), bool),
+                **{k: rng.normal(size=v.shape).astype(np.float32)
+                   for k, v in exported.initial_state().items()}} for n in (1, 5, 3, 8)]
+    together = batcher._run(batches)
+    batcher.close()
+    for batch, got in zip(batches, together, strict=True):
+        alone = exported.serve_chunk(batch)
+        assert got.keys() == alone.keys()
+        for name in alone:
+            assert got[name].shape == alone[name].shape
+            assert np.abs(got[name] - alone[name]).max() < 1e-5

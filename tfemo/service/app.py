@@ -26,6 +26,7 @@ from tfemo.core.errors import InputError
 from tfemo.inference.predictor import Predictor
 from tfemo.service.audio import decode_audio, pcm16_samples
 from tfemo.service.auth import check_token
+from tfemo.service.batching import ChunkBatcher
 from tfemo.service.config import ServiceConfig
 from tfemo.service.errors import ApiError
 from tfemo.service.results import file_result
@@ -90,8 +91,12 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.predictor = predictor or await run_in_threadpool(load_predictor, config)
+        exported = app.state.predictor.exported
+        app.state.batcher = ChunkBatcher(exported) if exported and exported.streams else None
         LOG.info("serving %s", config.model)
         yield
+        if app.state.batcher is not None:
+            app.state.batcher.close()
 
     app = FastAPI(title="tfemo", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
@@ -169,7 +174,8 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
         try:
             authorise(websocket.headers, websocket.query_params)
             session = StreamSession(websocket.app.state.predictor, config.max_seconds,
-                                    config.window_seconds, config.hop_seconds)
+                                    config.window_seconds, config.hop_seconds,
+                                    websocket.app.state.batcher)
             await websocket.send_json(session.hello())
             while True:
                 message = await websocket.receive()

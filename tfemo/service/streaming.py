@@ -14,6 +14,7 @@ that depend on the whole utterance (Praat's pitch path, contrast's utterance-rel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from tfemo.service.errors import ApiError
 from tfemo.service.results import summary
 
 LOOKAHEAD = 2  # frames of audio after a frame before its features are computed (80 ms)
-CONTEXT = 25  # frames of audio before it that feature extraction sees (1 s)
+CONTEXT = 8  # frames of audio before it that feature extraction sees (320 ms)
 
 
 def stream_mode(predictor: Predictor) -> str:
@@ -51,7 +52,7 @@ class StreamSession:
     """The audio, frame inputs and recurrent state of one connection."""
 
     def __init__(self, predictor: Predictor, max_seconds: float, window_seconds: float,
-                 hop_seconds: float) -> None:
+                 hop_seconds: float, run_chunk: Callable[[dict], dict] | None = None) -> None:
         self.predictor = predictor
         self.mode = stream_mode(predictor)
         seconds = predictor.description.frame_seconds
@@ -69,6 +70,8 @@ class StreamSession:
         self.windows: list[np.ndarray] = []
         self.trace: list[np.ndarray] = []
         self.state = predictor.exported.initial_state() if self.mode == "frames" else {}
+        # serve_chunk, or a ChunkBatcher that runs it for many streams at once
+        self.run_chunk = run_chunk or (predictor.exported.serve_chunk if self.state else None)
 
     def hello(self) -> dict[str, Any]:
         """The first message: what the stream answers and on which grid."""
@@ -167,7 +170,7 @@ class StreamSession:
         """serve_chunk on the new frames, with this connection's state."""
         batch = {k: v[None] for k, v in inputs.items()}
         batch["mask"] = np.ones((1, len(next(iter(inputs.values())))), bool)
-        out = self.predictor.exported.serve_chunk({**batch, **self.state})
+        out = self.run_chunk({**batch, **self.state})
         self.state = {k: out[k] for k in self.state}
         predictions = out["predictions"][0]
         self.trace.append(predictions)
