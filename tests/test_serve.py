@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -421,3 +422,22 @@ def test_batched_chunks_of_many_streams_equal_each_stream_alone(regressor):
         for name in alone:
             assert got[name].shape == alone[name].shape
             assert np.abs(got[name] - alone[name]).max() < 1e-5
+
+
+@pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="no ffmpeg")
+def test_formats_libsndfile_cannot_read_go_through_an_ffmpeg_pipe(classifier_app, clips):
+    # ALAC in MP4: lossless, so the numbers must be those of the WAV it was made from
+    encoded = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(clips["loud"]),
+                              "-c:a", "alac", "-f", "mp4", "-movflags",
+                              "frag_keyframe+empty_moov", "pipe:1"],
+                             capture_output=True, check=True).stdout
+    with pytest.raises(soundfile.LibsndfileError):
+        soundfile.info(io.BytesIO(encoded))
+    response = classifier_app.post("/v1/predict",
+                                   files=[("file", ("loud.m4a", encoded, "audio/mp4"))])
+    assert response.status_code == 200, response.text
+    wav = _post(classifier_app, clips["loud"]).json()["results"][0]
+    result = response.json()["results"][0]
+    assert result["frames"] == wav["frames"] and result["top"] == wav["top"] == "anger"
+    for name, p in wav["probabilities"].items():
+        assert result["probabilities"][name] == pytest.approx(p, abs=1e-6)
