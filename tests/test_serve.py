@@ -441,3 +441,11 @@ def test_formats_libsndfile_cannot_read_go_through_an_ffmpeg_pipe(classifier_app
     assert result["frames"] == wav["frames"] and result["top"] == wav["top"] == "anger"
     for name, p in wav["probabilities"].items():
         assert result["probabilities"][name] == pytest.approx(p, abs=1e-6)
+
+
+def test_the_checkpoint_and_its_export_predict_the_same(classifier, regressor, clips):
+    for export_dir, field in ((classifier, "probabilities"), (regressor, "trace")):
+        from_checkpoint = getattr(Predictor(export_dir.parent / "train").predict(clips["long"]),
+                                  field)
+        from_export = getattr(Predictor(export_dir).predict(clips["long"]), field)
+        assert np.abs(from_checkpoint - from_export).max() < 1e-5
