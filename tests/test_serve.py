@@ -195,6 +195,11 @@ def test_every_bad_upload_gets_a_4xx_that_names_the_problem(classifier_app, clip
     _bad(client, 400, "not a form upload", content=b"raw bytes",
          headers={"content-type": "audio/wav"})
     assert client.get("/nowhere").json()["error"] == "not found"
+    wrong_method = client.get("/v1/predict")
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "method not allowed"
+    tiny = client.post("/v1/predict", files=[("file", ("click.wav", _wav_bytes(
+        np.full(10, 0.2, np.float32)), "audio/wav"))])  # shorter than one frame: still fine
+    assert tiny.status_code == 200 and tiny.json()["results"][0]["frames"] == 1
     assert _post(client, clips["loud"]).status_code == 200
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from importlib import resources
 from typing import Any
 
@@ -107,8 +108,8 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": "not found" if error.status_code == 404 else
-                             "bad request", "detail": str(error.detail)},
+        return JSONResponse({"error": HTTPStatus(error.status_code).phrase.lower(),
+                             "detail": f"{request.method} {request.url.path}: {error.detail}"},
                             status_code=error.status_code)
 
     @app.exception_handler(RequestValidationError)
