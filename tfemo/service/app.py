@@ -43,12 +43,12 @@ CLOSE_CODES = {400: 1003, 401: 1008, 413: 1009}
 
 def load_predictor(config: ServiceConfig) -> Predictor:
     """The Predictor over the export, run once on a second of quiet noise (warm-up)."""
-    from tfemo.audio import FRAME_SECONDS
+    from tfemo.audio import FRAME_SECONDS, SAMPLE_RATE
 
     predictor = Predictor(config.model, chunk_frames=max(1, round(config.chunk_seconds
                                                                   / FRAME_SECONDS)),
                           alignment=config.alignment)
-    noise = np.random.default_rng(0).normal(scale=0.01, size=int(16000 * WARMUP_SECONDS))
+    noise = np.random.default_rng(0).normal(scale=0.01, size=int(SAMPLE_RATE * WARMUP_SECONDS))
     if predictor.needs_transcripts:
         # the graph only: word vectors (and their table) load on the first real request
         inputs = {"audio": np.zeros((1, 25, predictor.description.frame_length), np.float32),

@@ -58,7 +58,8 @@ class StreamSession:
         seconds = predictor.description.frame_seconds
         self.window = max(1, round(window_seconds / seconds))
         self.hop = max(1, round(hop_seconds / seconds))
-        self.max_samples = int(max_seconds * predictor.description.sample_rate)
+        self.rate = predictor.description.sample_rate
+        self.max_samples = int(max_seconds * self.rate)
         self.families = tuple(predictor.description.features)
         self.lookahead = LOOKAHEAD if self.families else 0
         self.audio = np.zeros(0, np.float32)  # samples from frame `self.base` on
@@ -94,7 +95,7 @@ class StreamSession:
         if self.received + samples.size > self.max_samples:
             raise ApiError(413, "stream too long",
                            f"more than --max_seconds "
-                           f"({self.max_samples / self.predictor.description.sample_rate:g} s)")
+                           f"({self.max_samples / self.rate:g} s)")
         self.received += samples.size
         self.audio = np.concatenate([self.audio, samples.astype(np.float32)])
         complete = self.received // FRAME_LENGTH
@@ -109,7 +110,7 @@ class StreamSession:
 
     def summary(self) -> dict[str, Any]:
         """Means over the stream (regressor), or the mean of the windows' probabilities."""
-        names, seconds = self.predictor.label_names, self.received / 16000
+        names, seconds = self.predictor.label_names, self.received / self.rate
         out = {"type": "summary", "seconds": round(seconds, 3), "frames": self.done}
         if self.mode == "frames" and self.trace:
             out.update(summary(names, False, trace=np.concatenate(self.trace)))
@@ -146,7 +147,7 @@ class StreamSession:
         """Compute frames done..end and answer them."""
         start = self.done
         answer: dict[str, Any] = {"type": "frames" if self.mode == "frames" else "windows",
-                                  "start": start, "seconds": round(self.received / 16000, 3)}
+                                  "start": start, "seconds": round(self.received / self.rate, 3)}
         if end <= start:
             if self.mode == "frames":
                 answer["values"] = []
