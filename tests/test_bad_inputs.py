@@ -184,8 +184,8 @@ def test_predict_names_every_bad_file_and_writes_what_a_clean_run_writes(audio_d
     assert both == (tmp_path / "clean" / "predictions.csv").read_bytes()
     assert len(both.decode().splitlines()) == len(good) + 1
     assert predict.main([*everything, *common, "--strict",
-                         "--output_dir", str(tmp_path / "strict")]) == 1
-    assert "--strict: stopped" in capsys.readouterr().out
+                         "--output_dir", str(tmp_path / "strict")]) == 2
+    assert "--strict stops" in capsys.readouterr().err
 
 
 def test_non_finite_samples_are_counted_and_the_first_is_timed(tmp_path):

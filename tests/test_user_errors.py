@@ -20,8 +20,9 @@ def places(tmp_path_factory) -> dict[str, Path]:
     plain.write_text("not a folder\n")
     config = root / "bad.toml"
     config.write_text("hiden = 3\n")
+    (root / "empty").mkdir()
     return {"records": records, "file": plain, "missing": root / "missing", "config": config,
-            "root": root}
+            "root": root, "empty": root / "empty"}
 
 
 CASES = {
@@ -35,6 +36,13 @@ CASES = {
                              "no checkpoints"),
     "eval: steps not a number": ("eval", ["--checkpoint", "{root}", "--steps", "last"],
                                  "no checkpoints"),
+    "predict: no audio": ("predict", ["{empty}", "--checkpoint", "{root}"],
+                          "no audio files found"),
+    "predict: not a train dir": ("predict", ["{file}", "--checkpoint", "{root}"],
+                                 "not a train dir"),
+    "predict: output is a file": ("predict", ["{file}", "--output_dir", "{file}"],
+                                  "not a folder"),
+    "predict: missing input": ("predict", ["{missing}"], "no such file or folder"),
     "make_tfrecords: missing corpus": ("make_tfrecords", ["--corpus", "emodb", "--data_dir",
                                                           "{missing}", "--quiet"],
                                        "missing corpus"),

@@ -21,6 +21,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict  # noqa: E402
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Every flag, documented in --help."""
     parser = argparse.ArgumentParser(
@@ -45,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from rich.console import Console
@@ -52,35 +56,35 @@ def main(argv: list[str] | None = None) -> int:
 
     from tfemo.audio import FRAME_SECONDS
     from tfemo.core.devices import select_device
-    from tfemo.core.errors import InputError, TfemoError
+    from tfemo.core.errors import InputError, UserError
     from tfemo.inference.outputs import write_outputs
     from tfemo.inference.predictor import Predictor
-    from tfemo.inference.requests import collect_requests
+    from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
 
     console = Console()
     print(select_device(args.device), flush=True)
-    try:
-        requests = collect_requests(args.inputs)
-        if not requests:
-            raise TfemoError("no audio files found in " + ", ".join(map(str, args.inputs)))
-        predictor = Predictor(args.checkpoint, args.steps, alignment=args.alignment,
-                              chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)))
-    except (TfemoError, FileNotFoundError, ValueError) as error:
-        console.print(f"[red]error[/] {error}")
-        return 1
+    output_folder(args.output_dir, "--output_dir")
+    requests = collect_requests(args.inputs)
+    if not requests:
+        raise UserError("no audio files found in " + ", ".join(map(str, args.inputs)),
+                        f"give audio files ({', '.join(AUDIO_SUFFIXES)}), folders of them or "
+                        "CSV lists with a path column")
+    if args.chunk_seconds <= 0:
+        raise UserError(f"--chunk_seconds {args.chunk_seconds}", "give a positive length")
+    predictor = Predictor(args.checkpoint, args.steps, alignment=args.alignment,
+                          chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)))
     results, skipped = [], 0
     for request in requests:
         try:
             results.append(predictor.predict(request.path, request.transcript))
         except InputError as error:
             if args.strict:
-                console.print(f"[red]error[/] {error} (--strict: stopped)")
-                return 1
+                raise stopped_by_strict(error) from None
             console.print(f"[yellow]skipped[/] {error}")
             skipped += 1
     if not results:
-        console.print("[red]error[/] no file could be labelled")
-        return 1
+        raise UserError("no file could be labelled", "every input was skipped; see the reasons "
+                                                     "above")
     counts = write_outputs(predictor, results, args.output_dir)
     table = Table(title=f"{len(results)} files labelled with {predictor.checkpoint}"
                         + (f"; {skipped} skipped" if skipped else ""))

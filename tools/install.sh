@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install everything tfemo needs on Debian 12 with Python 3.11: system packages (espeak for
-# speech synthesis and aeneas alignment, ffmpeg), a virtual environment in .venv and the
-# pinned Python packages. Idempotent: each step is skipped when already done.
+# speech synthesis and aeneas alignment, ffmpeg, chromium for the service's browser test), a
+# virtual environment in .venv and the pinned Python packages. Idempotent: each step is
+# skipped when already done. Playwright drives Debian's /usr/bin/chromium and never downloads
+# a browser of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +15,7 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 
 # 1. System packages.
-apt_packages=(espeak espeak-ng libespeak-dev ffmpeg)
+apt_packages=(espeak espeak-ng libespeak-dev ffmpeg chromium)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

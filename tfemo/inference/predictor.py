@@ -1,33 +1,36 @@
-"""Label new audio with a trained model: files in, class probabilities or traces out.
+"""Label new audio with a trained model: files or decoded audio in, probabilities or traces out.
 
-A `Predictor` restores a train dir's checkpoint with the model configuration (`model.json`)
-and the records' description (`description.json`) that tfemo.train keeps there, and turns any
-audio file into the model's inputs with the code that wrote the records (tfemo.records.example):
-resampling to 16 kHz, 40 ms frames, the same hand-crafted features and, for models that read
-words, word vectors from a transcript. Long files are run in chunks of `chunk_frames`: a
-classifier averages the chunks' probabilities weighted by their frames; a regressor's chunk
-traces are joined end to end. Files longer than `stream_frames` (10 minutes) are read and
-featurised chunk by chunk (tfemo.inference.streaming), so an hour of audio fits in bounded
-memory.
+A `Predictor` runs either a train dir's checkpoint, restored with the model configuration
+(`model.json`) and the records' description (`description.json`) that tfemo.train keeps there,
+or an export of tfemo.export (its SavedModel and `tfemo.json`); `tfemo.predict` and the service
+(tfemo.service) both use it, so they give the same numbers for the same audio. Any audio, a file
+or samples already decoded in memory, becomes the model's inputs with the code that wrote the
+records: 16 kHz mono, 40 ms frames (tfemo.audio.io), the same hand-crafted features
+(tfemo.records.example.frame_features) and, for models that read words, word vectors from a
+transcript. Long audio is run in chunks of `chunk_frames`: a classifier averages the chunks'
+probabilities weighted by their frames; a regressor's chunk traces are joined end to end.
+Files longer than `stream_frames` (10 minutes) are read and featurised chunk by chunk
+(tfemo.inference.streaming), so an hour of audio fits in bounded memory.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
+from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
+from tfemo.audio.io import load_audio, to_pcm_frames
 from tfemo.core.errors import InputError, TfemoError
 from tfemo.core.tasks import Task
-from tfemo.corpora.base import Item, Segment
 from tfemo.corpora.files import audio_duration
 from tfemo.inference.streaming import STREAM_FRAMES
 from tfemo.records.description import DatasetDescription
-from tfemo.records.example import BuildOptions, build_example, item_words
+from tfemo.records.example import frame_features
 from tfemo.records.reader import STD_FLOOR
 from tfemo.records.schema import AUDIO_SCALE
 from tfemo.training.run_dir import DESCRIPTION_COPY as DESCRIPTION_FILE
@@ -53,47 +56,107 @@ class FileResult:
     trace: np.ndarray | None = None
 
 
+@dataclass
+class RestoredModel:
+    """A train dir's model with its checkpoint loaded, and what it was trained on."""
+
+    model: Any
+    name: str
+    config: dict[str, Any]
+    description: DatasetDescription
+    checkpoint: str
+    speaker_normalise: bool
+
+
 def quadrant(arousal: float, valence: float) -> str:
     """The quadrant of the arousal-valence plane a point falls in (0 counts as high/positive)."""
     return QUADRANTS[(arousal >= 0.0, valence >= 0.0)]
 
 
-class Predictor:
-    """A restored model and everything needed to feed it new audio."""
+def restore_train_dir(train_dir: str | Path, steps: str | int = "latest") -> RestoredModel:
+    """The model of a tfemo.train dir, rebuilt from model.json and restored from a checkpoint."""
+    from tfemo.models.registry import model_from_config
+    from tfemo.training.checkpoints import checkpoint_path, restore_model
 
-    def __init__(self, train_dir: str | Path, steps: str | int = "latest",
+    train_dir = Path(train_dir)
+    for name in (MODEL_FILE, DESCRIPTION_FILE):
+        if not (train_dir / name).is_file():
+            folds = sorted(p.name for p in train_dir.glob("fold-*"))
+            hint = f" (it holds folds: pick one, e.g. {train_dir / folds[0]})" if folds else ""
+            raise TfemoError(f"{train_dir}: no {name}; not a train dir of tfemo.train{hint}")
+    spec = json.loads((train_dir / MODEL_FILE).read_text())
+    model = model_from_config(spec["model"], spec["config"])
+    checkpoint = checkpoint_path(train_dir, steps)
+    restore_model(model, checkpoint)
+    return RestoredModel(model, spec["model"], spec["config"],
+                         DatasetDescription.read(train_dir / DESCRIPTION_FILE), checkpoint,
+                         bool(spec["data"].get("speaker_normalise", False)))
+
+
+def description_of_export(metadata: dict[str, Any]) -> DatasetDescription:
+    """The parts of the records' description an export's tfemo.json carries."""
+    return DatasetDescription(
+        name=metadata.get("dataset", "export"), task=metadata["task"],
+        sample_rate=metadata["sample_rate"], frame_length=metadata["frame_length"],
+        frame_seconds=metadata["frame_seconds"], word_dim=metadata["word_dim"],
+        features=[tuple(pair) for pair in metadata["features"]],
+        label_names=list(metadata["label_names"]), normalisation=metadata["normalisation"],
+        extra={"embeddings_option": metadata.get("embeddings", "spacy-md")})
+
+
+def normalise_per_file(features: np.ndarray) -> np.ndarray:
+    """Standardise features [N, F] with their own statistics (a new file is its own speaker)."""
+    return ((features - features.mean(axis=0))
+            / np.maximum(features.std(axis=0), STD_FLOOR)).astype(np.float32)
+
+
+class Predictor:
+    """A restored model (checkpoint or export) and everything needed to feed it new audio.
+
+    `model_dir` is a train dir of tfemo.train (with `steps`) or an export of tfemo.export.
+    """
+
+    def __init__(self, model_dir: str | Path, steps: str | int = "latest",
                  chunk_frames: int = 1500, alignment: str = "aeneas",
                  stream_frames: int = STREAM_FRAMES) -> None:
-        from tfemo.models.registry import model_from_config
-        from tfemo.training.checkpoints import checkpoint_path, restore_model
+        from tfemo.inference.export import ExportedModel, is_export
 
-        train_dir = Path(train_dir)
-        for name in (MODEL_FILE, DESCRIPTION_FILE):
-            if not (train_dir / name).is_file():
-                folds = sorted(p.name for p in train_dir.glob("fold-*"))
-                hint = f" (it holds folds: pick one, e.g. {train_dir / folds[0]})" if folds else ""
-                raise TfemoError(f"{train_dir}: no {name}; not a train dir of tfemo.train{hint}")
         if chunk_frames <= 0:
             raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
-        spec = json.loads((train_dir / MODEL_FILE).read_text())
-        self.description = DatasetDescription.read(train_dir / DESCRIPTION_FILE)
-        self.model = model_from_config(spec["model"], spec["config"])
-        self.checkpoint = checkpoint_path(train_dir, steps)
-        restore_model(self.model, self.checkpoint)
-        self.speaker_normalise = bool(spec["data"].get("speaker_normalise", False))
-        self.keys = tuple(getattr(self.model, "input_keys", ("audio", "words")))
+        self.exported: ExportedModel | None = None
+        if is_export(model_dir):
+            self.exported = ExportedModel.load(model_dir)
+            meta = self.exported.metadata
+            self.description = description_of_export(meta)
+            self.checkpoint = str(model_dir)
+            self.speaker_normalise = bool(meta["speaker_normalise"])
+            self.keys = tuple(meta["model"]["input_keys"])
+            output = next(iter(meta["signatures"]["serve"]["outputs"]))
+            serve = self.exported.serve
+            self._forward: Callable[[dict], Any] = lambda batch: serve(batch)[output]
+        else:
+            import tensorflow as tf
+
+            restored = restore_train_dir(model_dir, steps)
+            self.model = restored.model
+            self.description = restored.description
+            self.checkpoint = restored.checkpoint
+            self.speaker_normalise = restored.speaker_normalise
+            self.keys = tuple(getattr(self.model, "input_keys", ("audio", "words")))
+            # batch and time sizes unknown: one trace serves every file and chunk of the run
+            self._forward = tf.function(lambda batch: self.model(batch, training=False),
+                                        input_signature=[self.input_signature()])
         self.categorical = self.description.task == Task.CATEGORICAL
         self.label_names = tuple(self.description.label_names)
         self.chunk_frames = chunk_frames
-        self.stream_frames = stream_frames
         self.alignment = alignment
+        self.stream_frames = stream_frames
         self._vectors = None
-        # batch and time sizes unknown: one trace serves every file and chunk of the run
-        self._forward = tf.function(lambda batch: self.model(batch, training=False),
-                                    input_signature=[self.input_signature()])
 
-    def input_signature(self) -> dict[str, tf.TensorSpec]:
+    def input_signature(self) -> dict:
         """The specs of the batch `run` feeds the model: its input keys and the mask."""
+        import tensorflow as tf
+
         sizes = {"audio": self.description.frame_length, "words": self.description.word_dim,
                  "features": self.description.feature_dim}
         fed = {"audio": True, "words": self.needs_transcripts,
@@ -108,45 +171,57 @@ class Predictor:
         """Whether the model reads word vectors (and so each file needs a transcript)."""
         return "words" in self.keys and self.description.word_dim > 0
 
-    def _word_table(self, item: Item) -> dict:
-        """Vectors of the item's words, from the embeddings the records were made with."""
+    def _words_on_frames(self, audio: np.ndarray, source: str, transcript: str,
+                         num_frames: int) -> np.ndarray:
+        """Word vectors [N, word_dim] of a transcript aligned to the audio (as the records do)."""
+        from tfemo.text.alignment import align_aeneas, align_uniform
         from tfemo.text.embeddings import load_word_vectors, vector_table
+        from tfemo.text.frames import word_vectors_on_frames
+        from tfemo.text.tokens import tokenize
 
+        words = tokenize(transcript)
+        if not words:
+            raise InputError(source, "empty transcript", "no words in the transcript")
+        if self.alignment == "uniform":
+            timings = align_uniform(audio, words, source)
+        else:
+            timings = align_aeneas(audio, words, "eng", source)
         if self._vectors is None:
             self._vectors = load_word_vectors(self.description.extra.get("embeddings_option",
                                                                          "spacy-md"))
-        return vector_table(item_words(item, self.alignment), self._vectors)[0]
+        table = vector_table(words, self._vectors)[0]
+        return word_vectors_on_frames(timings, table, num_frames, self.description.word_dim,
+                                      FRAME_SECONDS)
+
+    def inputs_from_audio(self, audio: np.ndarray, source: str | Path,
+                          transcript: str = "") -> dict[str, np.ndarray]:
+        """The model's per-frame inputs [N, ...] of 16 kHz mono float audio (or InputError).
+
+        `source` names the audio in errors. A model trained with per-speaker feature
+        normalisation gets the features standardised with the audio's own statistics.
+        """
+        source = str(source)
+        if self.needs_transcripts and not transcript.strip():
+            raise InputError(source, "no transcript",
+                             "the model reads word vectors: give a transcript")
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.size == 0:
+            raise InputError(source, "empty audio", "the audio holds no samples")
+        if not np.isfinite(audio).all():
+            raise InputError(source, "non-finite audio", "the audio has NaN or infinite samples")
+        pcm = to_pcm_frames(audio, FRAME_LENGTH)
+        inputs = {"audio": pcm.astype(np.float32) / AUDIO_SCALE}
+        if self.needs_transcripts:
+            inputs["words"] = self._words_on_frames(audio, source, transcript, len(pcm))
+        if self.description.features:
+            features = frame_features(audio, len(pcm), tuple(self.description.features))
+            inputs["features"] = (normalise_per_file(features) if self.speaker_normalise
+                                  else features)
+        return inputs
 
     def inputs(self, path: Path, transcript: str = "") -> dict[str, np.ndarray]:
-        """The model's per-frame inputs for one file, [N, ...] each (InputError if unusable).
-
-        A model trained with per-speaker feature normalisation gets each file standardised
-        with its own statistics (a new file's speaker has no others to pool with).
-        """
-        segments = ()
-        if self.needs_transcripts:
-            if not transcript.strip():
-                raise InputError(path, "no transcript",
-                                 "the model reads word vectors: give a CSV with a transcript "
-                                 "column")
-            segments = (Segment(0.0, audio_duration(path), transcript),)
-        item = Item(id=path.stem, speaker="", corpus="predict", portion="predict",
-                    audio_path=path, segments=segments)
-        options = BuildOptions(task=self.description.task, alignment=self.alignment,
-                               word_dim=self.description.word_dim if self.needs_transcripts else 0,
-                               features=tuple(self.description.features))
-        table = self._word_table(item) if self.needs_transcripts else {}
-        example = build_example(item, options, table).example
-        inputs = {"audio": example.audio.astype(np.float32) / AUDIO_SCALE}
-        if example.words is not None:
-            inputs["words"] = example.words
-        if example.features is not None:
-            features = example.features
-            if self.speaker_normalise:
-                features = ((features - features.mean(axis=0))
-                            / np.maximum(features.std(axis=0), STD_FLOOR))
-            inputs["features"] = features.astype(np.float32)
-        return inputs
+        """The model's per-frame inputs for one audio file, [N, ...] each."""
+        return self.inputs_from_audio(load_audio(path, SAMPLE_RATE), path, transcript)
 
     def predict(self, path: str | Path, transcript: str = "") -> FileResult:
         """Probabilities (classifier) or the trace (regressor) of one audio file.
@@ -169,6 +244,14 @@ class Predictor:
             return speaker_normalised(list(chunks))  # needs the whole file's statistics
         return chunks
 
+    def predict_audio(self, audio: np.ndarray, name: str, transcript: str = "") -> FileResult:
+        """As `predict`, for audio decoded in memory (16 kHz mono float32); `name` labels it."""
+        return self.run(Path(name), self.inputs_from_audio(audio, name, transcript))
+
+    def forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """The model on one batch dict (its input keys and `mask`): [B, C] or [B, T, D]."""
+        return np.asarray(self._forward(batch))
+
     def run(self, path: Path, inputs: dict[str, np.ndarray]) -> FileResult:
         """The model over one file's inputs, chunk by chunk (see the module docstring)."""
         frames = len(inputs["audio"])
@@ -183,7 +266,7 @@ class Predictor:
             size = len(chunk["audio"])
             batch = {k: v[None] for k, v in chunk.items() if k in self.keys}
             batch["mask"] = np.ones((1, size), dtype=bool)
-            outputs.append(self._forward(batch).numpy()[0])
+            outputs.append(self.forward(batch)[0])
             sizes.append(size)
         frames = sum(sizes)
         result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes))
@@ -192,4 +275,3 @@ class Predictor:
         else:
             result.trace = np.concatenate(outputs, axis=0)
         return result
-

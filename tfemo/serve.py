@@ -1,0 +1,83 @@
+"""Serve an exported model: `python -m tfemo.serve --model exported/NAME`.
+
+FastAPI on uvicorn, bound to 127.0.0.1 unless --host says otherwise. Endpoints:
+GET /healthz; GET /v1/model; POST /v1/predict (multipart `file` parts, optional `transcript`
+fields); WS /v1/stream (16-bit PCM at 16 kHz, answered with the frames each chunk completes,
+or for classifiers a sliding window); GET / (a page: upload a file or record from the
+microphone). With --token_file every endpoint but /healthz needs `Authorization: Bearer
+<token>` (or `?token=` from a browser). See docs/serving.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+from tfemo.core.cli import report_user_errors  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Every flag, documented in --help."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tfemo.serve", description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True,
+                        help="an export of tfemo.export (holds tfemo.json and 1/)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind")
+    parser.add_argument("--token_file", type=Path, default=None,
+                        help="file holding the bearer token every endpoint but /healthz needs")
+    parser.add_argument("--max_seconds", type=float, default=600.0,
+                        help="longest audio accepted, per file or stream (413 beyond)")
+    parser.add_argument("--max_upload_mb", type=float, default=50.0,
+                        help="largest request body accepted (413 beyond)")
+    parser.add_argument("--chunk_seconds", type=float, default=60.0,
+                        help="long files run in chunks of this length (as tfemo.predict)")
+    parser.add_argument("--alignment", default="aeneas", choices=("aeneas", "uniform"),
+                        help="word timings from transcripts, for models that read words")
+    parser.add_argument("--window_seconds", type=float, default=2.0,
+                        help="classifiers: the sliding window a stream is answered on")
+    parser.add_argument("--hop_seconds", type=float, default=0.4,
+                        help="classifiers: how far the stream's window moves per answer")
+    parser.add_argument("--log_level", default="info",
+                        choices=("critical", "error", "warning", "info", "debug"))
+    return parser.parse_args(argv)
+
+
+@report_user_errors
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import uvicorn
+
+    from tfemo.core.devices import select_device
+    from tfemo.core.errors import UserError
+    from tfemo.inference.export import is_export
+    from tfemo.service.app import create_app
+    from tfemo.service.auth import read_token
+    from tfemo.service.config import ServiceConfig
+
+    select_device(-1)
+    if not is_export(args.model):
+        raise UserError(f"{args.model}: no tfemo.json, not an export of tfemo.export",
+                        "make one with python -m tfemo.export --checkpoint DIR --output DIR")
+    if min(args.max_seconds, args.max_upload_mb, args.window_seconds,
+           args.hop_seconds, args.chunk_seconds) <= 0:
+        raise UserError("the limits, windows and chunk length must be positive",
+                        "see python -m tfemo.serve --help")
+    token = read_token(args.token_file) if args.token_file else None
+    config = ServiceConfig(model=args.model, max_seconds=args.max_seconds,
+                           max_upload_mb=args.max_upload_mb, token=token,
+                           chunk_seconds=args.chunk_seconds, alignment=args.alignment,
+                           window_seconds=args.window_seconds, hop_seconds=args.hop_seconds)
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level,
+                ws_max_size=max(1 << 20, config.max_upload_bytes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The emotion service: FastAPI app (HTTP predict, WebSocket streaming, the browser page)."""
