@@ -256,8 +256,15 @@ def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOpt
     result = pipeline.run()
     result.wait_until_finish()
 
-    description = DatasetDescription.read(output_dir)
-    written = json.loads((output_dir / PROGRESS_FILE).read_text())["shards"]
+    progress = json.loads((output_dir / PROGRESS_FILE).read_text())
+    written = progress["shards"]
+    # The combiner wrote description.json; the same fold over the same records gives the
+    # in-memory description with the local writer's key order (portions in plan order).
+    description = _describe(corpus, run.name, options, run.per_shard, run.plans, progress,
+                            output_dir, run.vectors_name, run.word_dim, len(run.oov), command,
+                            run.build_options)
+    if description.to_json() != description_path(output_dir).read_text():
+        raise TfemoError(f"{description_path(output_dir)}: differs from its shard records")
     for relative, plan in todo:
         for skip in written[relative]["skipped"]:
             if on_skip:
