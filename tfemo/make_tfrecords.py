@@ -25,7 +25,6 @@ from tfemo.core.errors import InputError, TfemoError  # noqa: E402
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task  # noqa: E402
 from tfemo.corpora.base import TASKS  # noqa: E402
 from tfemo.corpora.partition import PROTOCOLS, make_folds, parse_split  # noqa: E402
-from tfemo.records.beam_pipeline import make_tfrecords_beam  # noqa: E402
 from tfemo.records.build import MakeOptions, RunReport, Skip, make_tfrecords  # noqa: E402
 from tfemo.records.description import DatasetDescription  # noqa: E402
 from tfemo.records.example import ALIGNMENTS  # noqa: E402
@@ -69,9 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(DirectRunner with --workers processes unless --beam_options name "
                              "another runner; docs/scaling.md); both write the same files")
     parser.add_argument("--beam_options", default="",
-                        help="Beam pipeline options for --runner beam, one string, e.g. "
-                             "\"--runner DataflowRunner --project P --region R "
-                             "--temp_location gs://B/tmp\"")
+                        help="Beam pipeline options for --runner beam, one string after "
+                             "'=', e.g. --beam_options=\"--runner FlinkRunner --flink_master "
+                             "H:8081\" (docs/scaling.md)")
     parser.add_argument("--examples_per_shard", type=int, default=0,
                         help="examples per shard (0: 8 recordings or 256 utterances)")
     parser.add_argument("--name", default="",
@@ -178,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                                   + (f" ({skip.detail})" if skip.detail else ""))
 
                 write = make_tfrecords
-                if args.runner == "beam":
+                if args.runner == "beam":  # imported here: apache-beam is the `beam` extra
+                    from tfemo.records.beam_pipeline import make_tfrecords_beam
+
                     write = functools.partial(make_tfrecords_beam,
                                               beam_options=shlex.split(args.beam_options))
                 description, report = write(
