@@ -3,8 +3,9 @@
 The launcher plans the run exactly as tfemo.records.build does (`plan_run`: items, shards, word
 vectors, build options) and hands the pipeline only what is still to be written:
 
-    (shard, item) pairs -> BuildFn: build_serialized, the local writer's item-to-example code;
-        bad items (InputError) go to the tagged output "skipped"
+    staged files of each shard's items -> (shard, item) pairs, reshuffled over the workers
+    -> BuildFn: build_serialized, the local writer's item-to-example code; bad items
+        (InputError) go to the tagged output "skipped"
     -> CoGroupByKey by shard -> WriteShardFn: sort by item id, fold the shard's record
         (counts, train statistics, skips) and write the shard under a temporary name, renamed
         when complete (writer.write_shard)
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -57,6 +60,7 @@ except ImportError:  # pragma: no cover - reported by make_tfrecords_beam
     beam = None
 
 METRICS_NAMESPACE = "tfemo.records"
+STAGING_PREFIX = ".beam-staging-"  # <output_dir>/.beam-staging-<pid>/: items and vectors
 SKIPPED = "skipped"
 _MICROSECONDS = 1e6
 
@@ -86,11 +90,12 @@ if beam is not None:
     class BuildFn(beam.DoFn):
         """Item -> serialized example (main output) or Skip (tagged output "skipped")."""
 
-        def __init__(self, options: BuildOptions, table: dict) -> None:
-            self.options, self.table = options, table
+        def __init__(self, options: BuildOptions, table_file: str) -> None:
+            self.options, self.table_file, self.table = options, table_file, None
 
         def setup(self) -> None:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            self.table = _read_staged(self.table_file)
 
         def process(self, element: tuple[str, Item]) -> Iterator:
             shard, item = element
@@ -194,13 +199,40 @@ def _relative(output_dir: Path, name: str, plan: ShardPlan) -> str:
     return str(path.relative_to(output_dir))
 
 
+def _stage(path: Path, value: object) -> str:
+    """Pickle `value` to `path` (in the output folder, which every worker sees)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    return str(path)
+
+
+def _read_staged(path: str) -> object:
+    """What `_stage` wrote (files this run made itself)."""
+    return pickle.loads(Path(path).read_bytes())
+
+
+def _shard_items(element: tuple[str, str]) -> Iterator[tuple[str, Item]]:
+    """(shard, staged file of its items) -> (shard, item) for each item."""
+    shard, path = element
+    for item in _read_staged(path):
+        yield shard, item
+
+
 def build_pipeline(pipeline: beam.Pipeline, corpus: Corpus, run: RunPlan, options: MakeOptions,
                    output_dir: Path, todo: list[tuple[str, ShardPlan]], reused: dict[str, dict],
-                   command: Sequence[str], key: str) -> None:
-    """Add the record-writing transforms to `pipeline` (see the module docstring)."""
-    keyed = [(relative, item) for relative, plan in todo for item in plan.items]
-    built = (pipeline | "Items" >> beam.Create(keyed)
-             | "Build" >> beam.ParDo(BuildFn(run.build_options, run.table)).with_outputs(
+                   command: Sequence[str], key: str, staging: Path) -> None:
+    """Add the record-writing transforms to `pipeline` (see the module docstring).
+
+    The items and the word-vector table reach the workers as files in `staging` (one per shard,
+    and one table), so the pipeline itself holds paths only, whatever the corpus's size.
+    """
+    table_file = _stage(staging / "vectors.pkl", run.table)
+    staged = [(relative, _stage(staging / f"items-{number:06d}.pkl", plan.items))
+              for number, (relative, plan) in enumerate(todo)]
+    built = (pipeline | "Items" >> beam.Create(staged)
+             | "ReadItems" >> beam.FlatMap(_shard_items)
+             | "Spread" >> beam.Reshuffle()  # a shard's items go to many workers
+             | "Build" >> beam.ParDo(BuildFn(run.build_options, table_file)).with_outputs(
                  SKIPPED, main="built"))
     shards = pipeline | "Shards" >> beam.Create([(relative, None) for relative, _ in todo])
     written = ({"shard": shards, "built": built.built, SKIPPED: built[SKIPPED]}
@@ -240,6 +272,8 @@ def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOpt
     progress = _load_progress(output_dir, key)
     for portion in {p.portion for p in run.plans}:
         remove_stale_temp_files(output_dir / portion)
+    for stale in output_dir.glob(f"{STAGING_PREFIX}*"):  # a killed run's staging files
+        shutil.rmtree(stale, ignore_errors=True)
     todo, reused = [], {}
     for plan in run.plans:
         relative = _relative(output_dir, run.name, plan)
@@ -252,9 +286,14 @@ def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOpt
 
     pipeline_options = PipelineOptions([*default_options(workers), *beam_options])
     pipeline = beam.Pipeline(options=pipeline_options)
-    build_pipeline(pipeline, corpus, run, options, output_dir, todo, reused, command, key)
-    result = pipeline.run()
-    result.wait_until_finish()
+    staging = output_dir / f"{STAGING_PREFIX}{os.getpid()}"
+    try:
+        build_pipeline(pipeline, corpus, run, options, output_dir, todo, reused, command, key,
+                       staging)
+        result = pipeline.run()
+        result.wait_until_finish()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
     progress = json.loads((output_dir / PROGRESS_FILE).read_text())
     written = progress["shards"]
