@@ -105,7 +105,7 @@ def test_a_bad_file_is_skipped_and_reported_alike(tiny_root, tmp_path, capsys):
             assert written[name] == expected[name], name
 
 
-def test_strict_is_refused_and_a_missing_beam_option_fails_clearly(tiny_root, tmp_path):
+def test_strict_is_refused_and_an_unknown_runner_is_a_usage_error(tiny_root, tmp_path):
     corpus = DemoCorpus(tiny_root)
     with pytest.raises(TfemoError, match="--strict works with --runner local only"):
         make_tfrecords_beam(corpus, tmp_path, CASES["categorical"], strict=True)
