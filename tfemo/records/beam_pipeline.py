@@ -14,8 +14,9 @@ vectors, build options) and hands the pipeline only what is still to be written:
     -> WriteDescriptionFn: .progress.json, then description.json.
 
 Locally it runs on the DirectRunner (multi_processing, `workers` SDK workers); pipeline options
-alone move it to Dataflow, Flink or Spark (docs/scaling.md). The output folder and the corpus
-must be paths every worker sees (the writer uses local file operations to rename shards).
+alone move it to Flink or Spark (docs/scaling.md). The output folder and the corpus must be
+paths every worker and the launcher see (items are staged there, shards renamed with local file
+operations), which is why Dataflow also needs `gs://` paths, not supported yet.
 """
 
 from __future__ import annotations
