@@ -8,7 +8,9 @@ to tfrecords/{train,devel,test}/ and prints a summary of what was written.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from tfemo.corpora.partition import PROTOCOLS, make_folds, parse_split  # noqa: 
 from tfemo.records.build import MakeOptions, RunReport, Skip, make_tfrecords  # noqa: E402
 from tfemo.records.description import DatasetDescription  # noqa: E402
 from tfemo.records.example import ALIGNMENTS  # noqa: E402
+
+RUNNERS = ("local", "beam")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,6 +64,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "used instead of the corpus's own continuous labels")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes building examples in parallel")
+    parser.add_argument("--runner", choices=RUNNERS, default="local",
+                        help="local: this machine's process pool; beam: an Apache Beam pipeline "
+                             "(DirectRunner with --workers processes unless --beam_options name "
+                             "another runner; docs/scaling.md); both write the same files")
+    parser.add_argument("--beam_options", default="",
+                        help="Beam pipeline options for --runner beam, one string after "
+                             "'=', e.g. --beam_options=\"--runner FlinkRunner --flink_master "
+                             "H:8081\" (docs/scaling.md)")
     parser.add_argument("--examples_per_shard", type=int, default=0,
                         help="examples per shard (0: 8 recordings or 256 utterances)")
     parser.add_argument("--name", default="",
@@ -167,7 +179,13 @@ def main(argv: list[str] | None = None) -> int:
                     console.print(f"[yellow]skipped[/] {skip.path}: {skip.reason}"
                                   + (f" ({skip.detail})" if skip.detail else ""))
 
-                description, report = make_tfrecords(
+                write = make_tfrecords
+                if args.runner == "beam":  # imported here: apache-beam is the `beam` extra
+                    from tfemo.records.beam_pipeline import make_tfrecords_beam
+
+                    write = functools.partial(make_tfrecords_beam,
+                                              beam_options=shlex.split(args.beam_options))
+                description, report = write(
                     corpus, output_dir, options, workers=args.workers, strict=args.strict,
                     command=command, items=fold.items,
                     on_progress=lambda n, bar=bar, progress=progress: progress.advance(bar, n),

@@ -57,7 +57,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   }
   pip_step install -q --upgrade pip
   pip_step install -q "setuptools<74" wheel numpy==1.26.4
-  pip_step install -q --no-build-isolation -e ".[test]"
+  pip_step install -q --no-build-isolation -e ".[test,beam]"
   echo "$want" > "$stamp"
 fi
 echo "[install] ready: $(.venv/bin/python --version), tfemo in .venv"

@@ -132,20 +132,24 @@ def fingerprint(corpus: Corpus, items: Sequence[Item], options: MakeOptions,
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions, *,
-                   workers: int = 1, strict: bool = False, command: Sequence[str] = (),
-                   on_progress: Callable[[int], None] | None = None,
-                   on_skip: Callable[[Skip], None] | None = None,
-                   items: Sequence[Item] | None = None,
-                   ) -> tuple[DatasetDescription, RunReport]:
-    """Write `corpus` (for `options.task`) to `output_dir`; return its description.
+@dataclass
+class RunPlan:
+    """What a run will write, decided before any item is built; the same for every runner."""
 
-    `items` replaces the corpus's own items (a fold of a partition protocol). on_progress(n)
-    is called as n more items are done; on_skip for each skipped item. With `strict`, the
-    first bad input raises InputError after the finished shards are kept.
-    """
-    started = time.perf_counter()
-    output_dir = Path(output_dir)
+    name: str
+    items: list[Item]
+    per_shard: int
+    plans: list[ShardPlan]
+    build_options: BuildOptions
+    table: dict
+    oov: set[str]
+    vectors_name: str
+    word_dim: int
+
+
+def plan_run(corpus: Corpus, options: MakeOptions,
+             items: Sequence[Item] | None = None) -> RunPlan:
+    """Items, shards, build options and word vectors of a run (local writer and Beam alike)."""
     name = options.name or corpus.name
     items = list(items) if items is not None else corpus.items(options.task)
     if not items:
@@ -167,7 +171,6 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
         word_vectors = load_word_vectors(options.embeddings)
         vectors_name, word_dim = word_vectors.name, word_vectors.dim
         table, oov = vector_table(vocabulary, word_vectors)
-    progress = _load_progress(output_dir, fingerprint(corpus, items, options, vectors_name))
     class_names = () if continuous else tuple(corpus.label_names(CATEGORICAL))
     raters = tuple(corpus.rater_names) if continuous else ()
     if options.labels:
@@ -175,6 +178,29 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
     feature_dims(options.features)  # unknown families fail here, before any work
     build_options = BuildOptions(options.task, options.alignment, class_names, word_dim,
                                  dimensions, raters, tuple(options.features))
+    return RunPlan(name, items, per_shard, plans, build_options, table, oov, vectors_name,
+                   word_dim)
+
+
+def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions, *,
+                   workers: int = 1, strict: bool = False, command: Sequence[str] = (),
+                   on_progress: Callable[[int], None] | None = None,
+                   on_skip: Callable[[Skip], None] | None = None,
+                   items: Sequence[Item] | None = None,
+                   ) -> tuple[DatasetDescription, RunReport]:
+    """Write `corpus` (for `options.task`) to `output_dir`; return its description.
+
+    `items` replaces the corpus's own items (a fold of a partition protocol). on_progress(n)
+    is called as n more items are done; on_skip for each skipped item. With `strict`, the
+    first bad input raises InputError after the finished shards are kept.
+    """
+    started = time.perf_counter()
+    output_dir = Path(output_dir)
+    run = plan_run(corpus, options, items)
+    name, items, per_shard, plans = run.name, run.items, run.per_shard, run.plans
+    build_options, table, oov = run.build_options, run.table, run.oov
+    vectors_name, word_dim = run.vectors_name, run.word_dim
+    progress = _load_progress(output_dir, fingerprint(corpus, items, options, vectors_name))
 
     report = RunReport()
     for portion in {p.portion for p in plans}:
@@ -257,8 +283,14 @@ def with_gold_standard(items: Sequence[Item], folder: Path, dimensions: tuple[st
 
 def _build_one(item: Item) -> tuple[bytes, BuildResult] | InputError:
     """Build and serialize one item in a worker; a bad input comes back as its error."""
+    return build_serialized(item, _worker_state["options"], _worker_state["table"])
+
+
+def build_serialized(item: Item, options: BuildOptions,
+                     table: dict) -> tuple[bytes, BuildResult] | InputError:
+    """One item's serialized example and build result, or its InputError (any runner)."""
     try:
-        result = build_example(item, _worker_state["options"], _worker_state["table"])
+        result = build_example(item, options, table)
     except InputError as error:
         return error
     started = time.perf_counter()

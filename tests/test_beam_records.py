@@ -1,0 +1,123 @@
+"""--runner beam against the local writer: the same bytes in every file, the same skip reports.
+
+The DirectRunner output equals the local writer's byte for byte: every shard, .progress.json
+and description.json (given the same `command`; through the command line only the recorded
+command differs, since it names --runner).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("apache_beam", reason="the beam extra: pip install 'tfemo[beam]'")
+
+from tfemo.core.errors import TfemoError  # noqa: E402
+from tfemo.corpora.base import CATEGORICAL, CONTINUOUS  # noqa: E402
+from tfemo.corpora.demo import TINY_CONFIG, DemoCorpus, ensure_demo_corpus  # noqa: E402
+from tfemo.make_tfrecords import main as make_tfrecords_main  # noqa: E402
+from tfemo.records.beam_pipeline import make_tfrecords_beam  # noqa: E402
+from tfemo.records.build import MakeOptions, make_tfrecords  # noqa: E402
+
+IN_MEMORY = ["--direct_running_mode=in_memory"]  # one process: fast, the same transforms
+CASES = {
+    "categorical": MakeOptions(task=CATEGORICAL, examples_per_shard=5),  # 3 shards a portion
+    "continuous": MakeOptions(task=CONTINUOUS, features=("zcr", "rms")),  # labels, features
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory) -> Path:
+    return ensure_demo_corpus(TINY_CONFIG, root=tmp_path_factory.mktemp("demo") / "tiny")
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_direct_runner_writes_the_local_writers_bytes(tiny_root, tmp_path, case):
+    corpus, options = DemoCorpus(tiny_root), CASES[case]
+    local, _ = make_tfrecords(corpus, tmp_path / "local", options, command=["same"])
+    beam, report = make_tfrecords_beam(corpus, tmp_path / "beam", options, command=["same"],
+                                       beam_options=IN_MEMORY)
+    expected, written = _files(tmp_path / "local"), _files(tmp_path / "beam")
+    assert sorted(written) == sorted(expected)
+    assert sum(name.endswith(".tfrecord") for name in written) == \
+        sum(len(p["files"]) for p in local.portions.values())
+    for name in expected:
+        assert written[name] == expected[name], name
+    assert beam.to_json() == local.to_json() and list(beam.portions) == list(local.portions)
+    assert report.written_shards == len([n for n in written if n.endswith(".tfrecord")])
+    assert report.stage_seconds["load"] > 0 and report.stage_seconds["write"] > 0
+
+
+def test_each_runner_resumes_the_others_output(tiny_root, tmp_path):
+    corpus, options = DemoCorpus(tiny_root), MakeOptions(task=CONTINUOUS)  # a shard a portion
+    make_tfrecords_beam(corpus, tmp_path, options, command=["same"], beam_options=IN_MEMORY)
+    before = _files(tmp_path)
+    _, report = make_tfrecords(corpus, tmp_path, options, command=["same"])
+    assert (report.written_shards, report.reused_shards) == (0, 3)
+    next(tmp_path.glob("train/*.tfrecord")).unlink()  # one shard lost: Beam writes only it
+    _, report = make_tfrecords_beam(corpus, tmp_path, options, command=["same"],
+                                    beam_options=IN_MEMORY)
+    assert (report.written_shards, report.reused_shards) == (1, 2)
+    assert _files(tmp_path) == before
+
+
+def _printed_lines(text: str, output: Path) -> list[str]:
+    """What the command printed, its output folder replaced and the timing line dropped."""
+    return [line for line in text.replace(str(output), "<out>").splitlines()
+            if not line.startswith("this run:")]
+
+
+def test_a_bad_file_is_skipped_and_reported_alike(tiny_root, tmp_path, capsys):
+    root = tmp_path / "corpus"
+    shutil.copytree(tiny_root, root)
+    items = [i for i in DemoCorpus(root).items(CATEGORICAL) if i.portion == "train"]
+    items[0].audio_path.write_bytes(b"RIFF" + bytes(range(256)) * 4)
+    items[3].audio_path.unlink()
+    printed, outputs = {}, {"local": tmp_path / "local", "beam": tmp_path / "beam_"}
+    for runner, output in outputs.items():  # folder names of one length: the same layout
+        code = make_tfrecords_main(["--data_dir", str(root), "--task", CATEGORICAL,
+                                    "--examples_per_shard", "5", "--output_dir", str(output),
+                                    "--workers", "1", "--quiet", "--runner", runner,
+                                    f"--beam_options={IN_MEMORY[0]}"])
+        assert code == 0
+        printed[runner] = _printed_lines(capsys.readouterr().out, output)
+    assert printed["beam"] == printed["local"]
+    text = "".join(printed["local"])
+    assert f"skipped {items[0].audio_path}: corrupt audio" in text
+    assert f"skipped {items[3].audio_path}: missing audio" in text
+    expected, written = _files(outputs["local"]), _files(outputs["beam"])
+    assert sorted(written) == sorted(expected)
+    for name in expected:
+        if name == "description.json":  # the recorded command names the runner
+            local_json, beam_json = (json.loads(d[name]) for d in (expected, written))
+            assert local_json.pop("command") != beam_json.pop("command")
+            assert beam_json == local_json
+            assert local_json["skipped"] == {"train": {"corrupt audio": 1, "missing audio": 1}}
+        else:
+            assert written[name] == expected[name], name
+
+
+def test_strict_is_refused_and_an_unknown_runner_is_a_usage_error(tiny_root, tmp_path):
+    corpus = DemoCorpus(tiny_root)
+    with pytest.raises(TfemoError, match="--strict works with --runner local only"):
+        make_tfrecords_beam(corpus, tmp_path, CASES["categorical"], strict=True)
+    with pytest.raises(SystemExit):
+        make_tfrecords_main(["--data_dir", str(tiny_root), "--runner", "spark"])
+
+
+@pytest.mark.slow
+def test_two_direct_runner_processes_write_the_same_bytes(tiny_root, tmp_path):
+    corpus, options = DemoCorpus(tiny_root), CASES["categorical"]
+    make_tfrecords(corpus, tmp_path / "local", options, workers=2, command=["same"])
+    _, report = make_tfrecords_beam(corpus, tmp_path / "beam", options, workers=2,
+                                    command=["same"])  # multi_processing, 2 SDK workers
+    assert report.written_shards == 9
+    assert _files(tmp_path / "beam") == _files(tmp_path / "local")

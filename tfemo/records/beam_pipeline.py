@@ -1,0 +1,333 @@
+"""Write the records with an Apache Beam pipeline: the local writer's output, on any Beam runner.
+
+The launcher plans the run exactly as tfemo.records.build does (`plan_run`: items, shards, word
+vectors, build options) and hands the pipeline only what is still to be written:
+
+    staged files of each shard's items -> (shard, item) pairs, reshuffled over the workers
+    -> BuildFn: build_serialized, the local writer's item-to-example code; bad items
+        (InputError) go to the tagged output "skipped"
+    -> CoGroupByKey by shard -> WriteShardFn: sort by item id, fold the shard's record
+        (counts, train statistics, skips) and write the shard under a temporary name, renamed
+        when complete (writer.write_shard)
+    -> CombineGlobally(DescribeFn): the shard records, merged in plan order, give the
+        train-only normalisation statistics and the description, float for float
+    -> WriteDescriptionFn: .progress.json, then description.json.
+
+Locally it runs on the DirectRunner (multi_processing, `workers` SDK workers); pipeline options
+alone move it to Flink or Spark (docs/scaling.md). The output folder and the corpus must be
+paths every worker and the launcher see (items are staged there, shards renamed with local file
+operations), which is why Dataflow also needs `gs://` paths, not supported yet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tfemo.core.errors import InputError, TfemoError
+from tfemo.corpora.base import Corpus, Item
+from tfemo.records.build import (
+    PROGRESS_FILE,
+    MakeOptions,
+    RunPlan,
+    RunReport,
+    ShardPlan,
+    Skip,
+    _add_to_record,
+    _describe,
+    _empty_record,
+    _load_progress,
+    _save_progress,
+    build_serialized,
+    fingerprint,
+    plan_run,
+)
+from tfemo.records.description import DatasetDescription, description_path
+from tfemo.records.example import BuildOptions, BuildResult
+from tfemo.records.writer import remove_stale_temp_files, shard_path, write_shard
+
+try:  # an extra: pip install "tfemo[beam]" (tools/install.sh installs it)
+    import apache_beam as beam
+    from apache_beam.metrics import Metrics
+    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.options.pipeline_options import PipelineOptions
+except ImportError:  # pragma: no cover - reported by make_tfrecords_beam
+    beam = None
+
+METRICS_NAMESPACE = "tfemo.records"
+STAGING_PREFIX = ".beam-staging-"  # <output_dir>/.beam-staging-<pid>/: items and vectors
+SKIPPED = "skipped"
+_MICROSECONDS = 1e6
+
+
+def beam_available() -> bool:
+    """Whether apache-beam is installed (the `beam` extra)."""
+    return beam is not None
+
+
+def default_options(workers: int) -> list[str]:
+    """The DirectRunner with `workers` processes; options given later override these."""
+    return ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
+            f"--direct_num_workers={max(1, workers)}", "--default_sdk_harness_log_level=WARNING"]
+
+
+@dataclass(frozen=True)
+class _Built:
+    """One item built in a worker, on its way to its shard."""
+
+    item: Item
+    data: bytes
+    result: BuildResult
+
+
+if beam is not None:
+
+    class BuildFn(beam.DoFn):
+        """Item -> serialized example (main output) or Skip (tagged output "skipped")."""
+
+        def __init__(self, options: BuildOptions, table_file: str) -> None:
+            self.options, self.table_file, self.table = options, table_file, None
+
+        def setup(self) -> None:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            self.table = _read_staged(self.table_file)
+
+        def process(self, element: tuple[str, Item]) -> Iterator:
+            shard, item = element
+            outcome = build_serialized(item, self.options, self.table)
+            if isinstance(outcome, InputError):
+                skip = Skip(item.id, outcome.path, outcome.reason, outcome.detail)
+                yield beam.pvalue.TaggedOutput(SKIPPED, (shard, skip))
+                return
+            data, result = outcome
+            for stage, seconds in result.stage_seconds.items():
+                Metrics.counter(METRICS_NAMESPACE, stage).inc(round(seconds * _MICROSECONDS))
+            yield shard, _Built(item, data, result)
+
+    class WriteShardFn(beam.DoFn):
+        """One shard's built items and skips -> the shard file, and (shard, record)."""
+
+        def __init__(self, output_dir: str, oov: set[str]) -> None:
+            self.output_dir, self.oov = output_dir, oov
+
+        def process(self, element: tuple[str, dict[str, Iterable]]) -> Iterator:
+            shard, groups = element
+            entries = [(b.item.id, b) for b in groups["built"]]
+            entries += [(s.item_id, s) for s in groups[SKIPPED]]
+            record, serialized = _empty_record(), []
+            for _, entry in sorted(entries, key=lambda pair: pair[0]):  # the plan's order
+                if isinstance(entry, Skip):
+                    record["skipped"].append(asdict(entry))
+                else:
+                    serialized.append(entry.data)
+                    _add_to_record(record, entry.item, entry.result, self.oov)
+            started = time.perf_counter()
+            write_shard(serialized, Path(self.output_dir) / shard)
+            Metrics.counter(METRICS_NAMESPACE, "write").inc(
+                round((time.perf_counter() - started) * _MICROSECONDS))
+            Metrics.counter(METRICS_NAMESPACE, "shards_written").inc()
+            yield shard, record
+
+    class DescribeFn(beam.CombineFn):
+        """Shard records -> (progress, description); merged in plan order, so exact.
+
+        The accumulator keeps each shard's sufficient statistics (RunningStats count, mean,
+        M2 per shard) apart; extract_output folds them in the plan's shard order, the local
+        writer's order, so every float of the normalisation statistics is the same.
+        """
+
+        def __init__(self, corpus: Corpus, run: RunPlan, options: MakeOptions, output_dir: str,
+                     command: Sequence[str], key: str) -> None:
+            self.corpus, self.options, self.output_dir = corpus, options, output_dir
+            self.command, self.key = list(command), key
+            self.name, self.per_shard, self.oov_types = run.name, run.per_shard, len(run.oov)
+            self.vectors_name, self.word_dim = run.vectors_name, run.word_dim
+            self.build_options = run.build_options
+            self.plans = [ShardPlan(p.portion, p.index, p.count, []) for p in run.plans]
+
+        def create_accumulator(self) -> dict:
+            return {}
+
+        def add_input(self, accumulator: dict, element: tuple[str, dict]) -> dict:
+            shard, record = element
+            accumulator[shard] = record
+            return accumulator
+
+        def merge_accumulators(self, accumulators: Iterable[dict]) -> dict:
+            merged: dict = {}
+            for accumulator in accumulators:
+                merged.update(accumulator)
+            return merged
+
+        def extract_output(self, accumulator: dict) -> tuple[dict, DatasetDescription]:
+            output_dir = Path(self.output_dir)
+            shards = {}
+            for plan in self.plans:
+                relative = _relative(output_dir, self.name, plan)
+                if relative not in accumulator:
+                    raise TfemoError(f"{output_dir}: the pipeline produced no record of {relative}")
+                shards[relative] = accumulator[relative]
+            progress = {"fingerprint": self.key, "shards": shards}
+            description = _describe(self.corpus, self.name, self.options, self.per_shard,
+                                    self.plans, progress, output_dir, self.vectors_name,
+                                    self.word_dim, self.oov_types, self.command,
+                                    self.build_options)
+            return progress, description
+
+    class WriteDescriptionFn(beam.DoFn):
+        """Write .progress.json, then description.json (last, like the local writer)."""
+
+        def __init__(self, output_dir: str) -> None:
+            self.output_dir = output_dir
+
+        def process(self, element: tuple[dict, DatasetDescription]) -> Iterator:
+            progress, description = element
+            output_dir = Path(self.output_dir)
+            _save_progress(output_dir, progress)
+            description.write(description_path(output_dir))
+            yield str(description_path(output_dir))
+
+
+def _relative(output_dir: Path, name: str, plan: ShardPlan) -> str:
+    """A shard's path relative to the output folder: its key in the pipeline and progress."""
+    path = shard_path(output_dir, plan.portion, name, plan.index, plan.count)
+    return str(path.relative_to(output_dir))
+
+
+def _stage(path: Path, value: object) -> str:
+    """Pickle `value` to `path` (in the output folder, which every worker sees)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    return str(path)
+
+
+def _read_staged(path: str) -> object:
+    """What `_stage` wrote (files this run made itself)."""
+    return pickle.loads(Path(path).read_bytes())
+
+
+def _shard_items(element: tuple[str, str]) -> Iterator[tuple[str, Item]]:
+    """(shard, staged file of its items) -> (shard, item) for each item."""
+    shard, path = element
+    for item in _read_staged(path):
+        yield shard, item
+
+
+def build_pipeline(pipeline: beam.Pipeline, corpus: Corpus, run: RunPlan, options: MakeOptions,
+                   output_dir: Path, todo: list[tuple[str, ShardPlan]], reused: dict[str, dict],
+                   command: Sequence[str], key: str, staging: Path) -> None:
+    """Add the record-writing transforms to `pipeline` (see the module docstring).
+
+    The items and the word-vector table reach the workers as files in `staging` (one per shard,
+    and one table), so the pipeline itself holds paths only, whatever the corpus's size.
+    """
+    table_file = _stage(staging / "vectors.pkl", run.table)
+    staged = [(relative, _stage(staging / f"items-{number:06d}.pkl", plan.items))
+              for number, (relative, plan) in enumerate(todo)]
+    built = (pipeline | "Items" >> beam.Create(staged)
+             | "ReadItems" >> beam.FlatMap(_shard_items)
+             | "Spread" >> beam.Reshuffle()  # a shard's items go to many workers
+             | "Build" >> beam.ParDo(BuildFn(run.build_options, table_file)).with_outputs(
+                 SKIPPED, main="built"))
+    shards = pipeline | "Shards" >> beam.Create([(relative, None) for relative, _ in todo])
+    written = ({"shard": shards, "built": built.built, SKIPPED: built[SKIPPED]}
+               | "ByShard" >> beam.CoGroupByKey()
+               | "WriteShards" >> beam.ParDo(WriteShardFn(str(output_dir), run.oov)))
+    kept = pipeline | "ReusedShards" >> beam.Create(sorted(reused.items()))
+    _ = ((written, kept) | "AllShards" >> beam.Flatten()
+         | "Describe" >> beam.CombineGlobally(
+             DescribeFn(corpus, run, options, str(output_dir), command, key))
+         | "WriteDescription" >> beam.ParDo(WriteDescriptionFn(str(output_dir))))
+
+
+def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOptions, *,
+                        workers: int = 1, beam_options: Sequence[str] = (),
+                        strict: bool = False, command: Sequence[str] = (),
+                        on_progress: Callable[[int], None] | None = None,
+                        on_skip: Callable[[Skip], None] | None = None,
+                        items: Sequence[Item] | None = None,
+                        ) -> tuple[DatasetDescription, RunReport]:
+    """`build.make_tfrecords` on Apache Beam: the same files, description and skip reports.
+
+    `beam_options` are pipeline options appended to the DirectRunner defaults (so
+    `--runner DataflowRunner ...` replaces them). Finished shards of an earlier run with the
+    same fingerprint are kept, as by the local writer. `strict` is refused: a pipeline does not
+    stop at the first bad item.
+    """
+    if beam is None:
+        raise TfemoError("--runner beam needs apache-beam: pip install 'tfemo[beam]' "
+                         "(tools/install.sh installs it)")
+    if strict:
+        raise TfemoError("--strict works with --runner local only; with --runner beam bad "
+                         "items are reported and skipped")
+    started = time.perf_counter()
+    output_dir = Path(output_dir).absolute()
+    run = plan_run(corpus, options, items)
+    key = fingerprint(corpus, run.items, options, run.vectors_name)
+    progress = _load_progress(output_dir, key)
+    for portion in {p.portion for p in run.plans}:
+        remove_stale_temp_files(output_dir / portion)
+    for stale in output_dir.glob(f"{STAGING_PREFIX}*"):  # a killed run's staging files
+        shutil.rmtree(stale, ignore_errors=True)
+    todo, reused = [], {}
+    for plan in run.plans:
+        relative = _relative(output_dir, run.name, plan)
+        if relative in progress["shards"] and (output_dir / relative).is_file():
+            reused[relative] = progress["shards"][relative]
+            if on_progress:
+                on_progress(len(plan.items))
+        else:
+            todo.append((relative, plan))
+
+    pipeline_options = PipelineOptions([*default_options(workers), *beam_options])
+    pipeline = beam.Pipeline(options=pipeline_options)
+    staging = output_dir / f"{STAGING_PREFIX}{os.getpid()}"
+    try:
+        build_pipeline(pipeline, corpus, run, options, output_dir, todo, reused, command, key,
+                       staging)
+        result = pipeline.run()
+        result.wait_until_finish()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    progress = json.loads((output_dir / PROGRESS_FILE).read_text())
+    written = progress["shards"]
+    # The combiner wrote description.json; the same fold over the same records gives the
+    # in-memory description with the local writer's key order (portions in plan order).
+    description = _describe(corpus, run.name, options, run.per_shard, run.plans, progress,
+                            output_dir, run.vectors_name, run.word_dim, len(run.oov), command,
+                            run.build_options)
+    if description.to_json() != description_path(output_dir).read_text():
+        raise TfemoError(f"{description_path(output_dir)}: differs from its shard records")
+    for relative, plan in todo:
+        for skip in written[relative]["skipped"]:
+            if on_skip:
+                on_skip(Skip(**skip))
+        if on_progress:
+            on_progress(len(plan.items))
+    report = RunReport(written_shards=len(todo), reused_shards=len(reused))
+    report.stage_seconds.update(stage_seconds(result))
+    report.wall_seconds = time.perf_counter() - started
+    return description, report
+
+
+def stage_seconds(result: beam.runners.runner.PipelineResult) -> dict[str, float]:
+    """Seconds per build stage summed over the workers (the pipeline's counters)."""
+    counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    seconds = {}
+    for counter in counters["counters"]:
+        name = counter.key.metric.name
+        value = counter.committed if counter.committed is not None else counter.attempted
+        if name != "shards_written":
+            seconds[name] = seconds.get(name, 0.0) + value / _MICROSECONDS
+    return seconds
+
+
+__all__ = ["beam_available", "build_pipeline", "default_options", "make_tfrecords_beam",
+           "stage_seconds"]
