@@ -109,7 +109,7 @@ def main() -> None:
             table.add_row(str(workers), "default" if workers == 1 else "multi_worker",
                           f"{short:.1f}", f"{long:.1f}", f"{per_step:.3f}", f"{rate:,.0f}",
                           f"{rate / base:.2f} x")
-        Console().print(table)
+        Console(width=130).print(table)
 
 
 if __name__ == "__main__":

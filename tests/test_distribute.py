@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,26 @@ def test_installing_patches_keras_only_on_the_versions_named(monkeypatch):
     assert trainer.reduce_per_replica is before
 
 
+def test_the_ccc_loss_is_scaled_per_replica_as_keras_losses_are(monkeypatch):
+    """Keras sums the replicas' gradients: each replica's loss must be divided by their
+    number, which Keras's own losses do and MaskedCCCLoss (its own __call__) must too."""
+    import keras
+    import tensorflow as tf
+
+    from tfemo.scoring.losses import MaskedCCCLoss
+
+    rng = np.random.default_rng(0)
+    y_true, y_pred = (rng.normal(size=(2, 9, 2)).astype("float32") for _ in range(2))
+    mask = np.ones((2, 9), bool)
+    single = [float(MaskedCCCLoss()(y_true, y_pred, mask)),
+              float(keras.losses.MeanSquaredError()(y_true, y_pred))]
+    two = type("TwoReplicas", (), {"num_replicas_in_sync": 2})()
+    monkeypatch.setattr(tf.distribute, "get_strategy", lambda: two)
+    scaled = [float(MaskedCCCLoss()(y_true, y_pred, mask)),
+              float(keras.losses.MeanSquaredError()(y_true, y_pred))]
+    np.testing.assert_allclose(scaled, [v / 2 for v in single], rtol=1e-6)
+
+
 # ------------------------------------------------------------------- sharding and the chief
 
 def test_file_sharding_needs_as_many_shards_as_workers():
@@ -179,6 +200,7 @@ def test_checkpoints_hold_no_on_read_variables(records, tmp_path):
 
 # ------------------------------------------------------------------------------- mirrored
 
+@pytest.mark.slow
 def test_mirrored_on_one_cpu_matches_default(records, tmp_path):
     default, mirrored = tmp_path / "default", tmp_path / "mirrored"
     assert train.main(["--tfrecords", str(records), "--train_dir", str(default), *SMALL,
@@ -190,16 +212,16 @@ def test_mirrored_on_one_cpu_matches_default(records, tmp_path):
     _assert_close(_weights(default / "model.ckpt-4"), _weights(mirrored / "model.ckpt-4"), 1e-6)
 
 
-def test_a_batch_that_does_not_split_among_replicas_is_refused(records, tmp_path):
-    """A mirrored run over two logical CPUs (a subprocess: they must precede TF's start)."""
-    result = subprocess.run(
-        [sys.executable, "-c", TWO_CPUS, "--tfrecords", str(records), "--train_dir",
-         str(tmp_path),
-         *SMALL, "--batch_size", "3", "--max_steps", "1", "--strategy", "mirrored"],
-        env=_env(), capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1
-    assert "--batch_size 3: the global batch must split evenly among the 2 replicas" \
-        in result.stderr
+def test_a_batch_that_does_not_split_among_replicas_is_refused(records):
+    from tfemo.training.config import TrainConfig
+    from tfemo.training.loop import _distribution
+
+    two = type("TwoReplicas", (), {"num_replicas_in_sync": 2, "cluster_resolver": None})()
+    config = TrainConfig(tfrecords=records, batch_size=3, strategy="mirrored")
+    with pytest.raises(SystemExit, match="--batch_size 3: the global batch must split evenly "
+                                         "among the 2 replicas of --strategy mirrored"):
+        _distribution(two, config, records)
+    assert _distribution(two, replace(config, batch_size=4), records) == (1, 0)
 
 
 # --------------------------------------------------------------------------- two workers
