@@ -69,7 +69,7 @@ def install() -> bool:
 
     @functools.wraps(original_build)
     def maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if iterator is not None and data_batch is None:
+        if iterator is not None and data_batch is None and self._distribute_strategy is not None:
             data_batch = iterator.data_adapter.get_tf_dataset().element_spec
         return original_build(self, iterator=None, data_batch=data_batch)
 
