@@ -51,7 +51,8 @@ PROG = "python -m tfemo.train"
 class CommandOptions(Options):
     """How this command runs, not what it trains (so not kept in run.toml)."""
 
-    device: int = option(0, "GPU index; -1 for the CPU (a missing GPU falls back to the CPU)")
+    device: int = option(0, "GPU index; -1 for the CPU (a missing GPU falls back to the CPU); "
+                         "with --strategy mirrored or multi_worker every GPU is used unless -1")
     verbose: int = option(1, "Keras progress output", choices=(0, 1, 2))
 
 
@@ -175,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.training.config import write_run_config
     from tfemo.training.loop import fold_record_dirs, train_one
 
-    print(select_device(settings.command.device), flush=True)
     train, verbose = settings.train, settings.command.verbose
+    if train.strategy != "default" and settings.command.device >= 0:
+        print(f"device: every visible GPU (--strategy {train.strategy}; --device picks one "
+              "for the default strategy; -1: CPU)", flush=True)
+    else:
+        print(select_device(settings.command.device), flush=True)
     folds = fold_record_dirs(train.tfrecords)
     if not folds:
         return train_one(train, settings.model, settings.model_config, verbose=verbose)

@@ -11,6 +11,19 @@ from keras import ops
 from tfemo.scoring.metrics import _ccc_from_moments, ccc_loss
 
 
+def per_replica(loss):
+    """`loss` divided by the replicas of the current tf.distribute strategy, as Keras's own
+    losses are: the trainer sums the replicas' gradients and multiplies the logged loss back,
+    so an unscaled loss would step and log N times the mean with N replicas."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = loss / replicas
+    return loss
+
+
 @keras.saving.register_keras_serializable(package="tfemo")
 class MaskedCCCLoss(keras.losses.Loss):
     """1 - CCC per output dimension, averaged with equal weights, over frames where mask is True.
@@ -26,7 +39,7 @@ class MaskedCCCLoss(keras.losses.Loss):
     def __call__(self, y_true, y_pred, sample_weight=None):
         if sample_weight is None:
             sample_weight = keras.ops.ones(keras.ops.shape(y_pred)[:-1], dtype="bool")
-        return ccc_loss(y_true, y_pred, keras.ops.cast(sample_weight, "bool"))
+        return per_replica(ccc_loss(y_true, y_pred, keras.ops.cast(sample_weight, "bool")))
 
     def call(self, y_true, y_pred):
         return ccc_loss(y_true, y_pred, keras.ops.ones(keras.ops.shape(y_pred)[:-1], "bool"))

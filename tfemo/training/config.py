@@ -15,6 +15,7 @@ from typing import Any
 from tfemo.core.files import write_atomic
 from tfemo.core.options import Options, option, option_values, toml_lines, toml_value
 from tfemo.training.run_dir import RUN_CONFIG
+from tfemo.training.strategies import STRATEGIES
 
 NORMALISATIONS = ("train", "speaker")
 BALANCES = ("none", "weights", "sampling")
@@ -28,7 +29,12 @@ class TrainConfig(Options):
                              "records folder written by tools/make_tfrecords.py")
     train_dir: Path = option(Path("checkpoints"),
                              "where checkpoints, summaries and log_train.txt go")
-    batch_size: int = option(8, "sequences per batch")
+    batch_size: int = option(8, "sequences per batch: the global batch, split evenly among "
+                             "the replicas of --strategy mirrored or multi_worker")
+    strategy: str = option("default", "tf.distribute strategy: one device, every GPU of this "
+                           "machine (mirrored), or the machines in TF_CONFIG (multi_worker; "
+                           "run the same command on each, the chief writes the train dir)",
+                           choices=STRATEGIES)
     sequence_length: int = option(150, "continuous tasks: frames per training sequence (40 ms "
                                   "each); categorical tasks train on whole utterances")
     learning_rate: float = option(3e-4, "Adam learning rate")

@@ -43,8 +43,10 @@ def fold_record_dirs(tfrecords: Path) -> list[Path]:
     return sorted(p for p in tfrecords.glob("fold-*") if (p / "description.json").exists())
 
 
-def check_model_file(train_dir: Path, name: str, config: dict, data: dict) -> None:
-    """Refuse to resume a train dir made with another model or data stream; else write it.
+def check_model_file(train_dir: Path, name: str, config: dict, data: dict,
+                     write: bool = True) -> None:
+    """Refuse to resume a train dir made with another model or data stream; else write it
+    (`write=False`, on a non-chief worker: only compare).
 
     `data` holds what fixes the order of training batches (records, seed, batch and sequence
     sizes): resuming skips the steps already taken, which is only right for the same stream.
@@ -57,7 +59,24 @@ def check_model_file(train_dir: Path, name: str, config: dict, data: dict) -> No
             raise UserError(f"{path}: this train dir holds a {saved['model']} model trained with "
                             "other flags or data", "use a new --train_dir, or the same flags")
         return
-    write_atomic(path, json.dumps(spec, indent=1, sort_keys=True))
+    if write:
+        write_atomic(path, json.dumps(spec, indent=1, sort_keys=True))
+
+
+def _distribution(strategy: Any, train: TrainConfig, tfrecords: Path) -> tuple[int, int]:
+    """(workers, train shards: 0 for one worker) of a run; the global batch must split evenly
+    among the replicas."""
+    from tfemo.records.writer import shard_paths
+    from tfemo.training.strategies import worker_count
+
+    replicas = strategy.num_replicas_in_sync
+    if train.batch_size % replicas:
+        raise SystemExit(f"--batch_size {train.batch_size}: the global batch must split evenly "
+                         f"among the {replicas} replicas of --strategy {train.strategy}")
+    workers = worker_count(strategy)
+    if workers == 1:
+        return 1, 0
+    return workers, sum(len(shard_paths(tfrecords, p)) for p in train.train_portions.split("+"))
 
 
 def train_one(train: TrainConfig, model_name: str, model_config: Any,
@@ -76,16 +95,20 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
         global_step,
     )
     from tfemo.training.checkpoints import make_manager, training_checkpoint
+    from tfemo.training.strategies import is_chief, make_strategy, shard_stream, weights_digest
 
     tfrecords = Path(tfrecords or train.tfrecords)
     train_dir = Path(train_dir or train.train_dir)
+    strategy = make_strategy(train.strategy)  # before any other TensorFlow op
+    chief, workers, files = is_chief(strategy), *_distribution(strategy, train, tfrecords)
     keras.utils.set_random_seed(train.seed)
     description = DatasetDescription.read(tfrecords)
     if train.normalise == "speaker" and not description.features:
         raise UserError(f"{tfrecords}: --normalise speaker needs per-frame features",
                         "make the records with tools/make_tfrecords.py --features ...")
     try:
-        model = build_model(model_name, model_description(description, train), model_config)
+        with strategy.scope():
+            model = build_model(model_name, model_description(description, train), model_config)
     except ValueError as error:
         raise UserError(f"{tfrecords}: {error}") from error
     categorical = description.task == Task.CATEGORICAL
@@ -96,18 +119,22 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
                    "speaker_normalise": train.normalise == "speaker",
                    "balance": train.balance if categorical else "none",
                    "crop_frames": train.crop_frames if categorical else 0,
-                   "train_portions": train.train_portions}
-    check_model_file(train_dir, model_name, model.get_config(), data_stream)
-    write_run_config(train_dir, model_name, replace(train, tfrecords=tfrecords,
-                                                    train_dir=train_dir), model_config)
-    description.write(train_dir / DESCRIPTION_COPY)
+                   "train_portions": train.train_portions,
+                   **({"file_sharded_workers": workers} if files >= workers > 1 else {})}
+    check_model_file(train_dir, model_name, model.get_config(), data_stream, write=chief)
+    if chief:
+        write_run_config(train_dir, model_name, replace(train, tfrecords=tfrecords,
+                                                        train_dir=train_dir), model_config)
+        description.write(train_dir / DESCRIPTION_COPY)
 
-    if train.weight_decay > 0:
-        optimizer = keras.optimizers.AdamW(train.learning_rate, weight_decay=train.weight_decay)
-    else:
-        optimizer = keras.optimizers.Adam(train.learning_rate)
-    optimizer.build(model.trainable_variables)
-    model.compile(optimizer=optimizer, **_loss_and_metrics(description))
+    with strategy.scope():
+        if train.weight_decay > 0:
+            optimizer = keras.optimizers.AdamW(train.learning_rate,
+                                               weight_decay=train.weight_decay)
+        else:
+            optimizer = keras.optimizers.Adam(train.learning_rate)
+        optimizer.build(model.trainable_variables)
+        model.compile(optimizer=optimizer, **_loss_and_metrics(description))
     checkpoint = training_checkpoint(model, optimizer)
     manager = make_manager(checkpoint, train_dir, train.max_to_keep)
     if manager.latest_checkpoint:
@@ -115,7 +142,8 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
     start_step = global_step(model)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     flags = {"model": model_name, **option_values(train), **option_values(model_config)}
-    _log_start(flags, tfrecords, train_dir, description, start_step, started)
+    if chief:
+        _log_start(flags, tfrecords, train_dir, description, start_step, started)
     if start_step:
         print(f"resuming from {manager.latest_checkpoint} (step {start_step})", flush=True)
     if start_step >= train.max_steps:
@@ -125,18 +153,23 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
     data, steps_per_epoch = training_stream(train, tfrecords, description, model)
     # The stream is a fixed function of the seed: skipping the steps already taken puts a
     # resumed run at the same data position as an uninterrupted one.
-    data = data.skip(start_step)
+    # (With file sharding each worker's stream is its own: one of its batches lasts `workers`
+    # steps, each taking batch_size / workers of it.)
+    data = shard_stream(data.skip(start_step // workers if files >= workers > 1
+                                  else start_step), files, workers)
     remaining = train.max_steps - start_step
-    callbacks = [
-        StopAtStep(train.max_steps),
-        PeriodicCheckpoint(manager, train.save_interval_secs),
-        PeriodicSummaries(str(train_dir / SUMMARIES_DIR), train.save_summaries_secs),
-    ]
+    callbacks = [StopAtStep(train.max_steps)]
+    if chief:  # the checkpoint holds mirrored variables only: saving needs no collective op
+        callbacks += [PeriodicCheckpoint(manager, train.save_interval_secs),
+                      PeriodicSummaries(str(train_dir / SUMMARIES_DIR), train.save_summaries_secs)]
     model.fit(data, steps_per_epoch=min(steps_per_epoch, remaining),
               epochs=math.ceil(remaining / min(steps_per_epoch, remaining)),
               callbacks=callbacks, shuffle=False, verbose=verbose)
     final_step = global_step(model)
-    _log_end(train_dir, final_step, manager.latest_checkpoint)
+    if chief:
+        _log_end(train_dir, final_step, manager.latest_checkpoint)
+    if workers > 1:  # equal on every worker when the replicas stayed in sync
+        print(f"{'chief' if chief else 'worker'} weights digest {weights_digest(model)}")
     print(f"trained to step {final_step}; checkpoint {manager.latest_checkpoint}")
     return 0
 
