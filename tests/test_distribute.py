@@ -18,6 +18,7 @@ import pytest
 
 from tests.records_factory import write_synthetic_records
 from tfemo import train
+from tfemo.core.errors import UserError
 from tfemo.training import distribute_compat
 from tfemo.training.checkpoints import available_steps
 from tfemo.training.strategies import shard_policy, shard_stream
@@ -144,10 +145,10 @@ def test_multi_worker_without_tf_config_is_a_clear_error(monkeypatch):
     from tfemo.training import strategies
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    with pytest.raises(SystemExit, match="set TF_CONFIG"):
+    with pytest.raises(UserError, match="set TF_CONFIG"):
         strategies._tf_config()
     monkeypatch.setenv("TF_CONFIG", "{not json")
-    with pytest.raises(SystemExit, match="TF_CONFIG: not JSON"):
+    with pytest.raises(UserError, match="TF_CONFIG: not JSON"):
         strategies._tf_config()
 
 
@@ -218,7 +219,7 @@ def test_a_batch_that_does_not_split_among_replicas_is_refused(records):
 
     two = type("TwoReplicas", (), {"num_replicas_in_sync": 2, "cluster_resolver": None})()
     config = TrainConfig(tfrecords=records, batch_size=3, strategy="mirrored")
-    with pytest.raises(SystemExit, match="--batch_size 3: the global batch must split evenly "
+    with pytest.raises(UserError, match="--batch_size 3: the global batch must split evenly "
                                          "among the 2 replicas of --strategy mirrored"):
         _distribution(two, config, records)
     assert _distribution(two, replace(config, batch_size=4), records) == (1, 0)

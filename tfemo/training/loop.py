@@ -71,8 +71,9 @@ def _distribution(strategy: Any, train: TrainConfig, tfrecords: Path) -> tuple[i
 
     replicas = strategy.num_replicas_in_sync
     if train.batch_size % replicas:
-        raise SystemExit(f"--batch_size {train.batch_size}: the global batch must split evenly "
-                         f"among the {replicas} replicas of --strategy {train.strategy}")
+        raise UserError(f"--batch_size {train.batch_size}: the global batch must split evenly "
+                        f"among the {replicas} replicas of --strategy {train.strategy}",
+                        f"give a multiple of {replicas}")
     workers = worker_count(strategy)
     if workers == 1:
         return 1, 0

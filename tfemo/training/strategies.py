@@ -15,6 +15,8 @@ import json
 import os
 from typing import Any
 
+from tfemo.core.errors import UserError
+
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
@@ -22,16 +24,16 @@ def _tf_config() -> dict:
     """TF_CONFIG, checked enough to give a clear error instead of a gRPC failure."""
     text = os.environ.get("TF_CONFIG", "")
     if not text:
-        raise SystemExit("--strategy multi_worker: set TF_CONFIG (a JSON cluster and task, e.g. "
-                         '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
-                         '"task": {"type": "worker", "index": 0}})')
+        raise UserError("--strategy multi_worker: set TF_CONFIG", "a JSON cluster and task, e.g. "
+                        '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
+                        '"task": {"type": "worker", "index": 0}}')
     try:
         config = json.loads(text)
     except json.JSONDecodeError as error:
-        raise SystemExit(f"TF_CONFIG: not JSON ({error})") from error
+        raise UserError(f"TF_CONFIG: not JSON ({error})", "see docs/scaling.md") from error
     if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict) \
             or not isinstance(config.get("task"), dict):
-        raise SystemExit('TF_CONFIG: needs a "cluster" and a "task" object')
+        raise UserError('TF_CONFIG: needs a "cluster" and a "task" object', "see docs/scaling.md")
     return config
 
 
