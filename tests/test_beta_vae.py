@@ -141,3 +141,39 @@ def test_registry_builds_it_from_a_description_and_refuses_missing_names():
     assert model.speaker_names == ("a", "b")
     with pytest.raises(ValueError, match="needs the speaker names"):
         BetaVAE(feature_dim=F, conditional="speaker")
+
+
+@pytest.mark.slow
+def test_train_then_encode_into_the_store_on_a_ravdess_tree(tmp_path, capsys):
+    """tfemo.train --model beta_vae, then tfemo.encode_latents writes every item's latents."""
+    from tests.corpus_trees import ravdess_tree
+    from tfemo.encode_latents import main as encode_main
+    from tfemo.make_feature_store import main as store_main
+    from tfemo.make_tfrecords import main as make_tfrecords_main
+    from tfemo.store import FeatureStore
+    from tfemo.train import main as train_main
+
+    root = ravdess_tree(tmp_path / "ravdess")
+    records, store, train_dir = tmp_path / "records", tmp_path / "store.h5", tmp_path / "vae"
+    assert make_tfrecords_main(["--corpus", "ravdess", "--data_dir", str(root),
+                                "--output_dir", str(records), "--embeddings", "none",
+                                "--features", "rms,mfcc", "--workers", "1", "--quiet"]) == 0
+    assert store_main(["--corpus", "ravdess", "--data_dir", str(root), "--features", "rms",
+                       "--output", str(store), "--workers", "1", "--quiet"]) == 0
+    assert train_main(["--model", "beta_vae", "--tfrecords", str(records), "--train_dir",
+                       str(train_dir), "--max_steps", "3", "--batch_size", "2", "--latent_dim",
+                       "3", "--filters", "8", "--blocks", "1", "--beta", "4",
+                       "--conditional", "speaker"]) == 0
+    assert "beta = 4.0" in (train_dir / "run.toml").read_text()
+    capsys.readouterr()
+    assert encode_main(["--checkpoint", str(train_dir), "--store", str(store),
+                        "--name", "vae"]) == 0
+    assert "latents (3-d)" in capsys.readouterr().out
+    with FeatureStore(store) as opened:
+        latents = opened.latents("vae")
+        assert sorted(latents.item_ids) == sorted(item.id for item in opened.items())
+        assert latents.mean.shape == latents.log_var.shape == (len(latents.item_ids), 3)
+        assert np.isfinite(latents.mean).all()
+        assert latents.provenance["beta"] == 4.0
+        assert latents.provenance["computed_from"] == "records"
+    assert encode_main(["--checkpoint", str(tmp_path / "none"), "--store", str(store)]) == 2
