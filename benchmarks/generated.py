@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FACTORS = (0.0, 0.5, 1.0)
 GENERATOR = ["--steps", "800", "--batch_size", "16", "--learning_rate", "1e-3",
-             "--latent_dim", "8", "--filters", "32", "--blocks", "2", "--beta", "1"]
+             "--latent_dim", "8", "--hidden", "32", "--blocks", "2", "--beta", "1"]
 CLASSIFIER = ["--model", "conv1d", "--variant", "utterance", "--batch_size", "16",
               "--learning_rate", "1e-3", "--weight_decay", "1e-4", "--max_steps", "600",
               "--save_interval_secs", "100000", "--device", "-1", "--verbose", "0"]

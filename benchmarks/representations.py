@@ -47,7 +47,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 BETAS = (0.5, 1.0, 4.0, 10.0)
 # the fixed small config: the same for every β and every corpus
 TRAIN_FLAGS = ["--batch_size", "16", "--learning_rate", "1e-3", "--latent_dim", "8",
-               "--filters", "32", "--blocks", "2", "--kernel_size", "5", "--seed", "1",
+               "--hidden", "32", "--blocks", "2", "--kernel_size", "5", "--seed", "1",
                "--verbose", "0"]
 
 

@@ -15,7 +15,7 @@ CLASSES = ("angry", "neutral")
 
 def make_model(**options) -> BetaVAE:
     keras.utils.set_random_seed(0)
-    options = {"latent_dim": 4, "filters": 16, "blocks": 1, "kernel_size": 3, **options}
+    options = {"latent_dim": 4, "hidden": 16, "blocks": 1, "kernel_size": 3, **options}
     return BetaVAE(feature_dim=F, feature_mean=[1.0, -2.0, 0.5], feature_std=[2.0, 1.0, 0.5],
                    class_names=CLASSES, speaker_names=("s1", "s2"), **options)
 
@@ -65,8 +65,8 @@ def test_kl_term_scales_with_beta():
         model = make_model(beta=beta)  # same seed: same weights
         out = model(data, training=False)
         losses[beta] = float(model.compute_loss(data, None, out))
-        rec, kl = vae_terms(*model.standardise(data)[:1], out["reconstruction"],
-                            data["mask"], out["mean"], out["log_var"])
+        target, mask = model.standardise(data)
+        _, kl = vae_terms(target, out["reconstruction"], mask, out["mean"], out["log_var"])
         kl_mean = float(np.mean(kl))
     assert kl_mean > 0
     assert losses[1.0] - losses[0.0] == pytest.approx(kl_mean, rel=1e-4)
@@ -162,7 +162,7 @@ def test_train_then_encode_into_the_store_on_a_ravdess_tree(tmp_path, capsys):
                        "--output", str(store), "--workers", "1", "--quiet"]) == 0
     assert train_main(["--model", "beta_vae", "--tfrecords", str(records), "--train_dir",
                        str(train_dir), "--max_steps", "3", "--batch_size", "2", "--latent_dim",
-                       "3", "--filters", "8", "--blocks", "1", "--beta", "4",
+                       "3", "--hidden", "8", "--blocks", "1", "--beta", "4",
                        "--conditional", "speaker"]) == 0
     assert "beta = 4.0" in (train_dir / "run.toml").read_text()
     capsys.readouterr()

@@ -41,7 +41,7 @@ def generated(folds, tmp_path_factory):
     train_root = tmp_path_factory.mktemp("generators")
     assert generate_main(["--tfrecords", str(folds), "--train_root", str(train_root),
                           "--per_class", "2", "--steps", "2", "--batch_size", "2",
-                          "--latent_dim", "2", "--filters", "8", "--blocks", "1"]) == 0
+                          "--latent_dim", "2", "--hidden", "8", "--blocks", "1"]) == 0
     return folds, train_root, before
 
 
@@ -95,7 +95,7 @@ def test_generated_examples_look_like_train_features_and_train_with_them(generat
     assert description.portions[GENERATED]["examples"] == 2 * len(labels)
     assert train_main(["--model", "conv1d", "--tfrecords", str(fold), "--train_dir",
                        str(tmp_path / "clf"), "--max_steps", "2", "--batch_size", "2",
-                       "--filters", "8", "--hidden", "8", "--blocks", "1",
+                       "--hidden", "8", "--hidden", "8", "--blocks", "1",
                        "--train_portions", "train+generated"]) == 0
 
 

@@ -85,7 +85,8 @@ class BetaVAE(keras.Model):
         class_names: Sequence[str] = (),
         speaker_names: Sequence[str] = (),
         latent_dim: int = 16,
-        filters: int = 64,
+        hidden: int = 64,
+        dropout: float = 0.0,
         kernel_size: int = 5,
         blocks: int = 2,
         beta: float = 1.0,
@@ -102,14 +103,17 @@ class BetaVAE(keras.Model):
         self.feature_dim = int(feature_dim)
         self.class_names = tuple(str(n) for n in class_names)
         self.speaker_names = tuple(str(n) for n in speaker_names)
-        self.latent_dim, self.filters = int(latent_dim), int(filters)
+        self.latent_dim, self.hidden = int(latent_dim), int(hidden)
+        self.dropout_rate = float(dropout)
         self.kernel_size, self.blocks = int(kernel_size), int(blocks)
         self.beta, self.conditional = float(beta), conditional
         self.condition_dim, self.seed = int(condition_dim), int(seed)
-        if min(self.feature_dim, self.latent_dim, self.filters, self.kernel_size,
+        if min(self.feature_dim, self.latent_dim, self.hidden, self.kernel_size,
                self.blocks, self.condition_dim) < 1:
-            raise ValueError("feature_dim, latent_dim, filters, kernel_size, blocks and "
+            raise ValueError("feature_dim, latent_dim, hidden, kernel_size, blocks and "
                              "condition_dim must be positive")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout_rate}")
         if self.beta < 0:
             raise ValueError(f"beta must be >= 0, got {self.beta}")
         names = {"class": self.class_names, "speaker": self.speaker_names}.get(conditional)
@@ -118,10 +122,10 @@ class BetaVAE(keras.Model):
                              "names (the records' description has none)")
         self.standardiser = FeatureStandardiser(feature_mean, feature_std, min_std,
                                                 name="standardiser")
-        self.encoder_in = layers.Dense(self.filters, name="encoder_in")
+        self.encoder_in = layers.Dense(self.hidden, name="encoder_in")
         self.encoder_blocks = self._blocks("encoder")
         self.to_latent = layers.Dense(2 * self.latent_dim, name="to_latent")
-        self.decoder_in = layers.Dense(self.filters, name="decoder_in")
+        self.decoder_in = layers.Dense(self.hidden, name="decoder_in")
         self.decoder_blocks = self._blocks("decoder")
         self.to_features = layers.Dense(self.feature_dim, name="to_features")
         if names is not None:
@@ -130,13 +134,14 @@ class BetaVAE(keras.Model):
         if conditional == "speaker":
             self.speaker_lookup = layers.StringLookup(vocabulary=list(self.speaker_names),
                                                       num_oov_indices=1, name="speaker_lookup")
+        self.dropout = layers.Dropout(self.dropout_rate, seed=self.seed)
         self.sampler = keras.random.SeedGenerator(self.seed)
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.build()
 
     def _blocks(self, prefix: str) -> list[tuple[layers.Layer, layers.Layer]]:
-        return [(layers.Conv1D(self.filters, self.kernel_size, padding="same",
+        return [(layers.Conv1D(self.hidden, self.kernel_size, padding="same",
                                name=f"{prefix}_conv_{i}"),
                  layers.LayerNormalization(name=f"{prefix}_norm_{i}")) for i in range(self.blocks)]
 
@@ -157,16 +162,17 @@ class BetaVAE(keras.Model):
         self.encoder_in.build((None, None, self.feature_dim))
         self.decoder_in.build((None, None, self.decoder_input_dim))
         for conv, norm in self.encoder_blocks + self.decoder_blocks:
-            conv.build((None, None, self.filters))
-            norm.build((None, None, self.filters))
-        self.to_latent.build((None, 2 * self.filters))
-        self.to_features.build((None, None, self.filters))
+            conv.build((None, None, self.hidden))
+            norm.build((None, None, self.hidden))
+        self.to_latent.build((None, 2 * self.hidden))
+        self.to_features.build((None, None, self.hidden))
         if self.conditional != "none":
             self.condition_embedding.build((None,))
 
-    def _residual(self, blocks, x, valid):
+    def _residual(self, blocks, x, valid, training=None):
         for conv, norm in blocks:
-            x = ops.where(valid, x + ops.gelu(norm(conv(x))), 0.0)
+            y = self.dropout(ops.gelu(norm(conv(x))), training=training)
+            x = ops.where(valid, x + y, 0.0)
         return x
 
     def standardise(self, inputs: Mapping[str, Any]):
@@ -175,11 +181,12 @@ class BetaVAE(keras.Model):
         mask = frame_mask(inputs, features)
         return self.standardiser(features, mask), mask
 
-    def encode(self, inputs: Mapping[str, Any]):
+    def encode(self, inputs: Mapping[str, Any], training=None):
         """Latent mean and log-variance [B, D] of each utterance from its real frames."""
         x, mask = self.standardise(inputs)
         valid = ops.expand_dims(mask, -1)
-        h = self._residual(self.encoder_blocks, ops.where(valid, self.encoder_in(x), 0.0), valid)
+        h = ops.where(valid, self.encoder_in(x), 0.0)
+        h = self._residual(self.encoder_blocks, h, valid, training)
         stats = self.to_latent(ops.concatenate(masked_mean_max(h, mask), axis=-1))
         mean, log_var = stats[:, :self.latent_dim], stats[:, self.latent_dim:]
         return mean, ops.clip(log_var, -LOG_VAR_LIMIT, LOG_VAR_LIMIT)
@@ -200,7 +207,7 @@ class BetaVAE(keras.Model):
             return ops.cast(self.speaker_lookup(inputs["speaker"]), "int32")
         return None
 
-    def decode(self, z, mask, condition=None):
+    def decode(self, z, mask, condition=None, training=None):
         """Standardised frames [B, T, F] (zero on padding) from z [B, D] and the mask [B, T];
         `condition` [B] is an embedding index (class + 1, or speaker index), for a
         conditional decoder."""
@@ -215,7 +222,7 @@ class BetaVAE(keras.Model):
             embedded = self.condition_embedding(ops.cast(condition, "int32"))
             parts.append(ops.repeat(ops.expand_dims(embedded, 1), steps, axis=1))
         h = ops.where(valid, self.decoder_in(ops.concatenate(parts, axis=-1)), 0.0)
-        h = self._residual(self.decoder_blocks, h, valid)
+        h = self._residual(self.decoder_blocks, h, valid, training)
         return ops.where(valid, self.to_features(h), 0.0)
 
     def destandardise(self, frames):
@@ -227,13 +234,13 @@ class BetaVAE(keras.Model):
 
     def call(self, inputs: Mapping[str, Any], training=None):
         """Reconstruction, latent mean and log-variance of every row."""
-        mean, log_var = self.encode(inputs)
+        mean, log_var = self.encode(inputs, training)
         z = mean
         if training:
             noise = keras.random.normal(ops.shape(mean), seed=self.sampler)
             z = mean + ops.exp(0.5 * log_var) * noise
         mask = frame_mask(inputs, inputs["features"])
-        return {"reconstruction": self.decode(z, mask, self.condition_index(inputs)),
+        return {"reconstruction": self.decode(z, mask, self.condition_index(inputs), training),
                 "mean": mean, "log_var": log_var}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -263,7 +270,7 @@ class BetaVAE(keras.Model):
             "feature_std": self.standardiser.std,
             "class_names": list(self.class_names),
             "speaker_names": list(self.speaker_names),
-            "latent_dim": self.latent_dim, "filters": self.filters,
+            "latent_dim": self.latent_dim, "hidden": self.hidden, "dropout": self.dropout_rate,
             "kernel_size": self.kernel_size, "blocks": self.blocks, "beta": self.beta,
             "conditional": self.conditional, "condition_dim": self.condition_dim,
             "min_std": self.standardiser.min_std, "seed": self.seed,
@@ -280,7 +287,8 @@ class BetaVAEConfig(Options):
     conditional: str = option("none", "decoder conditioned on the class or the speaker",
                               choices=CONDITIONS)
     condition_dim: int = option(8, "size of the condition embedding (conditional decoders)")
-    filters: int = option(64, "channels of the encoder's and decoder's Conv1D blocks")
+    hidden: int = option(64, "channels of the encoder's and decoder's Conv1D blocks")
+    dropout: float = option(0.0, "dropout in the Conv1D blocks")
     kernel_size: int = option(5, "Conv1D kernel size")
     blocks: int = option(2, "Conv1D blocks in the encoder and in the decoder")
     min_std: float = option(MIN_STD, "floor of the train-set feature std")
@@ -288,7 +296,8 @@ class BetaVAEConfig(Options):
 
 def train_speakers(description: DatasetDescription) -> list[str]:
     """The speakers of the train portion (a speaker-conditional decoder's vocabulary)."""
-    return sorted(description.portions.get("train", {}).get("speakers", []))
+    portions = getattr(description, "portions", None) or {}
+    return sorted(portions.get("train", {}).get("speakers", []))
 
 
 def build(description: DatasetDescription, config: BetaVAEConfig) -> BetaVAE:
