@@ -53,7 +53,7 @@ def main() -> None:
         sys.exit(f"{args.data_dir}: no EMO-DB here (expected wav/); pass --data_dir")
     started = time.perf_counter()
     base = args.output / "records" / "none"
-    if not (base / "fold-00" / "description.json").exists():
+    if not any(base.glob("fold-*/description.json")):
         run([sys.executable, "-m", "tfemo.make_tfrecords", "--corpus", "emodb", "--data_dir",
              str(args.data_dir), "--output_dir", str(base), "--partition", "loso",
              "--embeddings", "none", "--features", args.features, "--quiet"])
