@@ -14,6 +14,8 @@ from typing import Any
 import keras
 
 from tfemo.core.tasks import Task
+from tfemo.models.beta_vae import BetaVAE, BetaVAEConfig
+from tfemo.models.beta_vae import build as beta_vae_build
 from tfemo.models.conv1d import Conv1DClassifier, Conv1DConfig
 from tfemo.models.conv1d import build as conv1d_build
 from tfemo.models.gru_regressor import GRURegressor, GRURegressorConfig
@@ -32,6 +34,7 @@ class ModelSpec:
     config: type
     build: Callable[[DatasetDescription, Any], keras.Model]
     model_class: type[keras.Model]
+    own_loss: bool = False  # the model's compute_loss is the loss (no labels, no task metrics)
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
@@ -40,6 +43,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("conv1d", Task.CATEGORICAL, Conv1DConfig, conv1d_build, Conv1DClassifier),
     ModelSpec("gru_regressor", Task.CONTINUOUS, GRURegressorConfig, gru_regressor_build,
               GRURegressor),
+    ModelSpec("beta_vae", Task.CATEGORICAL, BetaVAEConfig, beta_vae_build, BetaVAE, own_loss=True),
 )}
 DEFAULT_MODEL = "semantic_fusion"
 

@@ -87,7 +87,7 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
     (default: train.tfrecords), into `train_dir` (default: train.train_dir)."""
     import keras
 
-    from tfemo.models.registry import build_model
+    from tfemo.models.registry import build_model, model_spec
     from tfemo.records.description import DatasetDescription
     from tfemo.training.callbacks import (
         PeriodicCheckpoint,
@@ -128,6 +128,7 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
                                                         train_dir=train_dir), model_config)
         description.write(train_dir / DESCRIPTION_COPY)
 
+    own_loss = model_spec(model_name).own_loss  # e.g. a VAE: compute_loss, no labels
     with strategy.scope():
         if train.weight_decay > 0:
             optimizer = keras.optimizers.AdamW(train.learning_rate,
@@ -135,7 +136,8 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
         else:
             optimizer = keras.optimizers.Adam(train.learning_rate)
         optimizer.build(model.trainable_variables)
-        model.compile(optimizer=optimizer, **_loss_and_metrics(description))
+        model.compile(optimizer=optimizer,
+                      **({} if own_loss else _loss_and_metrics(description)))
     checkpoint = training_checkpoint(model, optimizer)
     manager = make_manager(checkpoint, train_dir, train.max_to_keep)
     if manager.latest_checkpoint:

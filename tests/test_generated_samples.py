@@ -1,0 +1,126 @@
+"""Generated training samples: per fold, from the train portion only, never scored."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.corpus_trees import emodb_tree
+from tfemo.core.errors import SchemaError
+from tfemo.records.description import DatasetDescription
+from tfemo.records.generated import GENERATED, add_generated_portion
+from tfemo.records.schema import ExampleArrays
+from tfemo.training.generate import portion_items
+
+FAMILIES = "rms,mfcc"
+
+
+@pytest.fixture(scope="module")
+def folds(tmp_path_factory):
+    """EMO-DB fake tree as 3 speaker folds, before any generated portion."""
+    from tfemo.make_tfrecords import main as make_tfrecords_main
+
+    base = tmp_path_factory.mktemp("generated")
+    root = emodb_tree(base / "emodb")
+    output = base / "folds"
+    assert make_tfrecords_main(["--corpus", "emodb", "--data_dir", str(root),
+                                "--output_dir", str(output), "--embeddings", "none",
+                                "--features", FAMILIES, "--partition", "kfold-by-speaker",
+                                "--folds", "3", "--workers", "1", "--quiet"]) == 0
+    return output
+
+
+@pytest.fixture(scope="module")
+def generated(folds, tmp_path_factory):
+    """The folds after tools/generate_samples.py; with the descriptions from before."""
+    from tfemo.generate_samples import main as generate_main
+
+    before = {p.name: DatasetDescription.read(p) for p in sorted(folds.glob("fold-*"))}
+    train_root = tmp_path_factory.mktemp("generators")
+    assert generate_main(["--tfrecords", str(folds), "--train_root", str(train_root),
+                          "--per_class", "2", "--steps", "2", "--batch_size", "2",
+                          "--latent_dim", "2", "--hidden", "8", "--blocks", "1"]) == 0
+    return folds, train_root, before
+
+
+@pytest.mark.slow
+def test_each_generator_saw_its_train_speakers_only(generated):
+    folds, train_root, before = generated
+    assert len(before) == 3
+    for name, old in before.items():
+        fold = folds / name
+        description = DatasetDescription.read(fold)
+        provenance = description.extra[GENERATED]
+        assert provenance["fold"] == name and provenance["trained_on"] == "train"
+        # what the generator's own train dir says it trained on ...
+        spec = json.loads((train_root / name / "model.json").read_text())
+        assert spec["data"]["train_portions"] == "train"
+        assert spec["config"]["conditional"] == "class"
+        seen = portion_items(fold, spec["data"]["train_portions"])
+        assert provenance["train_ids"] == sorted(i.id for i in seen)
+        # ... holds no item and no speaker of this fold's devel or test portions
+        scored = [i for p in ("devel", "test") if p in description.portions
+                  for i in portion_items(fold, p)]
+        assert scored, "a fold without scored items proves nothing"
+        assert not {i.id for i in seen} & {i.id for i in scored}
+        assert not {i.speaker for i in seen} & {i.speaker for i in scored}
+        assert set(spec["config"]["speaker_names"]) <= {i.speaker for i in seen}
+        # normalisation statistics and the scored portions are unchanged
+        assert description.normalisation == old.normalisation
+        for portion in old.portions:
+            assert description.portions[portion] == old.portions[portion]
+        entry = description.portions[GENERATED]
+        assert entry["speakers"] == [GENERATED]
+        assert sum(entry["classes"].values()) == entry["examples"] == len(
+            portion_items(fold, GENERATED))
+
+
+@pytest.mark.slow
+def test_generated_examples_look_like_train_features_and_train_with_them(generated, tmp_path):
+    from tfemo.records.reader import make_dataset
+    from tfemo.train import main as train_main
+
+    folds, _, _ = generated
+    fold = sorted(folds.glob("fold-*"))[0]
+    description = DatasetDescription.read(fold)
+    batch = next(iter(make_dataset(fold, GENERATED, sequence_length=None, batch_size=64,
+                                   shuffle=False, seed=0, features=("features",))))
+    lengths = {i.frames for i in portion_items(fold, "train")}
+    assert set(batch["num_frames"].numpy().tolist()) <= lengths
+    assert np.isfinite(batch["features"].numpy()).all()
+    labels = set(batch["label"].numpy().tolist())
+    assert labels == {i.label for i in portion_items(fold, "train")}
+    assert description.portions[GENERATED]["examples"] == 2 * len(labels)
+    assert train_main(["--model", "conv1d", "--tfrecords", str(fold), "--train_dir",
+                       str(tmp_path / "clf"), "--max_steps", "2", "--batch_size", "2",
+                       "--hidden", "8", "--hidden", "8", "--blocks", "1",
+                       "--train_portions", "train+generated"]) == 0
+
+
+@pytest.mark.slow
+def test_the_portion_refuses_wrong_examples_and_generators_that_saw_scored_items(folds,
+                                                                                 tmp_path):
+    import shutil
+
+    fold = tmp_path / "fold"
+    shutil.copytree(sorted(folds.glob("fold-*"))[0], fold)
+    description = DatasetDescription.read(fold)
+    dim = description.feature_dim
+
+    def example(portion=GENERATED, width=dim):
+        return ExampleArrays(id="g0", speaker=GENERATED, corpus="emodb", portion=portion,
+                             sample_rate=16000, audio=np.zeros((3, 640), np.int16), label=0,
+                             features=np.zeros((3, width), np.float32))
+
+    with pytest.raises(SchemaError, match="not 'generated'"):
+        add_generated_portion(fold, [example(portion="train")], {})
+    with pytest.raises(SchemaError, match="features per frame"):
+        add_generated_portion(fold, [example(width=dim + 1)], {})
+    test_id = portion_items(fold, "test")[0].id
+    with pytest.raises(SchemaError, match="saw items of the test portion"):
+        add_generated_portion(fold, [example()], {"train_ids": [test_id]})
+    updated = add_generated_portion(fold, [example()], {"train_ids": []})
+    assert updated.portions[GENERATED]["examples"] == 1
+    assert updated.normalisation == description.normalisation

@@ -1,0 +1,123 @@
+"""Class-conditional generated training examples for one records folder (one fold), leak-proof.
+
+`generate_for_fold` trains a class-conditional β-VAE (`--model beta_vae --conditional class`)
+by `train_one` on the folder's TRAIN portion only, then decodes, for every class, latents
+drawn from the prior N(0, I) with that class as the condition, at lengths drawn from that
+class's train utterances, and writes them (raw feature units; silent audio: generated
+examples carry features only) as the folder's `generated` portion (tfemo.records.generated)
+with the provenance: the generator, its train dir and checkpoint, the fold, the portions it
+trained on and the ids of every item in them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from tfemo.core.errors import TfemoError
+from tfemo.core.options import option_values
+from tfemo.records.description import DatasetDescription
+from tfemo.records.generated import GENERATED, add_generated_portion
+from tfemo.records.schema import ExampleArrays
+from tfemo.training.config import TrainConfig
+from tfemo.training.run_dir import MODEL_FILE
+
+GENERATOR_PORTIONS = "train"  # the only portion a generator may learn from
+
+
+@dataclass(frozen=True)
+class SeenItem:
+    """One item a generator trained on."""
+
+    id: str
+    speaker: str
+    label: int
+    frames: int
+
+
+def portion_items(tfrecords: Path, portions: str) -> list[SeenItem]:
+    """Id, speaker, class and length of every item of `portions` (joined with +)."""
+    from tfemo.records.reader import make_dataset
+
+    data = make_dataset(tfrecords, portions, sequence_length=None, batch_size=64,
+                        shuffle=False, seed=0, features=())
+    return [SeenItem(i.decode(), s.decode(), int(c), int(n)) for batch in data
+            for i, s, c, n in zip(batch["id"].numpy(), batch["speaker"].numpy(),
+                                  batch["label"].numpy(), batch["num_frames"].numpy(),
+                                  strict=True)]
+
+
+def train_generator(tfrecords: Path, train_dir: Path, train: TrainConfig, config):
+    """Train (or resume) the class-conditional VAE on the train portion; restore it."""
+    from tfemo.models.registry import model_from_config
+    from tfemo.training.checkpoints import checkpoint_path, restore_model
+    from tfemo.training.loop import train_one
+
+    train = replace(train, tfrecords=tfrecords, train_dir=train_dir,
+                    train_portions=GENERATOR_PORTIONS, normalise="train", balance="none")
+    train_one(train, "beta_vae", replace(config, conditional="class"), verbose=0)
+    spec = json.loads((train_dir / MODEL_FILE).read_text())
+    model = model_from_config(spec["model"], spec["config"])
+    path = checkpoint_path(train_dir, "latest")
+    restore_model(model, path)
+    return model, spec, path
+
+
+def per_class_counts(seen: list[SeenItem], classes: int, per_class: int,
+                     factor: float) -> dict[int, int]:
+    """Examples to generate per class: `per_class` each, or `factor` x the class's train count."""
+    if factor > 0:
+        return {c: round(factor * sum(i.label == c for i in seen)) for c in range(classes)}
+    return {c: per_class for c in range(classes) if any(i.label == c for i in seen)}
+
+
+def generate_examples(model, description: DatasetDescription, seen: list[SeenItem],
+                      counts: dict[int, int], seed: int, prefix: str) -> list[ExampleArrays]:
+    """Decoded examples, `counts[c]` of class c, from prior latents and train lengths."""
+    rng = np.random.default_rng(seed)
+    examples = []
+    for label, count in sorted(counts.items()):
+        lengths = [i.frames for i in seen if i.label == label]
+        if not count or not lengths:
+            continue
+        frames = rng.choice(lengths, size=count)
+        z = rng.standard_normal((count, model.latent_dim)).astype(np.float32)
+        mask = np.arange(frames.max())[None, :] < frames[:, None]
+        decoded = np.asarray(model.destandardise(model.decode(
+            z, mask, np.full(count, label + 1, np.int32))))
+        name = description.label_names[label]
+        for k in range(count):
+            n = int(frames[k])
+            examples.append(ExampleArrays(
+                id=f"{prefix}-{name}-{k:04d}", speaker=GENERATED, corpus=description.corpus,
+                portion=GENERATED, sample_rate=description.sample_rate,
+                audio=np.zeros((n, description.frame_length), np.int16), label=label,
+                features=decoded[k, :n].astype(np.float32)))
+    return examples
+
+
+def generate_for_fold(tfrecords: Path, train_dir: Path, train: TrainConfig, config, *,
+                      per_class: int = 0, factor: float = 0.0, seed: int = 0
+                      ) -> DatasetDescription:
+    """Train the generator on `tfrecords`' train portion, write its `generated` portion."""
+    tfrecords, train_dir = Path(tfrecords), Path(train_dir)
+    if (per_class > 0) == (factor > 0):
+        raise TfemoError("give exactly one of a positive per_class or factor")
+    description = DatasetDescription.read(tfrecords)
+    model, spec, path = train_generator(tfrecords, train_dir, train, config)
+    seen = portion_items(tfrecords, spec["data"]["train_portions"])
+    counts = per_class_counts(seen, description.num_classes, per_class, factor)
+    examples = generate_examples(model, description, seen, counts, seed,
+                                 prefix=f"gen-{tfrecords.name}")
+    provenance = {
+        "generator": "beta_vae", "conditional": "class", "train_dir": str(train_dir.resolve()),
+        "checkpoint": path, "options": option_values(replace(config, conditional="class")),
+        "fold": tfrecords.name, "trained_on": spec["data"]["train_portions"],
+        "train_ids": sorted(i.id for i in seen),
+        "train_speakers": sorted({i.speaker for i in seen}),
+        "per_class": {description.label_names[c]: n for c, n in counts.items()},
+        "seed": seed, "audio": "silence (features only)"}
+    return add_generated_portion(tfrecords, examples, provenance)
