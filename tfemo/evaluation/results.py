@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from tfemo.core.tasks import Task
-from tfemo.training.run_dir import EVAL_LOG, MODEL_FILE, eval_stem, step_of_checkpoint
+from tfemo.training.run_dir import EVAL_LOG, eval_stem, step_of_checkpoint
 
 
 def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | None = None,
@@ -28,16 +28,12 @@ def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | N
         continuous_scores,
         predict_portion,
     )
-    from tfemo.models.registry import model_from_config
     from tfemo.records.description import DatasetDescription
-    from tfemo.training.checkpoints import checkpoint_path, restore_model
+    from tfemo.training.estimator import restore_trained
 
     train_dir = train_dir or args.checkpoint
     tfrecords = tfrecords or args.tfrecords
-    path = checkpoint_path(train_dir, step)
-    spec = json.loads((train_dir / MODEL_FILE).read_text())
-    model = model_from_config(spec["model"], spec["config"])
-    restore_model(model, path)
+    model, path, spec = restore_trained(train_dir, step)
     description = DatasetDescription.read(tfrecords)
     files = predict_portion(model, tfrecords, args.portion, args.batch_size,
                             speaker_normalise=spec["data"].get("speaker_normalise", False))

@@ -11,7 +11,6 @@ traces are joined end to end.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +58,8 @@ class Predictor:
 
     def __init__(self, train_dir: str | Path, steps: str | int = "latest",
                  chunk_frames: int = 1500, alignment: str = "aeneas") -> None:
-        from tfemo.models.registry import model_from_config
-        from tfemo.training.checkpoints import checkpoint_path, restore_model
+        from tfemo.models.registry import forward_function
+        from tfemo.training.estimator import restore_trained
 
         train_dir = Path(train_dir)
         for name in (MODEL_FILE, DESCRIPTION_FILE):
@@ -70,11 +69,8 @@ class Predictor:
                 raise TfemoError(f"{train_dir}: no {name}; not a train dir of tfemo.train{hint}")
         if chunk_frames <= 0:
             raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
-        spec = json.loads((train_dir / MODEL_FILE).read_text())
         self.description = DatasetDescription.read(train_dir / DESCRIPTION_FILE)
-        self.model = model_from_config(spec["model"], spec["config"])
-        self.checkpoint = checkpoint_path(train_dir, steps)
-        restore_model(self.model, self.checkpoint)
+        self.model, self.checkpoint, spec = restore_trained(train_dir, steps)
         self.speaker_normalise = bool(spec["data"].get("speaker_normalise", False))
         self.keys = tuple(getattr(self.model, "input_keys", ("audio", "words")))
         self.categorical = self.description.task == Task.CATEGORICAL
@@ -83,8 +79,7 @@ class Predictor:
         self.alignment = alignment
         self._vectors = None
         # batch and time sizes unknown: one trace serves every file and chunk of the run
-        self._forward = tf.function(lambda batch: self.model(batch, training=False),
-                                    input_signature=[self.input_signature()])
+        self._forward = forward_function(self.model, self.input_signature())
 
     def input_signature(self) -> dict[str, tf.TensorSpec]:
         """The specs of the batch `run` feeds the model: its input keys and the mask."""
@@ -156,7 +151,7 @@ class Predictor:
                      if k in self.keys}
             size = min(self.chunk_frames, frames - start)
             batch["mask"] = np.ones((1, size), dtype=bool)
-            outputs.append(self._forward(batch).numpy()[0])
+            outputs.append(np.asarray(self._forward(batch))[0])
             sizes.append(size)
         result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes))
         if self.categorical:
