@@ -6,7 +6,9 @@ audio file into the model's inputs with the code that wrote the records (tfemo.r
 resampling to 16 kHz, 40 ms frames, the same hand-crafted features and, for models that read
 words, word vectors from a transcript. Long files are run in chunks of `chunk_frames`: a
 classifier averages the chunks' probabilities weighted by their frames; a regressor's chunk
-traces are joined end to end.
+traces are joined end to end. A classifier's probabilities are calibrated with the train
+dir's temperature (if `tfemo.eval --calibrate` fit one), and a file without speech is flagged
+`no_speech` (tfemo.audio.speech).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from tfemo.audio.speech import speech_activity
 from tfemo.core.errors import InputError, TfemoError
 from tfemo.core.tasks import Task
 from tfemo.corpora.base import Item, Segment
@@ -25,6 +28,7 @@ from tfemo.records.description import DatasetDescription
 from tfemo.records.example import BuildOptions, build_example, item_words
 from tfemo.records.reader import STD_FLOOR
 from tfemo.records.schema import AUDIO_SCALE
+from tfemo.scoring.calibration import apply_temperature
 from tfemo.training.run_dir import DESCRIPTION_COPY as DESCRIPTION_FILE
 from tfemo.training.run_dir import MODEL_FILE
 
@@ -46,6 +50,8 @@ class FileResult:
     chunks: int
     probabilities: np.ndarray | None = None
     trace: np.ndarray | None = None
+    no_speech: bool = False  # classifier: no speech found (tfemo.audio.speech); no class given
+    voiced_fraction: float | None = None
 
 
 def quadrant(arousal: float, valence: float) -> str:
@@ -57,9 +63,12 @@ class Predictor:
     """A restored model and everything needed to feed it new audio."""
 
     def __init__(self, train_dir: str | Path, steps: str | int = "latest",
-                 chunk_frames: int = 1500, alignment: str = "aeneas") -> None:
+                 chunk_frames: int = 1500, alignment: str = "aeneas",
+                 speech_check: bool = True) -> None:
         from tfemo.models.registry import forward_function
         from tfemo.training.estimator import restore_trained
+        from tfemo.training.run_dir import step_of_checkpoint
+        from tfemo.training.temperature import read_temperature
 
         train_dir = Path(train_dir)
         for name in (MODEL_FILE, DESCRIPTION_FILE):
@@ -71,6 +80,9 @@ class Predictor:
             raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
         self.description = DatasetDescription.read(train_dir / DESCRIPTION_FILE)
         self.model, self.checkpoint, spec = restore_trained(train_dir, steps)
+        # calibration: the temperature `tfemo.eval --calibrate` fit on the devel speakers
+        self.temperature = read_temperature(train_dir, step_of_checkpoint(self.checkpoint))
+        self.speech_check = speech_check
         self.speaker_normalise = bool(spec["data"].get("speaker_normalise", False))
         self.keys = tuple(getattr(self.model, "input_keys", ("audio", "words")))
         self.categorical = self.description.task == Task.CATEGORICAL
@@ -155,8 +167,18 @@ class Predictor:
             sizes.append(size)
         result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes))
         if self.categorical:
-            result.probabilities = np.average(np.stack(outputs), axis=0, weights=sizes)
+            result.probabilities = self.calibrated(
+                np.average(np.stack(outputs), axis=0, weights=sizes))
+            if self.speech_check:
+                activity = speech_activity(inputs["audio"].reshape(-1))
+                result.no_speech = activity.no_speech
+                result.voiced_fraction = activity.voiced_fraction
         else:
             result.trace = np.concatenate(outputs, axis=0)
         return result
 
+    def calibrated(self, probabilities: np.ndarray) -> np.ndarray:
+        """Class probabilities at the saved temperature (unchanged when none was fit)."""
+        if self.temperature is None:
+            return probabilities
+        return apply_temperature(probabilities, self.temperature).astype(np.float32)
