@@ -98,3 +98,22 @@ def test_predict_uses_the_estimator(fitted, tmp_path):
     for row in rows.values():
         total = sum(float(v) for k, v in row.items() if k.startswith("p_"))
         assert total == pytest.approx(1.0, abs=1e-5)
+
+
+def test_folds_calibrate_on_devel_and_pool_the_calibrated_scores(fitted, fold_records):  # noqa: F811
+    name, train_dir = fitted
+    common = ["--steps", "7", "--checkpoint", str(train_dir), "--tfrecords", str(fold_records),
+              "--device", "-1"]
+    assert evaluate.main(["--portion", "devel", "--calibrate", *common]) == 0
+    assert all((train_dir / f"fold-0{k}" / "temperature.json").is_file() for k in range(1, 5))
+    assert evaluate.main(["--portion", "test", *common]) == 0
+    pooled = json.loads((train_dir / "eval-test-7-pooled.json").read_text())["calibration"]
+    assert {"nll", "ece", "nll_calibrated", "ece_calibrated"} <= set(pooled)
+    assert 0.0 <= pooled["ece_calibrated"] <= 1.0
+
+
+def test_the_shipped_recipe_is_a_valid_config():
+    recipe = Path(__file__).resolve().parents[1] / "configs" / "emotion-default.toml"
+    settings = train.parse_args(["--config", str(recipe)])
+    assert settings.model == "conv1d" and settings.model_config.variant == "utterance_rich"
+    assert settings.train.balance == "weights" and settings.train.train_portions == "train"
