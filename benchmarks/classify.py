@@ -347,7 +347,7 @@ def print_table(results: dict, minutes: dict, records_minutes: float, total: flo
                          + " | ".join(cells) + " | |")
     print("\n".join(lines))
     for (family, n), r in results.items():
-        print(f"{family}, {NORMALISATIONS[n]}: chosen settings (outer folds x seeds): "
+        print(f"{family}, {NORMALISATIONS[n]}: chosen settings (outer folds): "
               + "; ".join(f"{k} x{v}" for k, v in r["chosen"].items()))
     print(f"records: {records_minutes:.1f} min; whole benchmark: {total:.1f} min")
 

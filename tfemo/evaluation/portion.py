@@ -47,7 +47,7 @@ def predict_portion(model: Any, records: str | Path, portion: str,
     forward = forward_function(model, spec)
     files = []
     for batch in data:
-        predictions = forward({k: batch[k] for k in spec})
+        predictions = np.asarray(forward({k: batch[k] for k in spec}))
         for row, count in enumerate(batch["num_frames"].numpy()):
             files.append(FilePrediction(
                 id=batch["id"][row].numpy().decode(),

@@ -93,12 +93,12 @@ def model_from_config(name: str, config: dict[str, Any]) -> keras.Model:
 
 
 def forward_function(model: Any, input_signature: dict) -> Callable[[dict], Any]:
-    """batch dict -> class probabilities or predictions, for either kind of model: a traced
-    tf.function (one trace for every batch shape) or the estimator's numpy forward pass."""
+    """batch dict -> class probabilities or predictions (a tensor or an array: np.asarray
+    either), for either kind of model: a traced tf.function (one trace for every batch
+    shape) or the estimator's numpy forward pass."""
     if isinstance(model, UtteranceEstimator):
         return lambda batch: model.predict_batch({k: np.asarray(v) for k, v in batch.items()})
     import tensorflow as tf
 
-    traced = tf.function(lambda batch: model(batch, training=False),
-                         input_signature=[input_signature])
-    return lambda batch: traced(batch).numpy()
+    return tf.function(lambda batch: model(batch, training=False),
+                       input_signature=[input_signature])
