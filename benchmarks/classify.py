@@ -20,9 +20,10 @@ The records are made once by tools/make_tfrecords.py (LOSO folds, hand-crafted f
 every utterance is read once (from fold-01, all portions) and reused by every fold: the
 feature statistics tfemo's model standardises with are recomputed from each training set's
 own frames, and the per-speaker statistics need no labels. tfemo's model is the
-`--model conv1d --variant utterance[_rich]` classifier (built and trained in-process with the
-optimiser settings of configs/emotion-default.toml); the baselines are `--model svm|logreg`'s
-estimators. The winning settings are printed per outer fold.
+`--model conv1d --variant utterance_rich` classifier (its own head layers, trained in-process
+with the settings in TFEMO_TRAIN on the pooled vector it computes); the baselines are
+`--model svm|logreg`'s estimators. The winning settings are printed per outer fold. The
+family with the best mean inner UAR is the README's recipe (configs/emotion-default.toml).
 
     python benchmarks/classify.py [--data_dir ../shared/data/emodb] [--skip_records]
 """
@@ -55,7 +56,7 @@ GRID = {
     # keep the neural grid within the benchmark's time on 2 shared cores)
     "tfemo": [{"variant": "utterance_rich", "dropout": d} for d in (0.5, 0.3)],
 }
-# tfemo's optimiser settings (configs/emotion-default.toml)
+# tfemo's conv1d training settings (those of the README's conv1d command)
 TFEMO_TRAIN = {"batch_size": 16, "learning_rate": 1e-3, "weight_decay": 1e-4, "hidden": 128}
 
 
