@@ -19,6 +19,7 @@ from tfemo.models.registry import model_spec
 from tfemo.training.checkpoints import available_steps
 
 RUN = ["--max_steps", "7", "--device", "-1", "--verbose", "0"]
+slow = pytest.mark.slow  # these fit models on the fake tree's 4 folds (about 5 to 30 s each)
 
 
 @pytest.fixture(scope="module", params=["svm", "logreg"])
@@ -40,6 +41,7 @@ def test_statistics_ignore_padded_frames():
     assert alone.shape == (1, 20)  # mean, std, p10, p90, mean |delta| of 4 features
 
 
+@slow
 def test_train_eval_pool_and_files(fitted, fold_records):  # noqa: F811
     name, train_dir = fitted
     assert model_spec(name).is_estimator
@@ -61,6 +63,7 @@ def test_train_eval_pool_and_files(fitted, fold_records):  # noqa: F811
                           str(fold_records / "fold-01"), "--device", "-1"]) == 1
 
 
+@slow
 def test_the_scaler_is_fit_on_the_train_portion_only(fitted, fold_records):  # noqa: F811
     name, train_dir = fitted
     from tfemo.training.estimator import portion_vectors
@@ -72,6 +75,7 @@ def test_the_scaler_is_fit_on_the_train_portion_only(fitted, fold_records):  # n
     assert scaler.n_samples_seen_ == len(vectors) == 12
 
 
+@slow
 def test_refit_is_a_no_op_and_other_flags_are_refused(fitted, fold_records):  # noqa: F811
     name, train_dir = fitted
     fold = train_dir / "fold-02"
@@ -84,6 +88,7 @@ def test_refit_is_a_no_op_and_other_flags_are_refused(fitted, fold_records):  # 
                     "--train_dir", str(fold), "--class_weight", "none", *RUN])
 
 
+@slow
 def test_predict_uses_the_estimator(fitted, tmp_path):
     name, train_dir = fitted
     rng = np.random.default_rng(3)
@@ -100,6 +105,7 @@ def test_predict_uses_the_estimator(fitted, tmp_path):
         assert total == pytest.approx(1.0, abs=1e-5)
 
 
+@slow
 def test_folds_calibrate_on_devel_and_pool_the_calibrated_scores(fitted, fold_records):  # noqa: F811
     name, train_dir = fitted
     common = ["--steps", "7", "--checkpoint", str(train_dir), "--tfrecords", str(fold_records),

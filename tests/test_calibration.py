@@ -75,6 +75,7 @@ def calibrated(fold_records, tmp_path_factory) -> Path:  # noqa: F811
     return train_dir
 
 
+@pytest.mark.slow  # trains and calibrates a model first
 def test_eval_fits_saves_and_reports_the_temperature(calibrated, fold_records):  # noqa: F811
     temperature = read_temperature(calibrated, 1)
     assert temperature is not None and 0.05 <= temperature <= 20
@@ -88,6 +89,7 @@ def test_eval_fits_saves_and_reports_the_temperature(calibrated, fold_records): 
     assert "ece_calibrated" in (calibrated / "log_eval.txt").read_text()
 
 
+@pytest.mark.slow  # trains and calibrates a model first
 def test_predict_calibrates_and_flags_files_without_speech(calibrated, tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
