@@ -27,6 +27,8 @@ from tfemo.models.semantic_fusion import SemanticFusionConfig
 from tfemo.training.config import TrainConfig, run_config_text
 from tfemo.training.run_dir import MODEL_FILE, RUN_CONFIG
 
+KERAS_MODELS = [n for n, s in registry.MODELS.items() if not s.is_estimator]
+
 
 @dataclass(frozen=True)
 class Tiny(Options):
@@ -191,7 +193,10 @@ def test_toml_values_read_back_as_written(value):
 @pytest.mark.parametrize("name", list(registry.MODELS))
 def test_run_toml_round_trips_through_config(name, tmp_path):
     spec = registry.MODELS[name]
-    model_config = spec.config(**{"hidden": 12, "dropout": 0.25})
+    overrides = ({"svm_c": 3.0, "kernel": "linear"} if name == "svm" else
+                 {"logreg_c": 0.02, "statistics": "basic"} if name == "logreg" else
+                 {"hidden": 12, "dropout": 0.25})
+    model_config = spec.config(**overrides)
     train_config = TrainConfig(tfrecords=tmp_path / "records", train_dir=tmp_path / "run",
                                batch_size=3, learning_rate=1e-3, cache=False,
                                normalise="speaker", train_portions="train+devel")
@@ -212,7 +217,8 @@ def test_the_registry_covers_every_model_module_with_its_task():
     assert {spec.build for spec in registry.MODELS.values()} == built_here
     assert {name: spec.task for name, spec in registry.MODELS.items()} == {
         "semantic_fusion": Task.CONTINUOUS, "conv1d": Task.CATEGORICAL,
-        "gru_regressor": Task.CONTINUOUS, "beta_vae": Task.CATEGORICAL}
+        "gru_regressor": Task.CONTINUOUS, "beta_vae": Task.CATEGORICAL, "svm": Task.CATEGORICAL,
+        "logreg": Task.CATEGORICAL}
     for spec in registry.MODELS.values():
         assert all(info.help for info in options.describe(spec.config)), spec.name
         options.ensure_distinct([TrainConfig, train.CommandOptions, spec.config])
@@ -226,7 +232,7 @@ def _description(task: Task) -> SimpleNamespace:
                                              "features": {"mean": [0.0] * 3, "std": [2.0] * 3}})
 
 
-@pytest.mark.parametrize("name", list(registry.MODELS))
+@pytest.mark.parametrize("name", KERAS_MODELS)  # estimators: tests/test_baselines.py
 def test_each_model_builds_for_its_task_only_and_reloads_from_its_keras_config(name):
     spec = registry.MODELS[name]
     small = spec.config(hidden=4)

@@ -40,6 +40,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch_size", type=int, default=4, help="whole files per batch")
     parser.add_argument("--device", type=int, default=0,
                         help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="classifier: fit the temperature on this portion (held-out "
+                             "speakers: devel) and save it in the train dir (temperature.json) "
+                             "for eval and predict; NLL and ECE are reported before and after")
     parser.add_argument("--watch", action="store_true",
                         help="keep evaluating each new checkpoint as it appears")
     parser.add_argument("--watch_interval_secs", type=float, default=30,
@@ -65,16 +69,27 @@ def print_table(results: list[tuple[str, dict]], title: str) -> None:
     names = [] if categorical else list(results[0][1]["dimensions"])
     columns = (["UAR", "WA", "macro F1"] if categorical else
                [f"{n} CCC (concatenated / mean over files)" for n in names])
+    if categorical:
+        columns += ["NLL", "ECE (15 bins)"]
     for column in (["fold"] if len(results) > 1 else []) + ["files"] + columns:
         table.add_column(column, justify="right")
     for name, scores in results:
         if categorical:
             values = [f"{scores[k]:.3f}" for k in ("uar", "wa", "macro_f1")]
+            values += [_before_after(scores.get("calibration", {}), k) for k in ("nll", "ece")]
         else:
             values = [f"{scores['dimensions'][n]['ccc']:.3f} / "
                       f"{scores['dimensions'][n]['mean_file_ccc']:.3f}" for n in names]
         table.add_row(*([name] if len(results) > 1 else []), str(scores["files"]), *values)
     Console().print(table)
+
+
+def _before_after(calibration: dict, key: str) -> str:
+    """`before -> after calibration` (or just `before` with no temperature) of one score."""
+    if key not in calibration:
+        return "-"
+    after = calibration.get(f"{key}_calibrated")
+    return f"{calibration[key]:.3f}" + (f" -> {after:.3f}" if after is not None else "")
 
 
 @report_user_errors

@@ -4,8 +4,11 @@ Inputs are audio files, folders (searched recursively for audio files) or CSV li
 `path` column (relative to the CSV) and, for models that read words, a `transcript` column.
 Every file is resampled and framed here, run through the model in chunks of --chunk_seconds,
 and written as one row of `<output_dir>/predictions.csv`:
-- a classifier: the class probabilities (averaged over chunks by length) and the top class;
-  the distribution of predicted emotions is printed and plotted (`distribution.png`);
+- a classifier: the class probabilities (averaged over chunks by length, calibrated with the
+  temperature `tfemo.eval --calibrate` saved) and the top class; a file whose pitch track
+  shows no speech (voiced fraction < 0.1 or pitch range < 1 semitone: silence, noise, a steady
+  tone) is flagged `no_speech` and gets no class; the distribution of predicted emotions is
+  printed and plotted (`distribution.png`);
 - a regressor (arousal/valence): the trace per file in `<output_dir>/traces/<name>.csv`, and
   per file the mean of each dimension and the quadrant of the arousal-valence plane the means
   fall in; the quadrant counts are printed and plotted.
@@ -41,6 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="long files are run through the model in chunks of this length")
     parser.add_argument("--alignment", default="aeneas", choices=("aeneas", "uniform"),
                         help="word timings from transcripts, for models that read words")
+    parser.add_argument("--no_speech_check", dest="speech_check", action="store_false",
+                        help="classifier: label every file, even one the pitch track finds no "
+                             "speech in (by default such a file is flagged no_speech and gets "
+                             "no class)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first file that cannot be used")
     parser.add_argument("--device", type=int, default=-1,
@@ -72,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.chunk_seconds <= 0:
         raise UserError(f"--chunk_seconds {args.chunk_seconds}", "give a positive length")
     predictor = Predictor(args.checkpoint, args.steps, alignment=args.alignment,
+                          speech_check=args.speech_check,
                           chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)))
     results, skipped = [], 0
     for request in requests:

@@ -3,18 +3,19 @@
 Whole sequences are read unshuffled and padded per batch; predictions are cut back to each
 file's real frames with the mask, so no padded frame is scored and no frame is scored twice
 (docs/design.md, defects 2 and 3). A classifier gives one probability vector per file.
+The model is a Keras model or a fitted estimator (models.registry.forward_function).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from tfemo.core.tasks import Task
+from tfemo.models.registry import forward_function
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import make_dataset
 from tfemo.scoring.metrics import ccc, classification_scores
@@ -32,7 +33,7 @@ class FilePrediction:
     labels: np.ndarray
 
 
-def predict_portion(model: keras.Model, records: str | Path, portion: str,
+def predict_portion(model: Any, records: str | Path, portion: str,
                     batch_size: int = 4, speaker_normalise: bool = False) -> list[FilePrediction]:
     """Predictions for every frame (or every file, for a classifier) of `portion`, in order."""
     description = DatasetDescription.read(records)
@@ -43,10 +44,10 @@ def predict_portion(model: keras.Model, records: str | Path, portion: str,
                         speaker_normalise=speaker_normalise)
     # one trace for every batch shape: batch and time sizes are left unknown
     spec = {k: v for k, v in data.element_spec.items() if k in (*keys, "mask")}
-    forward = tf.function(lambda batch: model(batch, training=False), input_signature=[spec])
+    forward = forward_function(model, spec)
     files = []
     for batch in data:
-        predictions = forward({k: batch[k] for k in spec}).numpy()
+        predictions = np.asarray(forward({k: batch[k] for k in spec}))
         for row, count in enumerate(batch["num_frames"].numpy()):
             files.append(FilePrediction(
                 id=batch["id"][row].numpy().decode(),

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from tfemo.core.tasks import Task
-from tfemo.training.run_dir import EVAL_LOG, eval_stem, read_model_file, step_of_checkpoint
+from tfemo.training.run_dir import EVAL_LOG, eval_stem, step_of_checkpoint
 
 
 def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | None = None,
@@ -28,26 +28,26 @@ def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | N
         continuous_scores,
         predict_portion,
     )
-    from tfemo.models.registry import model_from_config
     from tfemo.records.description import DatasetDescription
-    from tfemo.training.checkpoints import checkpoint_path, restore_model
+    from tfemo.training.estimator import restore_trained
 
     train_dir = train_dir or args.checkpoint
     tfrecords = tfrecords or args.tfrecords
-    path = checkpoint_path(train_dir, step)
-    spec = read_model_file(train_dir)
-    model = model_from_config(spec["model"], spec["config"])
-    restore_model(model, path)
+    model, path, spec = restore_trained(train_dir, step)
     description = DatasetDescription.read(tfrecords)
     files = predict_portion(model, tfrecords, args.portion, args.batch_size,
                             speaker_normalise=spec["data"].get("speaker_normalise", False))
     check_coverage(files, description, args.portion)
     label_names = tuple(description.label_names)
+    number = step_of_checkpoint(path)
     if description.task == Task.CATEGORICAL:
+        from tfemo.evaluation.calibration import calibrate_portion
+
         scores = categorical_scores(files, label_names)
+        scores["calibration"] = calibrate_portion(files, train_dir, number, args.portion,
+                                                  fit=getattr(args, "calibrate", False))
     else:
         scores = continuous_scores(files, label_names)
-    number = step_of_checkpoint(path)
     scores.update(step=number, portion=args.portion, checkpoint=path, tfrecords=str(tfrecords))
     write_results(eval_stem(train_dir, args.portion, number), scores, files, label_names)
     return scores, files
@@ -78,6 +78,10 @@ def write_results(stem: Path, scores: dict, files, label_names: tuple[str, ...])
                      f"{stem}-confusion.png")
         line = (f"uar={scores['uar']:.4f} wa={scores['wa']:.4f} "
                 f"macro_f1={scores['macro_f1']:.4f}")
+        calibration = scores.get("calibration", {})
+        line += "".join(f" {key}={calibration[key]:.4f}" for key in (
+            "nll", "ece", "temperature", "nll_calibrated", "ece_calibrated")
+            if key in calibration)
     else:
         writer.writerow(["id", "speaker", "frames", *(f"ccc_{n}" for n in label_names)])
         for f in files:
@@ -105,6 +109,7 @@ def evaluate_folds(args: argparse.Namespace, folds: list[Path]) -> list[tuple[st
         label_names = tuple(scores.get("classes") or scores["dimensions"])
     if "uar" in results[0][1]:
         scores = categorical_scores(pooled, label_names)
+        scores["calibration"] = pooled_calibration(results, pooled)
     else:
         scores = continuous_scores(pooled, label_names)
     steps = sorted({s["step"] for _, s in results})
@@ -114,3 +119,24 @@ def evaluate_folds(args: argparse.Namespace, folds: list[Path]) -> list[tuple[st
                   pooled, label_names)
     results.append(("pooled", scores))
     return results
+
+
+def pooled_calibration(results: list[tuple[str, dict]], pooled: list) -> dict:
+    """NLL and ECE of all folds' files, before and after each fold's own temperature (the
+    after-scores only when every fold has one)."""
+    import numpy as np
+
+    from tfemo.scoring.calibration import apply_temperature, ece, nll
+
+    probabilities = np.stack([f.predictions for f in pooled])
+    labels = np.array([int(f.labels) for f in pooled])
+    out = {"nll": nll(probabilities, labels), "ece": ece(probabilities, labels)}
+    temperatures = [s["calibration"].get("temperature") for _, s in results]
+    if all(t is not None for t in temperatures):
+        sizes = [s["files"] for _, s in results]
+        per_file = np.repeat(temperatures, sizes)[:, None]
+        calibrated = np.concatenate([apply_temperature(p[None], t[0])
+                                     for p, t in zip(probabilities, per_file, strict=True)])
+        out.update(nll_calibrated=nll(calibrated, labels),
+                   ece_calibrated=ece(calibrated, labels))
+    return out

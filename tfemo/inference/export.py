@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from tfemo import __version__
-from tfemo.core.errors import TfemoError
+from tfemo.core.errors import TfemoError, UserError
 
 METADATA_FILE = "tfemo.json"
 VERSION_DIR = "1"
@@ -133,9 +133,15 @@ def export_model(train_dir: str | Path, output: str | Path, steps: str | int = "
     import tensorflow as tf
 
     from tfemo.inference.predictor import restore_train_dir
-    from tfemo.training.run_dir import DESCRIPTION_COPY
+    from tfemo.models.registry import model_spec
+    from tfemo.training.run_dir import DESCRIPTION_COPY, step_of_checkpoint
+    from tfemo.training.temperature import read_temperature
 
     restored = restore_train_dir(train_dir, steps)
+    if model_spec(restored.name).is_estimator:
+        raise UserError(f"{train_dir}: a {restored.name} model is a scikit-learn pipeline, not a "
+                        "Keras model, and has no SavedModel",
+                        "label files with python -m tfemo.predict --checkpoint on the train dir")
     model, description = restored.model, restored.description
     output = Path(output)
     if (output / METADATA_FILE).exists() or (output / VERSION_DIR).exists():
@@ -187,6 +193,8 @@ def export_model(train_dir: str | Path, output: str | Path, steps: str | int = "
         "features": [[family, dim] for family, dim in description.features.items()],
         "normalisation": description.normalisation,
         "speaker_normalise": restored.speaker_normalise,
+        # the classifier's calibration (tfemo.eval --calibrate), applied by the Predictor
+        "temperature": read_temperature(train_dir, step_of_checkpoint(restored.checkpoint)),
         "description_sha256": description_digest(Path(train_dir) / DESCRIPTION_COPY),
         "dataset": description.name,
         "saved_model": VERSION_DIR,

@@ -32,11 +32,13 @@ def write_outputs(predictor, results: list, output_dir: Path) -> Counter:
         row = {"path": str(result.path), "seconds": round(result.seconds, 3),
                "chunks": result.chunks}
         if predictor.categorical:
-            top = names[int(np.argmax(result.probabilities))]
+            # no class is forced on a file without speech: top_class stays empty
+            top = "" if result.no_speech else names[int(np.argmax(result.probabilities))]
             row["top_class"] = top
+            row["no_speech"] = bool(result.no_speech)
             row.update({f"p_{n}": float(p) for n, p in zip(names, result.probabilities,
                                                               strict=True)})
-            counts[top] += 1
+            counts[top or "no_speech"] += 1
         else:
             means = result.trace.mean(axis=0)
             row.update({f"mean_{n}": float(m) for n, m in zip(names, means, strict=True)})
@@ -51,7 +53,8 @@ def write_outputs(predictor, results: list, output_dir: Path) -> Counter:
         rows.append(row)
     write_csv(pd.DataFrame(rows), output_dir / "predictions.csv")
     if predictor.categorical:
-        counts = Counter({n: counts.get(n, 0) for n in names})
+        counts = Counter({n: counts.get(n, 0) for n in (*names, "no_speech")
+                          if n != "no_speech" or counts.get(n)})
     if counts:
         what = "predicted emotion" if predictor.categorical else "arousal-valence quadrant"
         write_figure(distribution_figure(counts, f"{what} of {len(results)} files"),

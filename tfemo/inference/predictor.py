@@ -10,12 +10,14 @@ records: 16 kHz mono, 40 ms frames (tfemo.audio.io), the same hand-crafted featu
 transcript. Long audio is run in chunks of `chunk_frames`: a classifier averages the chunks'
 probabilities weighted by their frames; a regressor's chunk traces are joined end to end.
 Files longer than `stream_frames` (10 minutes) are read and featurised chunk by chunk
-(tfemo.inference.streaming), so an hour of audio fits in bounded memory.
+(tfemo.inference.streaming), so an hour of audio fits in bounded memory. A classifier's
+probabilities are calibrated with the temperature `tfemo.eval --calibrate` fit on the devel
+speakers (saved in the train dir and carried by an export), and a file without speech is
+flagged `no_speech` (tfemo.audio.speech) and given no class.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ import numpy as np
 
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
 from tfemo.audio.io import load_audio, to_pcm_frames
+from tfemo.audio.speech import SpeechActivity, voiced_f0
 from tfemo.core.errors import InputError, TfemoError
 from tfemo.core.tasks import Task
 from tfemo.corpora.files import audio_duration
@@ -33,6 +36,7 @@ from tfemo.records.description import DatasetDescription
 from tfemo.records.example import frame_features
 from tfemo.records.reader import STD_FLOOR
 from tfemo.records.schema import AUDIO_SCALE
+from tfemo.scoring.calibration import apply_temperature
 from tfemo.training.run_dir import DESCRIPTION_COPY as DESCRIPTION_FILE
 from tfemo.training.run_dir import MODEL_FILE
 
@@ -54,6 +58,8 @@ class FileResult:
     chunks: int
     probabilities: np.ndarray | None = None
     trace: np.ndarray | None = None
+    no_speech: bool = False  # classifier: no speech found (tfemo.audio.speech); no class given
+    voiced_fraction: float | None = None
 
 
 @dataclass
@@ -74,9 +80,8 @@ def quadrant(arousal: float, valence: float) -> str:
 
 
 def restore_train_dir(train_dir: str | Path, steps: str | int = "latest") -> RestoredModel:
-    """The model of a tfemo.train dir, rebuilt from model.json and restored from a checkpoint."""
-    from tfemo.models.registry import model_from_config
-    from tfemo.training.checkpoints import checkpoint_path, restore_model
+    """The model of a tfemo.train dir (a Keras checkpoint or a fitted scikit-learn estimator)."""
+    from tfemo.training.estimator import restore_trained
 
     train_dir = Path(train_dir)
     for name in (MODEL_FILE, DESCRIPTION_FILE):
@@ -84,10 +89,7 @@ def restore_train_dir(train_dir: str | Path, steps: str | int = "latest") -> Res
             folds = sorted(p.name for p in train_dir.glob("fold-*"))
             hint = f" (it holds folds: pick one, e.g. {train_dir / folds[0]})" if folds else ""
             raise TfemoError(f"{train_dir}: no {name}; not a train dir of tfemo.train{hint}")
-    spec = json.loads((train_dir / MODEL_FILE).read_text())
-    model = model_from_config(spec["model"], spec["config"])
-    checkpoint = checkpoint_path(train_dir, steps)
-    restore_model(model, checkpoint)
+    model, checkpoint, spec = restore_trained(train_dir, steps)
     return RestoredModel(model, spec["model"], spec["config"],
                          DatasetDescription.read(train_dir / DESCRIPTION_FILE), checkpoint,
                          bool(spec["data"].get("speaker_normalise", False)))
@@ -118,8 +120,11 @@ class Predictor:
 
     def __init__(self, model_dir: str | Path, steps: str | int = "latest",
                  chunk_frames: int = 1500, alignment: str = "aeneas",
-                 stream_frames: int = STREAM_FRAMES) -> None:
+                 stream_frames: int = STREAM_FRAMES, speech_check: bool = True) -> None:
         from tfemo.inference.export import ExportedModel, is_export
+        from tfemo.models.registry import forward_function
+        from tfemo.training.run_dir import step_of_checkpoint
+        from tfemo.training.temperature import read_temperature
 
         if chunk_frames <= 0:
             raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
@@ -134,9 +139,8 @@ class Predictor:
             output = next(iter(meta["signatures"]["serve"]["outputs"]))
             serve = self.exported.serve
             self._forward: Callable[[dict], Any] = lambda batch: serve(batch)[output]
+            self.temperature = meta.get("temperature")
         else:
-            import tensorflow as tf
-
             restored = restore_train_dir(model_dir, steps)
             self.model = restored.model
             self.description = restored.description
@@ -144,8 +148,11 @@ class Predictor:
             self.speaker_normalise = restored.speaker_normalise
             self.keys = tuple(getattr(self.model, "input_keys", ("audio", "words")))
             # batch and time sizes unknown: one trace serves every file and chunk of the run
-            self._forward = tf.function(lambda batch: self.model(batch, training=False),
-                                        input_signature=[self.input_signature()])
+            self._forward = forward_function(self.model, self.input_signature())
+            # calibration: the temperature `tfemo.eval --calibrate` fit on the devel speakers
+            self.temperature = read_temperature(model_dir,
+                                                step_of_checkpoint(self.checkpoint))
+        self.speech_check = speech_check
         self.categorical = self.description.task == Task.CATEGORICAL
         self.label_names = tuple(self.description.label_names)
         self.chunk_frames = chunk_frames
@@ -261,17 +268,31 @@ class Predictor:
 
     def run_chunks(self, path: Path, chunks: Iterable[dict[str, np.ndarray]]) -> FileResult:
         """The model over one file's inputs given chunk by chunk ([n, ...] each)."""
-        outputs, sizes = [], []
+        outputs, sizes, voiced = [], [], []
+        check_speech = self.categorical and self.speech_check
         for chunk in chunks:
             size = len(chunk["audio"])
             batch = {k: v[None] for k, v in chunk.items() if k in self.keys}
             batch["mask"] = np.ones((1, size), dtype=bool)
             outputs.append(self.forward(batch)[0])
             sizes.append(size)
+            if check_speech:  # the pitch track chunk by chunk, so long files stay bounded
+                voiced.append(voiced_f0(chunk["audio"].reshape(-1)))
         frames = sum(sizes)
         result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes))
         if self.categorical:
-            result.probabilities = np.average(np.stack(outputs), axis=0, weights=sizes)
+            result.probabilities = self.calibrated(
+                np.average(np.stack(outputs), axis=0, weights=sizes))
+            if check_speech:
+                activity = SpeechActivity.of(np.concatenate(voiced), frames)
+                result.no_speech = activity.no_speech
+                result.voiced_fraction = activity.voiced_fraction
         else:
             result.trace = np.concatenate(outputs, axis=0)
         return result
+
+    def calibrated(self, probabilities: np.ndarray) -> np.ndarray:
+        """Class probabilities at the saved temperature (unchanged when none was fit)."""
+        if self.temperature is None:
+            return probabilities
+        return apply_temperature(probabilities, self.temperature).astype(np.float32)

@@ -85,6 +85,20 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
               verbose: int = 1) -> int:
     """Train (or resume) model `model_name` with `model_config` on the records in `tfrecords`
     (default: train.tfrecords), into `train_dir` (default: train.train_dir)."""
+    from tfemo.models.registry import model_spec
+
+    tfrecords = Path(tfrecords or train.tfrecords)
+    train_dir = Path(train_dir or train.train_dir)
+    if model_spec(model_name).is_estimator:  # fitted once by scikit-learn, no Keras loop
+        from tfemo.training.estimator import fit_estimator
+
+        return fit_estimator(train, model_name, model_config, tfrecords, train_dir)
+    return _train_keras(train, model_name, model_config, tfrecords, train_dir, verbose)
+
+
+def _train_keras(train: TrainConfig, model_name: str, model_config: Any, tfrecords: Path,
+                 train_dir: Path, verbose: int) -> int:
+    """train_one for a Keras model: fit step by step with checkpoints (see the module doc)."""
     import keras
 
     from tfemo.models.registry import build_model, model_spec
@@ -98,8 +112,6 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
     from tfemo.training.checkpoints import make_manager, training_checkpoint
     from tfemo.training.strategies import is_chief, make_strategy, shard_stream, weights_digest
 
-    tfrecords = Path(tfrecords or train.tfrecords)
-    train_dir = Path(train_dir or train.train_dir)
     strategy = make_strategy(train.strategy)  # before any other TensorFlow op
     chief, workers, files = is_chief(strategy), *_distribution(strategy, train, tfrecords)
     keras.utils.set_random_seed(train.seed)

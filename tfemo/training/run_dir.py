@@ -3,7 +3,9 @@
 A train dir holds `model.json` (model name, config and data stream: what a resumed run must
 match), `run.toml` (the settings of the latest run, a valid `tfemo.train --config`),
 `description.json` (a copy of the records' description, for prediction),
-`model.ckpt-<step>.index/.data-*` checkpoints, TensorBoard summaries in `train/`,
+`model.ckpt-<step>.index/.data-*` checkpoints (a scikit-learn estimator: one
+`model.ckpt-<step>.joblib` file instead), `temperature.json` (the calibration temperature
+fit on the devel speakers, per step), TensorBoard summaries in `train/`,
 `log_train.txt` and `log_eval.txt`, evaluation results `eval-<portion>-<step>[-pooled].*`, and
 for records with folds one `fold-NN/` train dir per fold.
 """
@@ -20,12 +22,15 @@ MODEL_FILE = "model.json"
 RUN_CONFIG = "run.toml"
 DESCRIPTION_COPY = "description.json"
 CHECKPOINT_NAME = "model.ckpt"
+ESTIMATOR_SUFFIX = ".joblib"
+TEMPERATURE_FILE = "temperature.json"
 SUMMARIES_DIR = "train"
 TRAIN_LOG = "log_train.txt"
 EVAL_LOG = "log_eval.txt"
 FOLD_GLOB = "fold-*"
 
-_STEP_INDEX = re.compile(re.escape(CHECKPOINT_NAME) + r"-(\d+)\.index$")
+_STEP_INDEX = re.compile(re.escape(CHECKPOINT_NAME) + r"-(\d+)(?:\.index|"
+                         + re.escape(ESTIMATOR_SUFFIX) + ")$")
 _STEP_PREFIX = re.compile(r"-(\d+)$")
 
 
@@ -38,7 +43,7 @@ def step_of_checkpoint(path: str | Path) -> int:
 
 
 def step_of_index_file(name: str) -> int | None:
-    """The step of a `model.ckpt-<step>.index` file name, or None for any other file."""
+    """The step of a `model.ckpt-<step>.index` (or `.joblib`) file name, else None."""
     match = _STEP_INDEX.match(name)
     return int(match.group(1)) if match else None
 
@@ -46,6 +51,16 @@ def step_of_index_file(name: str) -> int | None:
 def checkpoint_prefix(train_dir: str | Path, step: int) -> str:
     """The prefix of checkpoint `step` in `train_dir`."""
     return str(Path(train_dir) / f"{CHECKPOINT_NAME}-{step}")
+
+
+def estimator_file(prefix: str | Path) -> Path:
+    """The joblib file of a fitted estimator saved at checkpoint `prefix`."""
+    return Path(f"{prefix}{ESTIMATOR_SUFFIX}")
+
+
+def temperature_file(train_dir: str | Path) -> Path:
+    """Where the calibration temperatures of `train_dir` are kept (step -> temperature)."""
+    return Path(train_dir) / TEMPERATURE_FILE
 
 
 def eval_stem(train_dir: str | Path, portion: str, step: int | str, pooled: bool = False) -> Path:

@@ -1,0 +1,125 @@
+"""`--model svm` and `--model logreg` through tfemo.train / eval / predict on the tonal fake
+EMO-DB tree of test_classifier_pipeline: folds, pooled scores, step files and run.toml."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.test_classifier_pipeline import fold_records, tonal_emodb, tone  # noqa: F401
+from tfemo import eval as evaluate
+from tfemo import predict, train
+from tfemo.models.estimator import UtteranceEstimator, utterance_statistics
+from tfemo.models.registry import model_spec
+from tfemo.training.checkpoints import available_steps
+
+RUN = ["--max_steps", "7", "--device", "-1", "--verbose", "0"]
+slow = pytest.mark.slow  # these fit models on the fake tree's 4 folds (about 5 to 30 s each)
+
+
+@pytest.fixture(scope="module", params=["svm", "logreg"])
+def fitted(request, fold_records, tmp_path_factory) -> tuple[str, Path]:  # noqa: F811
+    train_dir = tmp_path_factory.mktemp(request.param)
+    assert train.main(["--model", request.param, "--tfrecords", str(fold_records),
+                       "--train_dir", str(train_dir), *RUN]) == 0
+    return request.param, train_dir
+
+
+def test_statistics_ignore_padded_frames():
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((1, 9, 4)).astype(np.float32)
+    padded = np.concatenate([features, np.full((1, 5, 4), 1e6, np.float32)], axis=1)
+    mask = np.r_[np.ones(9, bool), np.zeros(5, bool)][None]
+    alone = utterance_statistics(features, np.ones((1, 9), bool))
+    np.testing.assert_allclose(utterance_statistics(padded, mask), alone, rtol=1e-5)
+    np.testing.assert_allclose(alone[0, :4], features[0].mean(0), rtol=1e-5)
+    assert alone.shape == (1, 20)  # mean, std, p10, p90, mean |delta| of 4 features
+
+
+@slow
+def test_train_eval_pool_and_files(fitted, fold_records):  # noqa: F811
+    name, train_dir = fitted
+    assert model_spec(name).is_estimator
+    for fold in ("fold-01", "fold-04"):
+        assert available_steps(train_dir / fold) == [7]
+        assert (train_dir / fold / "model.ckpt-7.joblib").is_file()
+        spec = json.loads((train_dir / fold / "model.json").read_text())
+        assert spec["model"] == name and spec["config"]["statistics"] == "rich"
+    run = tomllib.loads((train_dir / "run.toml").read_text())
+    assert run["model"] == name and run["class_weight"] == "balanced"
+    assert evaluate.main(["--portion", "test", "--steps", "7", "--checkpoint", str(train_dir),
+                          "--tfrecords", str(fold_records), "--device", "-1"]) == 0
+    pooled = json.loads((train_dir / "eval-test-7-pooled.json").read_text())
+    assert pooled["files"] == 24 and pooled["folds"] == 4 and pooled["uar"] >= 0.9
+    assert np.array(pooled["confusion"]).sum() == 24
+    assert (train_dir / "eval-test-7-pooled-confusion.png").stat().st_size > 1000
+    assert evaluate.main(["--portion", "test", "--steps", "3", "--checkpoint",
+                          str(train_dir / "fold-01"), "--tfrecords",
+                          str(fold_records / "fold-01"), "--device", "-1"]) == 1
+
+
+@slow
+def test_the_scaler_is_fit_on_the_train_portion_only(fitted, fold_records):  # noqa: F811
+    name, train_dir = fitted
+    from tfemo.training.estimator import portion_vectors
+
+    estimator = UtteranceEstimator.load(train_dir / "fold-01" / "model.ckpt-7.joblib")
+    vectors, *_ = portion_vectors(estimator, fold_records / "fold-01", "train", False)
+    scaler = estimator.pipeline.steps[0][1]
+    np.testing.assert_allclose(scaler.mean_, vectors.mean(axis=0), rtol=1e-6, atol=1e-8)
+    assert scaler.n_samples_seen_ == len(vectors) == 12
+
+
+@slow
+def test_refit_is_a_no_op_and_other_flags_are_refused(fitted, fold_records):  # noqa: F811
+    name, train_dir = fitted
+    fold = train_dir / "fold-02"
+    before = (fold / "model.ckpt-7.joblib").stat().st_mtime_ns
+    assert train.main(["--model", name, "--tfrecords", str(fold_records / "fold-02"),
+                       "--train_dir", str(fold), *RUN]) == 0
+    assert (fold / "model.ckpt-7.joblib").stat().st_mtime_ns == before
+    with pytest.raises(SystemExit, match="other flags"):
+        train.main(["--model", name, "--tfrecords", str(fold_records / "fold-02"),
+                    "--train_dir", str(fold), "--class_weight", "none", *RUN])
+
+
+@slow
+def test_predict_uses_the_estimator(fitted, tmp_path):
+    name, train_dir = fitted
+    rng = np.random.default_rng(3)
+    tone(tmp_path / "in" / "loud.wav", 440.0, 0.5, rng)
+    tone(tmp_path / "in" / "quiet.wav", 150.0, 0.08, rng)
+    output = tmp_path / "out"
+    assert predict.main([str(tmp_path / "in"), "--checkpoint", str(train_dir / "fold-01"),
+                         "--output_dir", str(output), "--no_speech_check"]) == 0
+    rows = {Path(r["path"]).name: r for r in csv.DictReader((output / "predictions.csv").open())}
+    assert rows["loud.wav"]["top_class"] == "anger"
+    assert rows["quiet.wav"]["top_class"] == "sadness"
+    for row in rows.values():
+        total = sum(float(v) for k, v in row.items() if k.startswith("p_"))
+        assert total == pytest.approx(1.0, abs=1e-5)
+
+
+@slow
+def test_folds_calibrate_on_devel_and_pool_the_calibrated_scores(fitted, fold_records):  # noqa: F811
+    name, train_dir = fitted
+    common = ["--steps", "7", "--checkpoint", str(train_dir), "--tfrecords", str(fold_records),
+              "--device", "-1"]
+    assert evaluate.main(["--portion", "devel", "--calibrate", *common]) == 0
+    assert all((train_dir / f"fold-0{k}" / "temperature.json").is_file() for k in range(1, 5))
+    assert evaluate.main(["--portion", "test", *common]) == 0
+    pooled = json.loads((train_dir / "eval-test-7-pooled.json").read_text())["calibration"]
+    assert {"nll", "ece", "nll_calibrated", "ece_calibrated"} <= set(pooled)
+    assert 0.0 <= pooled["ece_calibrated"] <= 1.0
+
+
+def test_the_shipped_recipe_is_a_valid_config():
+    recipe = Path(__file__).resolve().parents[1] / "configs" / "emotion-default.toml"
+    settings = train.parse_args(["--config", str(recipe)])
+    assert settings.model == "logreg" and settings.model_config.statistics == "rich"
+    assert settings.model_config.logreg_c == 0.1 and settings.train.train_portions == "train"

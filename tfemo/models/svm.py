@@ -1,0 +1,37 @@
+"""`--model svm`: utterance statistics -> StandardScaler -> scikit-learn SVC (the baseline)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tfemo.core.options import Options, option
+from tfemo.models.estimator import STATISTICS, UtteranceEstimator
+from tfemo.records.description import DatasetDescription
+
+KERNELS = ("rbf", "linear")
+GAMMAS = ("scale", "auto")
+
+
+@dataclass(frozen=True)
+class SVMConfig(Options):
+    """The options of `--model svm` (features and classes come from the records)."""
+
+    statistics: str = option("rich", "utterance statistics: basic (mean, std) or rich (also "
+                             "10th/90th percentiles and mean abs delta)", choices=STATISTICS)
+    svm_c: float = option(1.0, "SVM regularisation C (smaller: stronger regularisation)")
+    kernel: str = option("rbf", "SVM kernel", choices=KERNELS)
+    gamma: str = option("scale", "RBF kernel width (scikit-learn's rule)", choices=GAMMAS)
+    class_weight: str = option("balanced", "class weights: balanced (inverse frequency) or "
+                               "none", choices=("balanced", "none"))
+
+
+def build(description: DatasetDescription, config: SVMConfig) -> UtteranceEstimator:
+    """The unfitted SVM estimator for the records of `description`."""
+    from sklearn.svm import SVC
+
+    classifier = SVC(C=config.svm_c, kernel=config.kernel, gamma=config.gamma,
+                     class_weight=None if config.class_weight == "none" else "balanced",
+                     probability=True, random_state=0)
+    return UtteranceEstimator(name="svm", class_names=description.label_names,
+                              feature_dim=description.feature_dim,
+                              statistics=config.statistics, classifier=classifier)

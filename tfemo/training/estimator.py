@@ -1,0 +1,115 @@
+"""The scikit-learn side of training and restoring: fit an estimator once, save it per step.
+
+`fit_estimator` is `train_one` for `--model svm|logreg`: the same model.json check, run.toml,
+description copy and log as a Keras run, then one pass over the training portions to collect
+utterance statistics, one fit (scaler on those portions only), and one file
+`model.ckpt-<max_steps>.joblib` so `--steps` and `latest` find it like a Keras checkpoint.
+`restore_trained` loads either kind of model from a train dir (eval and predict use it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfemo.core.errors import CheckpointNotFoundError
+from tfemo.core.options import option_values
+from tfemo.training.config import TrainConfig, write_run_config
+from tfemo.training.run_dir import (
+    DESCRIPTION_COPY,
+    TRAIN_LOG,
+    checkpoint_prefix,
+    estimator_file,
+    read_model_file,
+)
+
+
+def portion_vectors(estimator: Any, tfrecords: Path, portions: str,
+                    speaker_normalise: bool, batch_size: int = 64
+                    ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """Utterance vectors, class indices, ids and speakers of every record of `portions`."""
+    from tfemo.records.reader import make_dataset
+
+    data = make_dataset(tfrecords, portions, sequence_length=None, batch_size=batch_size,
+                        shuffle=False, seed=0, features=("features",),
+                        speaker_normalise=speaker_normalise)
+    vectors, labels, ids, speakers = [], [], [], []
+    for batch in data:
+        vectors.append(estimator.statistics_of({"features": batch["features"].numpy(),
+                                                "mask": batch["mask"].numpy()}))
+        labels.append(batch["label"].numpy())
+        ids += [v.decode() for v in batch["id"].numpy()]
+        speakers += [v.decode() for v in batch["speaker"].numpy()]
+    return np.concatenate(vectors), np.concatenate(labels).astype(int), ids, speakers
+
+
+def fit_estimator(train: TrainConfig, model_name: str, model_config: Any, tfrecords: Path,
+                  train_dir: Path) -> int:
+    """Fit (once) estimator `model_name` on the training portions of `tfrecords`, save it as
+    step train.max_steps in `train_dir`; nothing to do when that step is already saved."""
+    from tfemo.models.registry import build_model
+    from tfemo.records.description import DatasetDescription
+    from tfemo.training.checkpoints import available_steps
+    from tfemo.training.loop import check_model_file
+
+    description = DatasetDescription.read(tfrecords)
+    if not description.features:
+        raise SystemExit(f"{tfrecords}: --model {model_name} needs records made with --features")
+    try:
+        estimator = build_model(model_name, description, model_config)
+    except ValueError as error:
+        raise SystemExit(f"{tfrecords}: {error}") from error
+    estimator.set_seed(train.seed)
+    train_dir.mkdir(parents=True, exist_ok=True)
+    speaker_normalise = train.normalise == "speaker"
+    data = {"records": description.name, "portions": description.portions,
+            "seed": train.seed, "speaker_normalise": speaker_normalise,
+            "train_portions": train.train_portions}
+    check_model_file(train_dir, model_name, estimator.get_config(), data)
+    write_run_config(train_dir, model_name, replace(train, tfrecords=tfrecords,
+                                                    train_dir=train_dir), model_config)
+    description.write(train_dir / DESCRIPTION_COPY)
+    if available_steps(train_dir) and max(available_steps(train_dir)) >= train.max_steps:
+        print(f"already fitted (step {max(available_steps(train_dir))}); nothing to do")
+        return 0
+    started = time.perf_counter()
+    vectors, labels, _, _ = portion_vectors(estimator, tfrecords, train.train_portions,
+                                            speaker_normalise)
+    estimator.fit(vectors, labels)
+    path = estimator_file(checkpoint_prefix(train_dir, train.max_steps))
+    estimator.save(path)
+    flags = {"model": model_name, **option_values(train), **option_values(model_config)}
+    with open(train_dir / TRAIN_LOG, "a") as log:
+        log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} fitted {model_name} on "
+                  f"{tfrecords} {train.train_portions} ({len(labels)} utterances, "
+                  f"{vectors.shape[1]} statistics) in {time.perf_counter() - started:.1f} s; "
+                  f"saved {path.name}\nflags: {json.dumps(flags, default=str, sort_keys=True)}\n")
+    print(f"fitted {model_name} on {len(labels)} utterances; saved {path}")
+    return 0
+
+
+def restore_trained(train_dir: str | Path, steps: str | int = "latest"
+                    ) -> tuple[Any, str, dict]:
+    """The model of `train_dir` at `steps` (Keras checkpoint or fitted estimator), the
+    checkpoint prefix and the model.json spec."""
+    from tfemo.models.estimator import UtteranceEstimator
+    from tfemo.models.registry import model_from_config, model_spec
+    from tfemo.training.checkpoints import checkpoint_path, restore_model
+
+    train_dir = Path(train_dir)
+    spec = read_model_file(train_dir)
+    path = checkpoint_path(train_dir, steps)
+    if model_spec(spec["model"]).is_estimator:
+        file = estimator_file(path)
+        if not file.is_file():
+            raise CheckpointNotFoundError(f"{file}: missing (a {spec['model']} train dir keeps "
+                                          "one .joblib file per step)")
+        return UtteranceEstimator.load(file), path, spec
+    model = model_from_config(spec["model"], spec["config"])
+    restore_model(model, path)
+    return model, path, spec
