@@ -212,7 +212,7 @@ def test_the_registry_covers_every_model_module_with_its_task():
     assert {spec.build for spec in registry.MODELS.values()} == built_here
     assert {name: spec.task for name, spec in registry.MODELS.items()} == {
         "semantic_fusion": Task.CONTINUOUS, "conv1d": Task.CATEGORICAL,
-        "gru_regressor": Task.CONTINUOUS}
+        "gru_regressor": Task.CONTINUOUS, "multimodal": Task.CATEGORICAL}
     for spec in registry.MODELS.values():
         assert all(info.help for info in options.describe(spec.config)), spec.name
         options.ensure_distinct([TrainConfig, train.CommandOptions, spec.config])

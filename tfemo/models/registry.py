@@ -18,6 +18,8 @@ from tfemo.models.conv1d import Conv1DClassifier, Conv1DConfig
 from tfemo.models.conv1d import build as conv1d_build
 from tfemo.models.gru_regressor import GRURegressor, GRURegressorConfig
 from tfemo.models.gru_regressor import build as gru_regressor_build
+from tfemo.models.multimodal import MultimodalClassifier, MultimodalConfig
+from tfemo.models.multimodal import build as multimodal_build
 from tfemo.models.semantic_fusion import SemanticFusion, SemanticFusionConfig
 from tfemo.models.semantic_fusion import build as semantic_fusion_build
 from tfemo.records.description import DatasetDescription
@@ -40,6 +42,8 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("conv1d", Task.CATEGORICAL, Conv1DConfig, conv1d_build, Conv1DClassifier),
     ModelSpec("gru_regressor", Task.CONTINUOUS, GRURegressorConfig, gru_regressor_build,
               GRURegressor),
+    ModelSpec("multimodal", Task.CATEGORICAL, MultimodalConfig, multimodal_build,
+              MultimodalClassifier),
 )}
 DEFAULT_MODEL = "semantic_fusion"
 
