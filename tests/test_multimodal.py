@@ -4,6 +4,7 @@ corpus through make_tfrecords -> tfemo.train -> tfemo.eval."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,18 @@ import pytest
 
 from tfemo import eval as evaluate
 from tfemo import train
-from tfemo.corpora.base import WordTiming
-from tfemo.corpora.demo import TINY_CONFIG, ensure_demo_corpus
+from tfemo.corpora.base import CATEGORICAL, WordTiming
+from tfemo.corpora.demo import (
+    DEFAULT_CONFIG,
+    SENTENCES,
+    TINY_CONFIG,
+    UNSEEN_CONFIG,
+    UNSEEN_SENTENCES,
+    DemoConfig,
+    DemoCorpus,
+    ensure_demo_corpus,
+)
+from tfemo.corpora.demo.synthesis import plan_utterances
 from tfemo.make_tfrecords import main as make_tfrecords_main
 from tfemo.models.multimodal import (
     FUSIONS,
@@ -195,3 +206,34 @@ def test_trains_and_evaluates_on_tiny_demo_records(demo_records, tmp_path, extra
     scores = json.loads((train_dir / "eval-test-4.json").read_text())
     assert {"uar", "wa", "macro_f1", "confusion"} <= set(scores)
     assert np.array(scores["confusion"]).sum() == scores["files"] == 12
+
+
+# ---------------------------------------------------------------- unseen-sentence protocol
+
+
+def test_unseen_protocol_plans_devel_and_test_sentences_never_spoken_in_train():
+    plan = plan_utterances(UNSEEN_CONFIG)
+    spoken = {portion: {u.sentence for u in plan if u.speaker.portion == portion}
+              for portion in ("train", "devel", "test")}
+    assert spoken["test"] and spoken["devel"]
+    assert not spoken["test"] & spoken["train"] and not spoken["devel"] & spoken["train"]
+    for utterance in plan:  # the same valence pool as the emotion's, in other sentences
+        pools = SENTENCES if utterance.speaker.portion == "train" else UNSEEN_SENTENCES
+        assert utterance.sentence in pools[utterance.emotion.pool]
+    assert not set().union(*SENTENCES.values()) & set().union(*UNSEEN_SENTENCES.values())
+    # the default corpus is untouched: same plan, same manifest config, same cache name
+    assert "unseen_sentences" not in DEFAULT_CONFIG.to_dict()
+    assert DemoConfig.from_dict(DEFAULT_CONFIG.to_dict()) == DEFAULT_CONFIG
+    assert DemoConfig.from_dict(UNSEEN_CONFIG.to_dict()) == UNSEEN_CONFIG
+    assert [u.sentence for u in plan_utterances(DEFAULT_CONFIG)] == [
+        u.sentence for u in plan_utterances(replace(UNSEEN_CONFIG, unseen_sentences=False))]
+
+
+def test_a_generated_unseen_corpus_has_no_test_sentence_in_train(tmp_path):
+    config = replace(TINY_CONFIG, unseen_sentences=True)
+    corpus = DemoCorpus(ensure_demo_corpus(config, tmp_path / "unseen"))
+    items = corpus.items(CATEGORICAL)
+    sentences = {p: {i.metadata["sentence"] for i in items if i.portion == p}
+                 for p in ("train", "devel", "test")}
+    assert sentences["test"] and not sentences["test"] & sentences["train"]
+    assert not sentences["devel"] & sentences["train"]
