@@ -63,6 +63,7 @@ def test_only_the_training_loop_uses_the_augmentation():
     assert importers("tfemo.training.augment") == ["training/loop.py"]
 
 
+@pytest.mark.slow
 def test_same_seed_same_batches_other_seed_other_batches(records):
     settings = {"freq_mask": 2, "time_mask": 10, "augment_seed": 7}
     first, again = stream(records, ("features",), **settings), stream(records, ("features",),
@@ -115,6 +116,7 @@ def test_time_masks_are_runs_of_real_frames(records):
     assert masked_rows
 
 
+@pytest.mark.slow
 def test_gain_and_noise_change_real_samples_only(records):
     plain = stream(records, ("audio", "words"))
     gained = stream(records, ("audio", "words"), gain_db=(-6, -6))
@@ -129,6 +131,7 @@ def test_gain_and_noise_change_real_samples_only(records):
         assert np.array_equal(n["labels"], p["labels"])
 
 
+@pytest.mark.slow
 def test_speed_perturbation_stretches_frames_labels_and_mask(records):
     plain = stream(records, ("audio", "words"))
     slow = stream(records, ("audio", "words"), speed=(90,))
@@ -164,6 +167,7 @@ class Probe(keras.Model):
         return inputs["features"][..., :2]
 
 
+@pytest.mark.slow
 def test_devel_and_test_batches_are_never_augmented(records):
     train = TrainConfig(freq_mask=FEATURE_DIM, time_mask=30, mask_count=3, augment_seed=3)
     description = DatasetDescription.read(records)

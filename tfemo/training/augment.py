@@ -17,7 +17,7 @@ Applied by `tfemo.training.loop.training_stream` to the train batches only; deve
 
 Everything is a TF op in one sequential `map` over the batches (no Python per element). Its
 graph seed is fixed, and the draws of tensorflow-io's masks (TF's stateful RNG) happen in
-order, so the same seed gives the same augmented stream, and a resumed run (which skips the
+order (one batch after the other, one row after the other: parallel_iterations=1), so the same seed gives the same augmented stream, and a resumed run (which skips the
 steps taken) sees the same batches as an uninterrupted one.
 """
 
@@ -89,7 +89,8 @@ def mask_features(batch: dict[str, tf.Tensor], train: Any, fill: list[float]) ->
     features = batch["features"]
     total, dims = tf.shape(features)[1], features.shape[-1]
     keep = tf.map_fn(lambda n: _keep_mask(n, total, dims, train), batch["num_frames"],
-                     fn_output_signature=tf.TensorSpec([None, dims], tf.float32))
+                     fn_output_signature=tf.TensorSpec([None, dims], tf.float32),
+                     parallel_iterations=1)  # rows draw in order: reproducible
     batch = dict(batch)
     batch["features"] = tf.where(keep > 0, features, tf.constant(fill, features.dtype))
     return batch
@@ -145,7 +146,7 @@ def perturb_waveforms(batch: dict[str, tf.Tensor], train: Any) -> dict[str, tf.T
             for k in (*frame_keys, "audio")}
     spec.update(mask=tf.TensorSpec([None], tf.bool), num_frames=tf.TensorSpec([], tf.int32))
     out = tf.map_fn(lambda row: _perturb_row(row, total_out, train, frame_keys), rows,
-                    fn_output_signature=spec)
+                    fn_output_signature=spec, parallel_iterations=1)
     return {**batch, **out}
 
 
