@@ -187,3 +187,20 @@ def test_devel_and_test_batches_are_never_augmented(records):
 def test_off_by_default_leaves_the_stream_object_alone():
     data = object()
     assert augment(data, TrainConfig(), None, ("features",)) is data
+
+
+@pytest.mark.parametrize("percent", [90, 110])
+def test_polyphase_resampler_matches_scipy_and_moves_the_pitch(percent):
+    from scipy.signal import resample_poly
+
+    from tfemo.audio.polyphase import ratio, resample
+
+    t = np.arange(8000) / 16000
+    x = (np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    up, down = ratio(percent)
+    y = resample(x, up, down).numpy()
+    expected = resample_poly(x, up, down)
+    assert len(y) == len(expected) == int(np.ceil(len(x) * 100 / percent))
+    assert np.abs(y[200:-200] - expected[200:-200]).max() < 0.05
+    peak = np.fft.rfftfreq(len(y), 1 / 16000)[np.argmax(np.abs(np.fft.rfft(y)))]
+    assert abs(peak - 440 * percent / 100) < 4
