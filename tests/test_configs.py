@@ -218,7 +218,7 @@ def test_the_registry_covers_every_model_module_with_its_task():
     assert {name: spec.task for name, spec in registry.MODELS.items()} == {
         "semantic_fusion": Task.CONTINUOUS, "conv1d": Task.CATEGORICAL,
         "gru_regressor": Task.CONTINUOUS, "beta_vae": Task.CATEGORICAL, "svm": Task.CATEGORICAL,
-        "logreg": Task.CATEGORICAL}
+        "logreg": Task.CATEGORICAL, "multimodal": Task.CATEGORICAL}
     for spec in registry.MODELS.values():
         assert all(info.help for info in options.describe(spec.config)), spec.name
         options.ensure_distinct([TrainConfig, train.CommandOptions, spec.config])

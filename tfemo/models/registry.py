@@ -24,6 +24,8 @@ from tfemo.models.gru_regressor import GRURegressor, GRURegressorConfig
 from tfemo.models.gru_regressor import build as gru_regressor_build
 from tfemo.models.logreg import LogRegConfig
 from tfemo.models.logreg import build as logreg_build
+from tfemo.models.multimodal import MultimodalClassifier, MultimodalConfig
+from tfemo.models.multimodal import build as multimodal_build
 from tfemo.models.semantic_fusion import SemanticFusion, SemanticFusionConfig
 from tfemo.models.semantic_fusion import build as semantic_fusion_build
 from tfemo.models.svm import SVMConfig
@@ -61,6 +63,8 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("beta_vae", Task.CATEGORICAL, BetaVAEConfig, beta_vae_build, BetaVAE, own_loss=True),
     ModelSpec("svm", Task.CATEGORICAL, SVMConfig, svm_build, UtteranceEstimator),
     ModelSpec("logreg", Task.CATEGORICAL, LogRegConfig, logreg_build, UtteranceEstimator),
+    ModelSpec("multimodal", Task.CATEGORICAL, MultimodalConfig, multimodal_build,
+              MultimodalClassifier),
 )}
 DEFAULT_MODEL = "semantic_fusion"
 

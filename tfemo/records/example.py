@@ -1,7 +1,8 @@
 """Turn one corpus item into the per-frame arrays of one SequenceExample.
 
 Runs in worker processes: load audio -> frames, hand-crafted features on the same frames, word
-timings (corpus, aeneas or uniform) -> word vectors on frames, labels on frames. Every bad input
+timings (corpus, aeneas or uniform) -> word vectors on frames and the word sequence (each word's
+vector once, in spoken order), labels on frames. Every bad input
 becomes an InputError naming the file.
 """
 
@@ -27,7 +28,8 @@ from tfemo.text.frames import word_vectors_on_frames
 from tfemo.text.tokens import tokenize
 
 ALIGNMENTS = ("auto", "corpus", "aeneas", "uniform")
-EXAMPLE_VERSION = 4  # bump whenever the arrays built from the same inputs change (features too)
+# bump whenever the arrays built from the same inputs change (features too); v5: word_sequence
+EXAMPLE_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def build_example(item: Item, options: BuildOptions,
         feature_stats = RunningStats.of(features)
         stages["features"] = time.perf_counter() - started
 
-    words_on_frames, used = None, "none"
+    words_on_frames, word_sequence, used = None, None, "none"
     timings: list[WordTiming] = []
     if options.word_dim:
         started = time.perf_counter()
@@ -102,6 +104,7 @@ def build_example(item: Item, options: BuildOptions,
         started = time.perf_counter()
         words_on_frames = word_vectors_on_frames(timings, vectors, num_frames, options.word_dim,
                                                  FRAME_SECONDS)
+        word_sequence = word_vector_sequence(timings, vectors, options.word_dim)
         stages["embed"] = time.perf_counter() - started
 
     labels = ratings = None
@@ -124,9 +127,20 @@ def build_example(item: Item, options: BuildOptions,
         id=item.id, speaker=item.speaker, corpus=item.corpus, portion=item.portion,
         sample_rate=SAMPLE_RATE, audio=pcm, words=words_on_frames, labels=labels,
         ratings=ratings, label=label_index, gender=item.gender or "", features=features,
+        word_sequence=word_sequence,
     )
     return BuildResult(example, num_frames, seconds, [t.word for t in timings], label_stats,
                        RunningStats.of(audio.reshape(-1, 1)), used, feature_stats, stages)
+
+
+def word_vector_sequence(timings: list[WordTiming], vectors: Mapping[str, np.ndarray],
+                         dim: int) -> np.ndarray:
+    """Each word's vector once, in spoken order (by start time, ties in transcript order):
+    float32 [W, dim], the text input that does not depend on how long a word lasts."""
+    ordered = sorted(range(len(timings)), key=lambda k: (timings[k].start, k))
+    if not ordered:
+        return np.zeros((0, dim), np.float32)
+    return np.stack([np.asarray(vectors[timings[k].word], np.float32) for k in ordered])
 
 
 def frame_features(audio: np.ndarray, num_frames: int, families: tuple[str, ...]) -> np.ndarray:

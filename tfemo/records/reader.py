@@ -5,6 +5,9 @@ Every batch is a dict of tensors:
   `features` float32 [B, T, F] (raw, or per-speaker standardised on request); `labels`
   float32 [B, T, D]; `ratings` float32 [B, T, D, R]: the requested per-frame features the
   records carry;
+- `word_sequence` float32 [B, W, word_dim] (when asked for; whole-sequence mode only): each
+  row's words in spoken order, once each, zero-padded to the most words of the batch, with
+  `word_mask` bool [B, W] True on the real words (asking for `word_mask` asks for both);
 - `mask` bool [B, T]: True on real frames of the example, False on the zero padding that
   fills the last chunk of a sequence (chunk mode) or the end of every shorter sequence of a
   batch (whole-sequence mode). Losses and metrics must use only frames where `mask` is True:
@@ -25,11 +28,12 @@ import tensorflow as tf
 
 from tfemo.core.errors import SchemaError
 from tfemo.records.description import DatasetDescription
-from tfemo.records.schema import FRAME_FEATURES, parse
+from tfemo.records.schema import FRAME_FEATURES, WORD_FEATURES, parse
 from tfemo.records.writer import shard_paths
 
 AUTOTUNE = tf.data.AUTOTUNE
 DEFAULT_FEATURES = ("audio", "words", "labels")
+WORD_MASK = "word_mask"  # derived from word_sequence: True on the real words of a row
 STD_FLOOR = 1e-6  # a feature constant over a speaker's frames is centred, not blown up
 
 
@@ -83,9 +87,11 @@ def _check_files(description: DatasetDescription, paths: list[Path], folder: Pat
 
 
 def _add_mask(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    """Whole-sequence mode: every frame of the sequence is real."""
+    """Whole-sequence mode: every frame (and every word) of the sequence is real."""
     example = dict(example)
     example["mask"] = tf.ones([example["num_frames"]], dtype=tf.bool)
+    if "word_sequence" in example:
+        example[WORD_MASK] = tf.ones([tf.shape(example["word_sequence"])[0]], dtype=tf.bool)
     return example
 
 
@@ -169,9 +175,15 @@ def make_dataset(
     `crop_frames=L` (whole-sequence mode) keeps a random window of L frames of every longer
     sequence, drawn anew each time the sequence comes round (augmentation for classifiers).
     """
-    unknown = sorted(set(features) - set(FRAME_FEATURES))
+    known = (*FRAME_FEATURES, *WORD_FEATURES, WORD_MASK)
+    unknown = sorted(set(features) - set(known))
     if unknown:
-        raise ValueError(f"unknown features {unknown}: choose from {FRAME_FEATURES}")
+        raise ValueError(f"unknown features {unknown}: choose from {known}")
+    if WORD_MASK in features:
+        features = (*features, *WORD_FEATURES)
+    if sequence_length is not None and set(features) & set(WORD_FEATURES):
+        raise ValueError("word_sequence is read in whole-sequence mode only (sequence_length "
+                         "None): chunks of frames have no word sequence of their own")
     if sequence_length is not None and sequence_length <= 0:
         raise ValueError(f"sequence_length must be positive or None, got {sequence_length}")
     if batch_size <= 0:
@@ -184,7 +196,8 @@ def make_dataset(
         found = shard_paths(output_dir, part)
         _check_files(description, found, Path(output_dir) / part)
         paths.extend(found)
-    wanted = tuple(key for key in spec.features if key in features)
+    wanted = tuple(key for key in spec.features if key in features)  # per-frame keys
+    parsed = wanted + tuple(key for key in spec.word_features if key in features)
     files = tf.data.Dataset.from_tensor_slices([str(path) for path in paths])
     compression = description.compression
 
@@ -203,7 +216,7 @@ def make_dataset(
         )
 
     dataset = records.map(
-        lambda record: parse(record, spec, features=wanted),
+        lambda record: parse(record, spec, features=parsed),
         num_parallel_calls=num_parallel,
         deterministic=True,
     )

@@ -14,6 +14,11 @@ Feature lists (one feature per frame, all of the same length `num_frames`):
   from [D, R].
 Feature lists an example does not have are left out.
 
+Word feature list (its own length W, one feature per word, schema v2):
+- `word_sequence`: float32 [word_dim], the vector of each word in spoken order, each word once
+  (not repeated on its frames), written whenever `words` is; the text input of the multimodal
+  model.
+
 `serialize` builds the protobuf directly (no TF ops: it runs in worker processes); `parse` is
 the tf.data inverse; `read_examples` is the NumPy inverse for tests and tools.
 """
@@ -29,9 +34,10 @@ import tensorflow as tf
 
 from tfemo.core.errors import SchemaError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # v2: the word_sequence feature list
 AUDIO_SCALE = 32768.0  # int16 PCM -> float32 in [-1, 1)
 FRAME_FEATURES = ("audio", "words", "features", "labels", "ratings")
+WORD_FEATURES = ("word_sequence",)  # one row per word, not per frame
 
 _PCM_DTYPE = np.dtype("<i2")
 
@@ -43,7 +49,8 @@ class ExampleArrays:
     `audio` int16 [N, frame_length]; `words` float32 [N, word_dim]; `features` float32
     [N, feature_dim] (hand-crafted features); `labels` float32 [N, D]
     (continuous labels per frame); `ratings` float32 [N, D, R] (per annotator per frame);
-    `label` is the class index for categorical tasks (-1 for none).
+    `label` is the class index for categorical tasks (-1 for none); `word_sequence` float32
+    [W, word_dim] (one row per spoken word, in order; W may be 0).
     """
 
     id: str
@@ -58,6 +65,7 @@ class ExampleArrays:
     label: int = -1
     features: np.ndarray | None = None
     gender: str = ""
+    word_sequence: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         """Check types, dtypes and shapes; every per-frame array must have N rows."""
@@ -91,6 +99,7 @@ class ExampleArrays:
         self._check_float("features", 2, n)
         self._check_float("labels", 2, n)
         self._check_float("ratings", 3, n)
+        self._check_word_sequence()
         if (
             self.labels is not None
             and self.ratings is not None
@@ -117,6 +126,22 @@ class ExampleArrays:
             raise ValueError(f"{where}: {name} has an empty axis (shape {value.shape})")
         if not np.isfinite(value).all():
             raise ValueError(f"{where}: {name} contains NaN or infinite values")
+
+    def _check_word_sequence(self) -> None:
+        """word_sequence: finite float32 [W, word_dim] (W may be 0), as wide as `words`."""
+        value = self.word_sequence
+        if value is None:
+            return
+        where = f"example {self.id!r}"
+        if not isinstance(value, np.ndarray) or value.dtype != np.float32 or value.ndim != 2:
+            raise ValueError(f"{where}: word_sequence must be a float32 array [words, word_dim], "
+                             f"got {_describe(value)}")
+        if value.shape[1] == 0 or (self.words is not None
+                                   and value.shape[1] != self.words.shape[1]):
+            raise ValueError(f"{where}: word_sequence has width {value.shape[1]}, words have "
+                             f"{None if self.words is None else self.words.shape[1]}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{where}: word_sequence contains NaN or infinite values")
 
     @property
     def num_frames(self) -> int:
@@ -169,6 +194,11 @@ class RecordSpec:
             "ratings": self.raters > 0,
         }
         return tuple(name for name in FRAME_FEATURES if present[name])
+
+    @property
+    def word_features(self) -> tuple[str, ...]:
+        """Per-word feature lists the records carry (schema v2: with the word vectors)."""
+        return WORD_FEATURES if self.word_dim > 0 else ()
 
 
 def _bytes(feature: tf.train.Feature, value: str) -> None:
@@ -239,6 +269,10 @@ def serialize(example: ExampleArrays) -> bytes:
     if example.ratings is not None:
         ratings = example.ratings.reshape(example.num_frames, -1)
         lists["ratings"].MergeFromString(float_feature_list_bytes(ratings))
+    if example.word_sequence is not None:
+        words = lists["word_sequence"]  # present (maybe empty) even for an utterance of 0 words
+        if len(example.word_sequence):
+            words.MergeFromString(float_feature_list_bytes(example.word_sequence))
     return proto.SerializeToString()
 
 
@@ -250,10 +284,12 @@ def parse(
     Returns `id`, `speaker` (string scalars), `label`, `num_frames` (int32 scalars), `audio`
     float32 [N, frame_length] in [-1, 1), and `words` [N, word_dim], `features`
     [N, feature_dim], `labels` [N, D], `ratings` [N, D, R] when the spec says the records carry
-    them. `features` limits the per-frame features parsed (default: all the records carry), so
-    unused ones cost nothing.
+    them, and `word_sequence` [W, word_dim] when asked for. `features` limits the per-frame
+    features parsed (default: all the records carry, not `word_sequence`), so unused ones cost
+    nothing.
     """
     wanted = set(spec.features if features is None else features) & set(spec.features)
+    words_wanted = features is not None and "word_sequence" in features and spec.word_features
     context_features = {
         "id": tf.io.FixedLenFeature([], tf.string),
         "speaker": tf.io.FixedLenFeature([], tf.string, default_value=""),
@@ -274,6 +310,9 @@ def parse(
         for name in FRAME_FEATURES
         if name in wanted
     }
+    if words_wanted:
+        sequence_features["word_sequence"] = tf.io.FixedLenSequenceFeature(
+            [spec.word_dim], tf.float32, allow_missing=True)
     context, sequences = tf.io.parse_single_sequence_example(
         serialized, context_features=context_features, sequence_features=sequence_features
     )
@@ -297,6 +336,8 @@ def parse(
         out["labels"] = sequences["labels"]
     if "ratings" in wanted:
         out["ratings"] = tf.reshape(sequences["ratings"], [-1, spec.label_dims, spec.raters])
+    if words_wanted:
+        out["word_sequence"] = sequences["word_sequence"]
     return out
 
 
@@ -342,6 +383,11 @@ def deserialize(record: bytes, source: str = "<bytes>") -> ExampleArrays:
     words = _floats(lists["words"]) if "words" in lists else None
     features = _floats(lists["features"]) if "features" in lists else None
     labels = _floats(lists["labels"]) if "labels" in lists else None
+    word_sequence = None
+    if "word_sequence" in lists:
+        word_sequence = _floats(lists["word_sequence"])
+        if not len(word_sequence) and words is not None:
+            word_sequence = np.zeros((0, words.shape[1]), np.float32)
     ratings = None
     if "ratings" in lists:
         raters = integer("raters")
@@ -359,6 +405,7 @@ def deserialize(record: bytes, source: str = "<bytes>") -> ExampleArrays:
         label=integer("label", -1),
         gender=text("gender"),
         features=features,
+        word_sequence=word_sequence,
     )
 
 
@@ -373,6 +420,7 @@ __all__ = [
     "AUDIO_SCALE",
     "FRAME_FEATURES",
     "SCHEMA_VERSION",
+    "WORD_FEATURES",
     "ExampleArrays",
     "RecordSpec",
     "deserialize",

@@ -58,6 +58,19 @@ class TrainConfig(Options):
                                  "statistics stay train-only")
     crop_frames: int = option(0, "categorical: train on a random window of this many frames "
                               "of each longer utterance, new each epoch (0: whole utterances)")
+    # augmentation of the train stream only (tfemo.training.augment); every one off by default
+    augment_seed: int = option(0, "seed of the augmentation draws (0: --seed)")
+    freq_mask: int = option(0, "SpecAugment: mask up to this many consecutive feature "
+                            "dimensions of each utterance's features (0: off)")
+    time_mask: int = option(0, "SpecAugment: mask up to this many consecutive frames of each "
+                            "utterance's features (0: off)")
+    mask_count: int = option(1, "masks of each kind (freq_mask, time_mask) per utterance")
+    noise_snr: tuple[int, ...] = option((), "raw-audio models: add white noise at an SNR "
+                                        "drawn from LOW,HIGH dB per utterance (none: off)")
+    gain_db: tuple[int, ...] = option((), "raw-audio models: scale each utterance by a gain "
+                                      "drawn from LOW,HIGH dB (none: off)")
+    speed: tuple[int, ...] = option((), "raw-audio models: speed perturbation, factors in "
+                                    "percent drawn per utterance, e.g. 90,100,110 (none: off)")
 
 
 def run_config_text(model: str, train: TrainConfig, model_config: Any) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tfemo.core.errors import CheckpointNotFoundError
+from tfemo.core.errors import CheckpointNotFoundError, UserError
 from tfemo.core.options import option_values
 from tfemo.training.config import TrainConfig, write_run_config
 from tfemo.training.run_dir import (
@@ -59,11 +59,12 @@ def fit_estimator(train: TrainConfig, model_name: str, model_config: Any, tfreco
 
     description = DatasetDescription.read(tfrecords)
     if not description.features:
-        raise SystemExit(f"{tfrecords}: --model {model_name} needs records made with --features")
+        raise UserError(f"{tfrecords}: --model {model_name} needs per-frame features",
+                        "make the records with tools/make_tfrecords.py --features ...")
     try:
         estimator = build_model(model_name, description, model_config)
     except ValueError as error:
-        raise SystemExit(f"{tfrecords}: {error}") from error
+        raise UserError(f"{tfrecords}: {error}") from error
     estimator.set_seed(train.seed)
     train_dir.mkdir(parents=True, exist_ok=True)
     speaker_normalise = train.normalise == "speaker"

@@ -103,6 +103,8 @@ def _train_keras(train: TrainConfig, model_name: str, model_config: Any, tfrecor
 
     from tfemo.models.registry import build_model, model_spec
     from tfemo.records.description import DatasetDescription
+    from tfemo.training.augment import check as check_augment
+    from tfemo.training.augment import settings as augment_settings
     from tfemo.training.callbacks import (
         PeriodicCheckpoint,
         PeriodicSummaries,
@@ -125,6 +127,10 @@ def _train_keras(train: TrainConfig, model_name: str, model_config: Any, tfrecor
     except ValueError as error:
         raise UserError(f"{tfrecords}: {error}") from error
     categorical = description.task == Task.CATEGORICAL
+    try:
+        check_augment(train, tuple(getattr(model, "input_keys", ("audio", "words"))))
+    except ValueError as error:
+        raise UserError(f"{tfrecords}: {error}", "see python -m tfemo.train --help") from error
     train_dir.mkdir(parents=True, exist_ok=True)
     data_stream = {"records": description.name, "portions": description.portions,
                    "seed": train.seed, "batch_size": train.batch_size,
@@ -133,7 +139,8 @@ def _train_keras(train: TrainConfig, model_name: str, model_config: Any, tfrecor
                    "balance": train.balance if categorical else "none",
                    "crop_frames": train.crop_frames if categorical else 0,
                    "train_portions": train.train_portions,
-                   **({"file_sharded_workers": workers} if files >= workers > 1 else {})}
+                   **({"file_sharded_workers": workers} if files >= workers > 1 else {}),
+                   **({"augment": augment_settings(train)} if augment_settings(train) else {})}
     check_model_file(train_dir, model_name, model.get_config(), data_stream, write=chief)
     if chief:
         write_run_config(train_dir, model_name, replace(train, tfrecords=tfrecords,
@@ -223,6 +230,7 @@ def training_stream(train: TrainConfig, tfrecords: Path, description: DatasetDes
     import tensorflow as tf
 
     from tfemo.records.reader import make_dataset
+    from tfemo.training.augment import augment
 
     keys = tuple(getattr(model, "input_keys", ("audio", "words")))
     speaker_normalise = train.normalise == "speaker"
@@ -235,6 +243,7 @@ def training_stream(train: TrainConfig, tfrecords: Path, description: DatasetDes
                             features=keys + ("labels",), cache=train.cache,
                             speaker_normalise=speaker_normalise)
         steps = round(totals["frames"] / (train.sequence_length * train.batch_size))
+        data = augment(data, train, description, keys)  # train stream only; off by default
         return data.map(lambda b: (b, b["labels"], b["mask"])), max(1, steps)
 
     weights = class_weights(description, train.train_portions)
@@ -244,6 +253,7 @@ def training_stream(train: TrainConfig, tfrecords: Path, description: DatasetDes
                         shuffle=True, seed=train.seed, repeat=True, drop_remainder=True,
                         features=keys, cache=train.cache, speaker_normalise=speaker_normalise,
                         balance_classes=balance, crop_frames=train.crop_frames)
+    data = augment(data, train, description, keys)  # train stream only; off by default
     if train.balance == "weights":
         table = tf.constant(weights, dtype=tf.float32)
         data = data.map(lambda b: (b, b["label"], tf.gather(table, b["label"])))

@@ -9,8 +9,11 @@ are linear in an utterance's arousal, plus a style per category); VALENCE is car
 words (positive, negative and neutral sentence pools, shared by the emotions of a valence
 sign, so the text says nothing about arousal within a valence). Categories (arousal,
 valence): neutral (0, 0), happy (0.6, 0.7), calm (-0.5, 0.5), angry (0.8, -0.6), fearful
-(0.7, -0.7), sad (-0.6, -0.6). Speakers are espeak-ng voice variants (4 male, 4 female) in a
-speaker-disjoint partition (train 4, devel 2, test 2, genders balanced).
+(0.7, -0.7), sad (-0.6, -0.6). With `DemoConfig(unseen_sentences=True)` (the unseen-sentence
+protocol, UNSEEN_CONFIG) devel and test speakers say other sentences of the same valences,
+never spoken in train, so text scores measure generalisation, not memorised sentences.
+Speakers are espeak-ng voice variants (4 male, 4 female) in a speaker-disjoint partition
+(train 4, devel 2, test 2, genders balanced).
 
 The package, one job per module:
     config      emotions, sentence pools, speakers, DemoConfig and the seeded streams
@@ -21,7 +24,8 @@ The package, one job per module:
     generate    the cache folder, atomic generation in a fresh process, the command line
     reader      DemoCorpus, the reader of a generated folder
 
-Command line: `python -m tfemo.corpora.demo --root DIR [--tiny]` generates into DIR.
+Command line: `python -m tfemo.corpora.demo --root DIR [--tiny] [--unseen_sentences]` generates
+into DIR.
 """
 
 from tfemo.corpora.demo.config import (
@@ -31,6 +35,8 @@ from tfemo.corpora.demo.config import (
     GENERATOR_VERSION,
     SENTENCES,
     TINY_CONFIG,
+    UNSEEN_CONFIG,
+    UNSEEN_SENTENCES,
     DemoConfig,
     Emotion,
     SpeakerSpec,
@@ -48,6 +54,8 @@ __all__ = [
     "MANIFEST",
     "SENTENCES",
     "TINY_CONFIG",
+    "UNSEEN_CONFIG",
+    "UNSEEN_SENTENCES",
     "DemoConfig",
     "DemoCorpus",
     "Emotion",

@@ -96,6 +96,64 @@ SENTENCES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The unseen-sentence protocol's pools: what devel and test speakers say instead, with the same
+# valence signs in other words, so that a text model is scored on sentences it never trained
+# on. Checked to be spoken word by word by espeak-ng (no merged pairs such as "on the").
+UNSEEN_SENTENCES: dict[str, tuple[str, ...]] = {
+    "positive": (
+        "Those cheerful songs brought us great joy.",
+        "My sister gave me a warm and happy welcome.",
+        "The holiday by the sea was perfect and relaxing.",
+        "Everyone cheered when the brave girl finally succeeded.",
+        "I adore these sunny afternoons with my family.",
+        "His kind words filled her heart with delight.",
+        "We enjoyed a delicious dinner with dear friends.",
+        "The baby giggled and hugged her favourite toy.",
+        "What a pleasant surprise to see you smiling.",
+        "Our wedding day was full of love and laughter.",
+        "They were thrilled about their wonderful new home.",
+        "You did an excellent job and we are proud.",
+        "The sweet music made everyone feel calm and happy.",
+        "He laughed with pleasure at the funny story.",
+        "Their joyful celebration lasted all night.",
+    ),
+    "negative": (
+        "The cruel storm ruined our village completely.",
+        "I feel furious and disgusted by his betrayal.",
+        "Her brother suffered a painful and lonely death.",
+        "They were frightened and hopeless after the disaster.",
+        "This awful illness made him weak and miserable.",
+        "The violent attack left many people wounded.",
+        "Nobody trusts him after those horrible lies.",
+        "She felt bitter and sad about the broken promise.",
+        "We grieved for weeks after the terrible tragedy.",
+        "The hungry children were cold and scared.",
+        "His rude insults made everyone upset and angry.",
+        "I regret that dreadful mistake every single day.",
+        "The prisoners were abused and treated badly.",
+        "Their ugly fight destroyed a long friendship.",
+        "That gloomy funeral was so depressing.",
+    ),
+    "neutral": (
+        "The bus arrives at the corner every hour.",
+        "Please write your name at the top of this form.",
+        "The kitchen table is made of wood.",
+        "We moved the chairs into the other room.",
+        "The library opens at nine during the week.",
+        "He parked the car behind the building.",
+        "The map shows three roads and a river.",
+        "She keeps her keys in a drawer.",
+        "The lesson covers chapters five and six.",
+        "Add some salt and stir the soup slowly.",
+        "The office is located upstairs near my desk.",
+        "My phone number has seven digits.",
+        "The shelves hold several boxes of files.",
+        "Check the schedule before you leave the house.",
+        "The window faces the street and the shop.",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class SpeakerSpec:
     """A demo speaker: an espeak-ng voice variant, its base pitch (0-100) and its portion."""
@@ -133,6 +191,8 @@ class DemoConfig:
     rater_lag_seconds: tuple[float, float] = (1.0, 3.0)
     trace_smoothing_seconds: float = 0.25
     emotions: tuple[str, ...] = field(default=tuple(e.name for e in EMOTIONS))
+    # True: devel and test speakers say sentences of UNSEEN_SENTENCES, never spoken in train
+    unseen_sentences: bool = False
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.speakers]
@@ -144,7 +204,9 @@ class DemoConfig:
         known = {e.name for e in EMOTIONS}
         if not self.emotions or set(self.emotions) - known:
             raise ValueError(f"emotions must be a non-empty subset of {sorted(known)}")
-        smallest = min(len(pool) for pool in SENTENCES.values())
+        pools = [*SENTENCES.values(), *(UNSEEN_SENTENCES.values() if self.unseen_sentences
+                                        else ())]
+        smallest = min(len(pool) for pool in pools)
         if not 1 <= self.sentences_per_emotion <= smallest:
             raise ValueError(f"sentences_per_emotion must be in 1..{smallest}")
         if self.raters < 1:
@@ -155,8 +217,18 @@ class DemoConfig:
                 raise ValueError(f"{name} must be (low, high) with 0 <= low <= high")
 
     def to_dict(self) -> dict:
-        """The config as plain JSON types (tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))
+        """The config as plain JSON types (tuples become lists). `unseen_sentences` appears
+        only when set, so the configs made before it existed keep their manifest and hash."""
+        data = json.loads(json.dumps(asdict(self)))
+        if not self.unseen_sentences:
+            del data["unseen_sentences"]
+        return data
+
+    def pools_of(self, portion: str) -> dict[str, tuple[str, ...]]:
+        """The sentence pools a speaker of `portion` draws from."""
+        if self.unseen_sentences and portion != "train":
+            return UNSEEN_SENTENCES
+        return SENTENCES
 
     @classmethod
     def from_dict(cls, data: dict) -> DemoConfig:
@@ -179,6 +251,8 @@ TINY_CONFIG = DemoConfig(
     speakers=(DEFAULT_SPEAKERS[0], DEFAULT_SPEAKERS[5], DEFAULT_SPEAKERS[6]),
     sentences_per_emotion=2,
 )
+# The unseen-sentence protocol at the default size: devel and test sentences never in train.
+UNSEEN_CONFIG = DemoConfig(unseen_sentences=True)
 
 
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tfemo.core.errors import InputError
@@ -151,11 +152,16 @@ def main(argv: list[str] | None = None) -> int:
     choice.add_argument("--tiny", action="store_true",
                         help="3 speakers (one per portion), 2 sentences per emotion")
     choice.add_argument("--config", help="a DemoConfig as JSON (DemoConfig.to_dict)")
+    parser.add_argument("--unseen_sentences", action="store_true",
+                        help="the unseen-sentence protocol: devel and test speakers say "
+                             "sentences never spoken in train (same valences)")
     args = parser.parse_args(argv)
     if args.config:
         config = DemoConfig.from_dict(json.loads(args.config))
     else:
         config = TINY_CONFIG if args.tiny else DEFAULT_CONFIG
+    if args.unseen_sentences:
+        config = replace(config, unseen_sentences=True)
     root = args.root if args.root is not None else default_root(config)
     summary = generate(config, root)
     if summary["generated"]:

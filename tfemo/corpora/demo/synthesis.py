@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfemo.audio import SAMPLE_RATE
-from tfemo.corpora.demo.config import EMOTIONS, SENTENCES, DemoConfig, Emotion, SpeakerSpec, stream
+from tfemo.corpora.demo.config import EMOTIONS, DemoConfig, Emotion, SpeakerSpec, stream
 
 # Prosody as a function of arousal a in [-1, 1]: value = base + slope * a (+ style, + jitter).
 _RATE = (170.0, 55.0)  # words per minute
@@ -88,7 +88,8 @@ def plan_utterances(config: DemoConfig) -> list[Utterance]:
     for speaker in config.speakers:
         for emotion in emotions:
             rng = stream(config.seed, "utterances", speaker.name, emotion.name)
-            pool = SENTENCES[emotion.pool]
+            pool = config.pools_of(speaker.portion)[emotion.pool]
+            unseen = "u" if config.unseen_sentences and speaker.portion != "train" else ""
             chosen = rng.choice(len(pool), size=config.sentences_per_emotion, replace=False)
             for k, index in enumerate(chosen):
                 intensity = round(float(rng.uniform(*config.intensity)), 4)
@@ -96,7 +97,7 @@ def plan_utterances(config: DemoConfig) -> list[Utterance]:
                 plan.append(Utterance(
                     id=f"{speaker.name}_{emotion.name}_{k + 1:02d}", speaker=speaker,
                     emotion=emotion, intensity=intensity,
-                    sentence_id=f"{emotion.pool[:3]}{int(index) + 1:02d}",
+                    sentence_id=f"{emotion.pool[:3]}{unseen}{int(index) + 1:02d}",
                     sentence=pool[int(index)], prosody=prosody))
     return plan
 
