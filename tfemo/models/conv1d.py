@@ -180,6 +180,26 @@ def feature_sizes_from_description(description: Any) -> dict[str, Any]:
     return {"feature_dim": feature_dim, "feature_mean": mean, "feature_std": std}
 
 
+def pool_frames(blocks: Any, x, mask, variant: str, training=None):
+    """One vector per row from standardised frames [B, T, F]: the masked residual Conv1D
+    blocks then mean+max pooling (`frames`), or the utterance statistics (the other variants).
+
+    `blocks` holds the layers: `projection`, `convs`, `norms`, `dropout` (conv1d's, and the
+    multimodal model's audio branch, which reuses this body).
+    """
+    if variant == "frames":
+        valid = ops.expand_dims(mask, -1)
+        x = ops.where(valid, blocks.projection(x), 0.0)
+        for conv, norm in zip(blocks.convs, blocks.norms, strict=True):
+            y = blocks.dropout(ops.gelu(norm(conv(x))), training=training)
+            x = ops.where(valid, x + y, 0.0)
+        return ops.concatenate(masked_mean_max(x, mask), axis=-1)
+    statistics = list(masked_mean_std(x, mask))
+    if variant == "utterance_rich":
+        statistics += [*masked_percentiles(x, mask), masked_mean_abs_delta(x, mask)]
+    return ops.concatenate(statistics, axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="tfemo")
 class Conv1DClassifier(keras.Model):
     """Masked Conv1D (or utterance-statistics) classifier: batch dict -> probabilities [B, C].
@@ -292,19 +312,8 @@ class Conv1DClassifier(keras.Model):
         """Class probabilities [B, C] from the real frames of each row."""
         features = feature_input(inputs, self.name)
         mask = frame_mask(inputs, features)
-        x = self.standardiser(features, mask)
-        if self.variant == "frames":
-            valid = ops.expand_dims(mask, -1)
-            x = ops.where(valid, self.projection(x), 0.0)
-            for conv, norm in zip(self.convs, self.norms, strict=True):
-                y = self.dropout(ops.gelu(norm(conv(x))), training=training)
-                x = ops.where(valid, x + y, 0.0)
-            pooled = ops.concatenate(masked_mean_max(x, mask), axis=-1)
-        else:
-            statistics = list(masked_mean_std(x, mask))
-            if self.variant == "utterance_rich":
-                statistics += [*masked_percentiles(x, mask), masked_mean_abs_delta(x, mask)]
-            pooled = ops.concatenate(statistics, axis=-1)
+        pooled = pool_frames(self, self.standardiser(features, mask), mask, self.variant,
+                             training)
         if self.use_pooled_norm:
             pooled = self.pooled_norm(pooled, training=training)
         x = self.dropout(pooled, training=training)

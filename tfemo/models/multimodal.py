@@ -35,10 +35,7 @@ from tfemo.models.conv1d import (
     FeatureStandardiser,
     feature_sizes_from_description,
     frame_mask,
-    masked_mean_abs_delta,
-    masked_mean_max,
-    masked_mean_std,
-    masked_percentiles,
+    pool_frames,
 )
 from tfemo.records.description import DatasetDescription
 
@@ -209,19 +206,8 @@ class MultimodalClassifier(keras.Model):
         """The audio branch: [B, fusion_size] from the real frames of each row."""
         features = self._get(inputs, "features")
         mask = frame_mask(inputs, features)
-        x = self.standardiser(features, mask)
-        if self.audio_variant == "frames":
-            valid = ops.expand_dims(mask, -1)
-            x = ops.where(valid, self.projection(x), 0.0)
-            for conv, norm in zip(self.convs, self.norms, strict=True):
-                y = self.dropout(ops.gelu(norm(conv(x))), training=training)
-                x = ops.where(valid, x + y, 0.0)
-            pooled = ops.concatenate(masked_mean_max(x, mask), axis=-1)
-        else:
-            statistics = list(masked_mean_std(x, mask))
-            if self.audio_variant == "utterance_rich":
-                statistics += [*masked_percentiles(x, mask), masked_mean_abs_delta(x, mask)]
-            pooled = ops.concatenate(statistics, axis=-1)
+        pooled = pool_frames(self, self.standardiser(features, mask), mask, self.audio_variant,
+                             training)
         pooled = self.dropout(self.audio_norm(pooled, training=training), training=training)
         return self.audio_out(pooled)
 

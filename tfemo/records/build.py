@@ -13,13 +13,11 @@ import functools
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
 from tfemo.audio.features import feature_dims
 from tfemo.core.errors import InputError, TfemoError
 from tfemo.core.files import write_atomic
+from tfemo.core.parallel import ordered_map
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
 from tfemo.corpora.partition import check_speaker_independent
 from tfemo.corpora.tables import read_label_file
@@ -303,25 +302,7 @@ def build_serialized(item: Item, options: BuildOptions,
 def _build_all(items: list[Item], options: BuildOptions, table: dict,
                workers: int) -> Iterator[tuple[bytes, BuildResult] | InputError]:
     """Outcomes of `items` in order, built by `workers` processes with a bounded look-ahead."""
-    if workers <= 1:
-        _init_worker(options, table)
-        for item in items:
-            yield _build_one(item)
-        return
-    context = multiprocessing.get_context("spawn")  # never fork a process that runs TensorFlow
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(options, table)) as pool:
-        pending: list[Future] = []
-        next_item = 0
-        try:
-            while next_item < len(items) or pending:
-                while next_item < len(items) and len(pending) < 4 * workers:
-                    pending.append(pool.submit(_build_one, items[next_item]))
-                    next_item += 1
-                yield pending.pop(0).result()
-        finally:
-            for future in pending:
-                future.cancel()
+    return ordered_map(_build_one, items, workers, _init_worker, (options, table))
 
 
 # --- progress and description ---------------------------------------------------------------

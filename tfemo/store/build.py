@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +35,7 @@ import tfemo
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
 from tfemo.audio.features import FEATURE_FAMILIES, N_MELS, N_MFCC, feature_dims
 from tfemo.core.errors import InputError, TfemoError, UserError
+from tfemo.core.parallel import ordered_map
 from tfemo.corpora.base import Corpus, Item
 from tfemo.store.featurise import ItemFeatures, featurise, item_attributes
 from tfemo.store.layout import RESERVED, STORE_VERSION, item_group
@@ -282,22 +281,4 @@ def _featurise_one(item: Item) -> ItemFeatures | InputError:
 def _featurise_all(items: list[Item], families: tuple[str, ...],
                    workers: int) -> Iterator[ItemFeatures | InputError]:
     """Outcomes of `items` in order, from `workers` processes with a bounded look-ahead."""
-    if workers <= 1 or len(items) <= 1:
-        _init_worker(families)
-        for item in items:
-            yield _featurise_one(item)
-        return
-    context = multiprocessing.get_context("spawn")  # as tfemo.records.build: never fork
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(families,)) as pool:
-        pending: list[Future] = []
-        next_item = 0
-        try:
-            while next_item < len(items) or pending:
-                while next_item < len(items) and len(pending) < 4 * workers:
-                    pending.append(pool.submit(_featurise_one, items[next_item]))
-                    next_item += 1
-                yield pending.pop(0).result()
-        finally:
-            for future in pending:
-                future.cancel()
+    return ordered_map(_featurise_one, items, workers, _init_worker, (families,))
