@@ -153,6 +153,7 @@ class Predictor:
             self.temperature = read_temperature(model_dir,
                                                 step_of_checkpoint(self.checkpoint))
         self.speech_check = speech_check
+        self._pitch = self._pitch_columns()
         self.categorical = self.description.task == Task.CATEGORICAL
         self.label_names = tuple(self.description.label_names)
         self.chunk_frames = chunk_frames
@@ -277,7 +278,7 @@ class Predictor:
             outputs.append(self.forward(batch)[0])
             sizes.append(size)
             if check_speech:  # the pitch track chunk by chunk, so long files stay bounded
-                voiced.append(voiced_f0(chunk["audio"].reshape(-1)))
+                voiced.append(self._voiced_f0(chunk))
         frames = sum(sizes)
         result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes))
         if self.categorical:
@@ -290,6 +291,25 @@ class Predictor:
         else:
             result.trace = np.concatenate(outputs, axis=0)
         return result
+
+    def _pitch_columns(self) -> slice | None:
+        """Where the raw pitch family ([F0, voiced]) sits in the feature inputs, if it does."""
+        if self.speaker_normalise or "pitch" not in self.description.features:
+            return None  # standardised per file: not Hz any more
+        start = 0
+        for family, width in self.description.features.items():
+            if family == "pitch":
+                return slice(start, start + width)
+            start += width
+        return None
+
+    def _voiced_f0(self, chunk: dict[str, np.ndarray]) -> np.ndarray:
+        """The voiced F0 values of one chunk: from its pitch features when the model reads
+        them (the same Praat track), else computed from its audio."""
+        if self._pitch is not None and "features" in chunk:
+            pitch = chunk["features"][:, self._pitch]
+            return pitch[pitch[:, 1] > 0, 0]
+        return voiced_f0(chunk["audio"].reshape(-1))
 
     def calibrated(self, probabilities: np.ndarray) -> np.ndarray:
         """Class probabilities at the saved temperature (unchanged when none was fit)."""
