@@ -20,9 +20,9 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from tfemo.audio.features import FEATURE_FAMILIES, feature_dims  # noqa: E402
+from tfemo.audio.features import FEATURE_FAMILIES, parse_families  # noqa: E402
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict  # noqa: E402
-from tfemo.core.errors import InputError, TfemoError  # noqa: E402
+from tfemo.core.errors import InputError  # noqa: E402
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task  # noqa: E402
 from tfemo.corpora.base import TASKS  # noqa: E402
 from tfemo.corpora.partition import PROTOCOLS, make_folds, parse_split  # noqa: E402
@@ -91,18 +91,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_features(text: str) -> tuple[str, ...]:
-    """Feature families from a comma list ('all' = every family); unknown names fail clearly."""
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if names == ("all",):
-        return FEATURE_FAMILIES
-    try:
-        feature_dims(names)
-    except ValueError as error:
-        raise TfemoError(f"--features: {error}") from None
-    return names
-
-
 def summary_table(description: DatasetDescription, output_dir: Path) -> Table:
     """Per portion: examples, speakers, minutes, frames, shards and skipped items."""
     table = Table(title=f"{description.name} ({description.task}) -> {output_dir}")
@@ -162,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         task = resolve_task(corpus, args.task)
         options = MakeOptions(task=task, alignment=args.alignment, embeddings=args.embeddings,
                               examples_per_shard=args.examples_per_shard, name=args.name,
-                              features=parse_features(args.features),
+                              features=parse_families(args.features),
                               labels=str(args.labels or ""))
         folds = make_folds(corpus.items(task), args.partition, folds=args.folds,
                            seed=args.seed, split=parse_split(args.split))

@@ -68,6 +68,7 @@ import scipy.signal
 import scipy.sparse
 
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
+from tfemo.core.errors import UserError
 
 FEATURE_FAMILIES: tuple[str, ...] = (
     "zcr",
@@ -128,6 +129,24 @@ def feature_dims(
     if unknown:
         raise ValueError(f"unknown feature families {unknown}; known: {list(FEATURE_FAMILIES)}")
     return {name: dims[name] for name in families}
+
+
+def parse_families(text: str, *, allow_empty: bool = True) -> tuple[str, ...]:
+    """Feature families from a `--features` comma list ('all' = every family), checked: an
+    unknown or repeated name (or, unless allowed, none at all) is a one-line user error."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if names == ("all",):
+        return FEATURE_FAMILIES
+    if not names and not allow_empty:
+        raise UserError("--features is empty",
+                        f"name families from {', '.join(FEATURE_FAMILIES)} or 'all'")
+    try:
+        feature_dims(names)
+    except ValueError as error:
+        raise UserError(f"--features: {error}", "use the names listed") from None
+    if len(set(names)) != len(names):
+        raise UserError(f"--features names a family twice: {text}", "name each once")
+    return names
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

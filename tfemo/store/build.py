@@ -33,7 +33,7 @@ import h5py
 
 import tfemo
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
-from tfemo.audio.features import FEATURE_FAMILIES, N_MELS, N_MFCC, feature_dims
+from tfemo.audio.features import FEATURE_FAMILIES, N_MELS, N_MFCC, feature_dims, parse_families
 from tfemo.core.errors import InputError, TfemoError, UserError
 from tfemo.core.parallel import ordered_map
 from tfemo.corpora.base import Corpus, Item
@@ -66,20 +66,8 @@ class StoreReport:
 
 
 def parse_features(text: str) -> tuple[str, ...]:
-    """Feature families from a comma list ('all' = every family), as make_tfrecords parses them."""
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if names == ("all",):
-        return FEATURE_FAMILIES
-    if not names:
-        raise UserError("--features is empty", f"name families from {', '.join(FEATURE_FAMILIES)}"
-                        " or 'all'")
-    try:
-        feature_dims(names)
-    except ValueError as error:
-        raise UserError(f"--features: {error}", "use the names listed") from None
-    if len(set(names)) != len(names):
-        raise UserError(f"--features names a family twice: {text}", "name each once")
-    return names
+    """The store's `--features`: at least one family (tfemo.audio.features.parse_families)."""
+    return parse_families(text, allow_empty=False)
 
 
 def feature_options() -> dict[str, int]:
