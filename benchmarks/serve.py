@@ -232,29 +232,16 @@ def start(command: list[str], port: int):
     """A server process on 127.0.0.1:port, once /healthz answers."""
     import subprocess
 
-    import httpx
+    from tests.serve_models import wait_until_healthy
 
     process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited: {' '.join(command)}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.3)
+    if wait_until_healthy(process, port, 120):
+        return process
+    if process.poll() is not None:
+        raise SystemExit(f"server exited: {' '.join(command)}")
     process.kill()
     raise SystemExit("server did not start")
-
-
-def stop(process) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except Exception:  # noqa: BLE001 - a stuck server is killed
-        process.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,7 +263,7 @@ def measure(args: argparse.Namespace, console) -> int:
     """Every measurement, the tables and the JSON report."""
     from rich.table import Table
 
-    from tests.serve_models import free_port
+    from tests.serve_models import free_port, stop_server
 
     data = clips()
     report: dict = {"cpus": len(os.sched_getaffinity(0))}
@@ -300,7 +287,7 @@ def measure(args: argparse.Namespace, console) -> int:
         report["predict"] = [asyncio.run(load(url, data, c, args.requests, args.seconds))
                              for c in (1, 4, 16)]
     finally:
-        stop(server)
+        stop_server(server)
 
     port = free_port()
     baseline = start([sys.executable, str(Path(__file__).resolve()), "--baseline_server",
@@ -310,7 +297,7 @@ def measure(args: argparse.Namespace, console) -> int:
         report["baseline"] = [asyncio.run(load(url, data, c, args.baseline_requests,
                                                args.seconds * 4)) for c in (1, 4)]
     finally:
-        stop(baseline)
+        stop_server(baseline)
 
     rng = np.random.default_rng(1)
     t = np.arange(int(args.stream_seconds * 16000)) / 16000
@@ -324,7 +311,7 @@ def measure(args: argparse.Namespace, console) -> int:
         url = f"http://127.0.0.1:{port}"
         report["stream"] = [asyncio.run(streams(url, pcm, n)) for n in (1, 8, 16, 32)]
     finally:
-        stop(server)
+        stop_server(server)
 
     table = Table(title=f"tfemo.serve on {report['cpus']} cores, 5 s clips (localhost)")
     for column in ("what", "concurrency", "requests", "rps", "p50 ms", "p95 ms", "p99 ms"):

@@ -127,25 +127,32 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(model: Path, port: int, *extra: str) -> subprocess.Popen:
-    """`python -m tfemo.serve` on 127.0.0.1:port, once /healthz answers (90 s at most)."""
+def wait_until_healthy(process: subprocess.Popen, port: int, seconds: float) -> bool:
+    """Poll 127.0.0.1:port/healthz until it answers (True), the process exits or time is up."""
     import httpx
 
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    return False
+
+
+def start_server(model: Path, port: int, *extra: str) -> subprocess.Popen:
+    """`python -m tfemo.serve` on 127.0.0.1:port, once /healthz answers (90 s at most)."""
     repo = Path(__file__).resolve().parents[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "tfemo.serve", "--model", str(model), "--port", str(port),
          "--log_level", "warning", *extra],
         cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(repo)})
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(process.stdout.read().decode())
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.3)
+    if wait_until_healthy(process, port, 90):
+        return process
+    if process.poll() is not None:
+        raise AssertionError(process.stdout.read().decode())
     process.kill()
     raise AssertionError("the server did not come up in 90 s")
 
