@@ -22,11 +22,18 @@ RUN = ["--max_steps", "7", "--device", "-1", "--verbose", "0"]
 slow = pytest.mark.slow  # these fit models on the fake tree's 4 folds (about 5 to 30 s each)
 
 
-@pytest.fixture(scope="module", params=["svm", "logreg"])
+STATISTICS = {"svm": "rich", "logreg": "rich", "logreg-full": "full"}
+
+
+@pytest.fixture(scope="module", params=list(STATISTICS))
 def fitted(request, fold_records, tmp_path_factory) -> tuple[str, Path]:  # noqa: F811
+    """(variant, train dir): svm and logreg with their default statistics, and logreg on the
+    full functionals (the default recipe's)."""
     train_dir = tmp_path_factory.mktemp(request.param)
-    assert train.main(["--model", request.param, "--tfrecords", str(fold_records),
-                       "--train_dir", str(train_dir), *RUN]) == 0
+    name = request.param.split("-")[0]
+    assert train.main(["--model", name, "--statistics", STATISTICS[request.param],
+                       "--tfrecords", str(fold_records), "--train_dir", str(train_dir),
+                       *RUN]) == 0
     return request.param, train_dir
 
 
@@ -43,13 +50,14 @@ def test_statistics_ignore_padded_frames():
 
 @slow
 def test_train_eval_pool_and_files(fitted, fold_records):  # noqa: F811
-    name, train_dir = fitted
+    variant, train_dir = fitted
+    name = variant.split("-")[0]
     assert model_spec(name).is_estimator
     for fold in ("fold-01", "fold-04"):
         assert available_steps(train_dir / fold) == [7]
         assert (train_dir / fold / "model.ckpt-7.joblib").is_file()
         spec = json.loads((train_dir / fold / "model.json").read_text())
-        assert spec["model"] == name and spec["config"]["statistics"] == "rich"
+        assert spec["model"] == name and spec["config"]["statistics"] == STATISTICS[variant]
     run = tomllib.loads((train_dir / "run.toml").read_text())
     assert run["model"] == name and run["class_weight"] == "balanced"
     assert evaluate.main(["--portion", "test", "--steps", "7", "--checkpoint", str(train_dir),
@@ -78,14 +86,15 @@ def test_the_scaler_is_fit_on_the_train_portion_only(fitted, fold_records):  # n
 @slow
 def test_refit_is_a_no_op_and_other_flags_are_refused(fitted, fold_records,  # noqa: F811
                                                       capsys):
-    name, train_dir = fitted
+    variant, train_dir = fitted
+    name, same = variant.split("-")[0], ["--statistics", STATISTICS[variant]]
     fold = train_dir / "fold-02"
     before = (fold / "model.ckpt-7.joblib").stat().st_mtime_ns
     assert train.main(["--model", name, "--tfrecords", str(fold_records / "fold-02"),
-                       "--train_dir", str(fold), *RUN]) == 0
+                       "--train_dir", str(fold), *same, *RUN]) == 0
     assert (fold / "model.ckpt-7.joblib").stat().st_mtime_ns == before
     assert train.main(["--model", name, "--tfrecords", str(fold_records / "fold-02"),
-                       "--train_dir", str(fold), "--class_weight", "none", *RUN]) == 2
+                       "--train_dir", str(fold), *same, "--class_weight", "none", *RUN]) == 2
     assert "other flags" in capsys.readouterr().err
 
 

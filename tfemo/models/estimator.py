@@ -3,7 +3,9 @@
 An `UtteranceEstimator` turns each utterance's per-frame features (the reader's batch dict:
 `features` [B, T, F] and `mask` [B, T]) into the statistics conv1d's utterance variants pool
 (the same masked functions: mean and std; "rich" adds the 10th/90th percentiles and the mean
-absolute frame-to-frame change), then a scikit-learn pipeline: StandardScaler -> classifier.
+absolute frame-to-frame change) or the "full" functionals (tfemo/models/functionals.py: 16
+per feature, plus F0 over the voiced frames and voicing rates), then a scikit-learn pipeline:
+StandardScaler -> classifier.
 The scaler is fit on the training utterances only (the portions tfemo.train trains on).
 It is not a Keras model: it is fitted once (tfemo/training/estimator.py) and saved as one
 joblib file per step; `predict_batch` gives class probabilities like the Keras models' call.
@@ -23,8 +25,12 @@ from tfemo.models.conv1d import (
     masked_mean_std,
     masked_percentiles,
 )
+from tfemo.models.functionals import utterance_functionals
 
-STATISTICS = ("basic", "rich")
+STATISTICS = ("basic", "rich", "full")
+STATISTICS_HELP = ("utterance statistics: basic (mean, std), rich (also 10th/90th percentiles "
+                   "and mean abs delta) or full (16 functionals per feature, plus F0 over the "
+                   "voiced frames and voicing rates when the records hold pitch)")
 
 
 def utterance_statistics(features: np.ndarray, mask: np.ndarray, rich: bool = True) -> np.ndarray:
@@ -38,13 +44,30 @@ def utterance_statistics(features: np.ndarray, mask: np.ndarray, rich: bool = Tr
     return np.concatenate([np.asarray(p, np.float64) for p in parts], axis=-1)
 
 
+def pitch_column(description: Any) -> int | None:
+    """The F0 column of the records' features (the `pitch` family: F0, voiced), or None."""
+    start = 0
+    for name, dim in description.features.items():
+        if name == "pitch":
+            return start
+        start += dim
+    return None
+
+
+def estimator_layout(description: Any) -> dict[str, Any]:
+    """The record layout an estimator needs: feature width, pitch column, frame length."""
+    return {"feature_dim": description.feature_dim, "pitch_column": pitch_column(description),
+            "frame_seconds": float(getattr(description, "frame_seconds", 0.04))}
+
+
 class UtteranceEstimator:
     """Utterance statistics -> StandardScaler -> a scikit-learn classifier with predict_proba."""
 
     input_keys = ("features",)
 
     def __init__(self, *, name: str, class_names: Sequence[str], feature_dim: int,
-                 statistics: str, classifier: Any) -> None:
+                 statistics: str, classifier: Any, pitch_column: int | None = None,
+                 frame_seconds: float = 0.04) -> None:
         if statistics not in STATISTICS:
             raise ValueError(f"statistics must be one of {STATISTICS}, got {statistics!r}")
         from sklearn.pipeline import make_pipeline
@@ -54,6 +77,8 @@ class UtteranceEstimator:
         self.class_names = tuple(str(c) for c in class_names)
         self.feature_dim = int(feature_dim)
         self.statistics = statistics
+        self.pitch_column = pitch_column
+        self.frame_seconds = float(frame_seconds)
         self.pipeline = make_pipeline(StandardScaler(), classifier)
 
     def statistics_of(self, batch: Mapping[str, Any]) -> np.ndarray:
@@ -67,6 +92,8 @@ class UtteranceEstimator:
                              f"batch has {features.shape[-1]}")
         mask = batch.get("mask")
         mask = np.ones(features.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+        if self.statistics == "full":
+            return utterance_functionals(features, mask, self.pitch_column, self.frame_seconds)
         return utterance_statistics(features, mask, self.statistics == "rich")
 
     def set_seed(self, seed: int) -> None:
@@ -113,4 +140,5 @@ class UtteranceEstimator:
                   if isinstance(v, int | float | str | bool) or v is None}
         return {"name": self.name, "class_names": list(self.class_names),
                 "feature_dim": self.feature_dim, "statistics": self.statistics,
+                "pitch_column": self.pitch_column, "frame_seconds": self.frame_seconds,
                 "classifier": type(classifier).__name__, "params": params}

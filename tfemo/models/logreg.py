@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tfemo.core.options import Options, option
-from tfemo.models.estimator import STATISTICS, UtteranceEstimator
+from tfemo.models.estimator import (
+    STATISTICS,
+    STATISTICS_HELP,
+    UtteranceEstimator,
+    estimator_layout,
+)
 from tfemo.records.description import DatasetDescription
 
 
@@ -13,8 +18,7 @@ from tfemo.records.description import DatasetDescription
 class LogRegConfig(Options):
     """The options of `--model logreg` (features and classes come from the records)."""
 
-    statistics: str = option("rich", "utterance statistics: basic (mean, std) or rich (also "
-                             "10th/90th percentiles and mean abs delta)", choices=STATISTICS)
+    statistics: str = option("rich", STATISTICS_HELP, choices=STATISTICS)
     logreg_c: float = option(0.1, "inverse L2 regularisation strength C (smaller: stronger)")
     class_weight: str = option("balanced", "class weights: balanced (inverse frequency) or "
                                "none", choices=("balanced", "none"))
@@ -29,5 +33,5 @@ def build(description: DatasetDescription, config: LogRegConfig) -> UtteranceEst
         C=config.logreg_c, max_iter=config.max_iter, random_state=0,
         class_weight=None if config.class_weight == "none" else "balanced")
     return UtteranceEstimator(name="logreg", class_names=description.label_names,
-                              feature_dim=description.feature_dim,
-                              statistics=config.statistics, classifier=classifier)
+                              statistics=config.statistics, classifier=classifier,
+                              **estimator_layout(description))

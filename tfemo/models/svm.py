@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tfemo.core.options import Options, option
-from tfemo.models.estimator import STATISTICS, UtteranceEstimator
+from tfemo.models.estimator import (
+    STATISTICS,
+    STATISTICS_HELP,
+    UtteranceEstimator,
+    estimator_layout,
+)
 from tfemo.records.description import DatasetDescription
 
 KERNELS = ("rbf", "linear")
@@ -16,8 +21,7 @@ GAMMAS = ("scale", "auto")
 class SVMConfig(Options):
     """The options of `--model svm` (features and classes come from the records)."""
 
-    statistics: str = option("rich", "utterance statistics: basic (mean, std) or rich (also "
-                             "10th/90th percentiles and mean abs delta)", choices=STATISTICS)
+    statistics: str = option("rich", STATISTICS_HELP, choices=STATISTICS)
     svm_c: float = option(1.0, "SVM regularisation C (smaller: stronger regularisation)")
     kernel: str = option("rbf", "SVM kernel", choices=KERNELS)
     gamma: str = option("scale", "RBF kernel width (scikit-learn's rule)", choices=GAMMAS)
@@ -33,5 +37,5 @@ def build(description: DatasetDescription, config: SVMConfig) -> UtteranceEstima
                      class_weight=None if config.class_weight == "none" else "balanced",
                      probability=True, random_state=0)
     return UtteranceEstimator(name="svm", class_names=description.label_names,
-                              feature_dim=description.feature_dim,
-                              statistics=config.statistics, classifier=classifier)
+                              statistics=config.statistics, classifier=classifier,
+                              **estimator_layout(description))
