@@ -180,3 +180,32 @@ def test_records_with_egemaps_train_an_svm_that_predicts(opensmile, tmp_path):
     assert [Path(r["path"]).name for r in rows] == [Path(wav).name] and rows[0]["top_class"]
     total = sum(float(v) for k, v in rows[0].items() if k.startswith("p_"))
     assert total == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_the_feature_store_holds_egemaps_frames_and_statistics(opensmile, tmp_path):
+    import h5py
+
+    from tfemo.audio.features import utterance_statistics
+    from tfemo.audio.io import frame_count, load_audio
+    from tfemo.corpora.base import CATEGORICAL
+    from tfemo.corpora.demo import TINY_CONFIG, ensure_demo_corpus
+    from tfemo.make_feature_store import main as store_main
+    from tfemo.store import FeatureStore
+
+    root = ensure_demo_corpus(TINY_CONFIG, root=tmp_path / "tiny")
+    output = tmp_path / "s.h5"
+    assert store_main(["--data_dir", str(root), "--task", CATEGORICAL, "--features",
+                       "egemaps,rms", "--output", str(output), "--workers", "1",
+                       "--quiet"]) == 0
+    with h5py.File(output) as file:
+        assert list(file.attrs["families"]) == ["egemaps", "rms"]
+        assert list(file.attrs["stats_families"]) == ["rms", "egemaps"]  # KNOWN_FAMILIES order
+    with FeatureStore(output) as store:
+        item = next(iter(store))
+        audio = load_audio(item.metadata["audio_path"])
+        parts = extract_features(audio, frame_count(len(audio)), ("egemaps", "rms"))
+        np.testing.assert_array_equal(item.frames,
+                                      np.concatenate([parts["egemaps"], parts["rms"]], axis=1))
+        np.testing.assert_array_equal(item.stats, utterance_statistics(parts))
+        assert item.stats.shape == (2 * 26,)
