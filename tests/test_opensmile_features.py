@@ -142,7 +142,8 @@ def test_f0_changes_at_the_frame_where_the_tone_does(opensmile):
 
 
 @pytest.mark.slow
-def test_records_with_egemaps_train_an_svm_that_predicts(opensmile, tmp_path):
+def test_records_with_egemaps_train_an_svm_that_predicts(opensmile, tmp_path, monkeypatch,
+                                                         capsys):
     from tfemo import predict, train
     from tfemo.audio.io import load_audio
     from tfemo.corpora.base import CATEGORICAL
@@ -180,6 +181,16 @@ def test_records_with_egemaps_train_an_svm_that_predicts(opensmile, tmp_path):
     assert [Path(r["path"]).name for r in rows] == [Path(wav).name] and rows[0]["top_class"]
     total = sum(float(v) for k, v in rows[0].items() if k.startswith("p_"))
     assert total == pytest.approx(1.0, abs=1e-5)
+
+    monkeypatch.setitem(sys.modules, "opensmile", None)  # the same model without the extra
+    osm._extractor.cache_clear()
+    try:
+        capsys.readouterr()
+        assert predict.main([str(wav), "--checkpoint", str(train_dir), "--output_dir",
+                             str(tmp_path / "out2"), "--no_speech_check"]) == 2
+        assert "pip install 'tfemo[opensmile]'" in capsys.readouterr().err
+    finally:
+        osm._extractor.cache_clear()
 
 
 @pytest.mark.slow
