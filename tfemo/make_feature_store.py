@@ -46,8 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "recording (default: the corpus's own default)")
     parser.add_argument("--features", default="all",
                         help="per-frame feature families, comma-separated from "
-                             f"{', '.join(FEATURE_FAMILIES)}; 'all' for every family "
-                             "(default: all)")
+                             f"{', '.join(FEATURE_FAMILIES)}; 'all' for all of these "
+                             "(default: all); the openSMILE LLDs egemaps, compare, "
+                             "compare_de by name only (pip install 'tfemo[opensmile]')")
     parser.add_argument("--output", type=Path, default=None,
                         help="the HDF5 file (default: features/<corpus>.h5)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,

@@ -58,7 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "word2vec/GloVe/fastText file read with gensim, or none")
     parser.add_argument("--features", default="",
                         help="hand-crafted per-frame features to store, comma-separated from "
-                             f"{', '.join(FEATURE_FAMILIES)}; 'all' for every family")
+                             f"{', '.join(FEATURE_FAMILIES)}; 'all' for all of these; the "
+                             "openSMILE LLDs egemaps, compare, compare_de by name only "
+                             "(pip install 'tfemo[opensmile]')")
     parser.add_argument("--labels", type=Path, default=None,
                         help="folder of <item id>.csv gold standards (tools/make_gold_standard.py) "
                              "used instead of the corpus's own continuous labels")

@@ -57,7 +57,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   }
   pip_step install -q --upgrade pip
   pip_step install -q "setuptools<74" wheel numpy==1.26.4
-  pip_step install -q --no-build-isolation -e ".[test,beam]"
+  # opensmile (research-only licence, see setup.cfg) is installed for the tests: running them,
+  # in CI or here, is research use; a deployment that is not installs ".[beam]" or no extra.
+  pip_step install -q --no-build-isolation -e ".[test,beam,opensmile]"
   echo "$want" > "$stamp"
 fi
 echo "[install] ready: $(.venv/bin/python --version), tfemo in .venv"

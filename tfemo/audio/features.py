@@ -29,6 +29,10 @@ Families (default dims):
 - pitch (2): [F0 in Hz, voiced flag]; Praat autocorrelation pitch (parselmouth
   Sound.to_pitch, time step 0.04 s, 75-600 Hz) sampled exactly at the frame centres; F0 is 0
   where unvoiced.
+- egemaps (25), compare (65), compare_de (65): openSMILE's eGeMAPSv02 and ComParE_2016
+  low-level descriptors (and the ComParE deltas), 10 ms sub-frames averaged 4 to a frame, from
+  the optional `tfemo[opensmile]` extra (tfemo.audio.opensmile_features).  Opt-in by name: not
+  in FEATURE_FAMILIES, so `all` does not include them.
 - mfb_mean (40), mfb_cat (160): RECOLA-style natural-log mel filter banks (25 ms Hann windows,
   10 ms hop, n_fft 512, log floor 1e-10) on 4 sub-frames per frame centred at
   640 i + 80 + 160 j (j = 0..3, symmetric about the frame centre); mfb_mean averages the 4
@@ -68,6 +72,12 @@ import scipy.signal
 import scipy.sparse
 
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
+from tfemo.audio.opensmile_features import (
+    OPENSMILE_DIMS,
+    OPENSMILE_FAMILIES,
+    import_opensmile,
+    opensmile_features,
+)
 from tfemo.core.errors import UserError
 
 FEATURE_FAMILIES: tuple[str, ...] = (
@@ -82,6 +92,9 @@ FEATURE_FAMILIES: tuple[str, ...] = (
     "mfb_mean",
     "mfb_cat",
 )
+# Every family extract_features knows: FEATURE_FAMILIES (`--features all`) and the opt-in
+# openSMILE families of the `tfemo[opensmile]` extra.
+KNOWN_FAMILIES: tuple[str, ...] = FEATURE_FAMILIES + OPENSMILE_FAMILIES
 
 N_FFT = 1024  # shared STFT: 64 ms FFT of the 40 ms frame (zero-padded)
 N_MFCC = 13
@@ -111,7 +124,8 @@ _SPECTRAL = {"mfcc", "chroma", "mel_db", "contrast", "entropy"}
 def feature_dims(
     families: Iterable[str] = FEATURE_FAMILIES, n_mfcc: int = N_MFCC, n_mels: int = N_MELS
 ) -> dict[str, int]:
-    """Width of each requested family, so models can be built before any audio is read."""
+    """Width of each requested family, so models can be built before any audio is read
+    (the openSMILE widths are the documented LLD counts: no opensmile needed here)."""
     dims = {
         "zcr": 1,
         "rms": 1,
@@ -123,29 +137,33 @@ def feature_dims(
         "pitch": 2,
         "mfb_mean": N_MFB,
         "mfb_cat": N_MFB * SUBFRAMES,
+        **OPENSMILE_DIMS,
     }
     families = tuple(families)
     unknown = [name for name in families if name not in dims]
     if unknown:
-        raise ValueError(f"unknown feature families {unknown}; known: {list(FEATURE_FAMILIES)}")
+        raise ValueError(f"unknown feature families {unknown}; known: {list(KNOWN_FAMILIES)}")
     return {name: dims[name] for name in families}
 
 
 def parse_families(text: str, *, allow_empty: bool = True) -> tuple[str, ...]:
-    """Feature families from a `--features` comma list ('all' = every family), checked: an
-    unknown or repeated name (or, unless allowed, none at all) is a one-line user error."""
+    """Feature families from a `--features` comma list ('all' = FEATURE_FAMILIES, without the
+    opt-in openSMILE ones), checked: an unknown or repeated name (or, unless allowed, none at
+    all), or an openSMILE family without the extra installed, is a one-line user error."""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if names == ("all",):
         return FEATURE_FAMILIES
     if not names and not allow_empty:
         raise UserError("--features is empty",
-                        f"name families from {', '.join(FEATURE_FAMILIES)} or 'all'")
+                        f"name families from {', '.join(KNOWN_FAMILIES)} or 'all'")
     try:
         feature_dims(names)
     except ValueError as error:
         raise UserError(f"--features: {error}", "use the names listed") from None
     if len(set(names)) != len(names):
         raise UserError(f"--features names a family twice: {text}", "name each once")
+    if set(names) & set(OPENSMILE_FAMILIES):
+        import_opensmile()  # fail before any work, not at the first item
     return names
 
 
@@ -366,19 +384,22 @@ def extract_features(
             out["mfb_mean"] = mfb.mean(axis=1)
         if "mfb_cat" in dims:
             out["mfb_cat"] = mfb.reshape(num_frames, -1)
+    smile = [name for name in dims if name in OPENSMILE_DIMS]
+    if smile:
+        out.update(opensmile_features(frame_audio, num_frames, smile))
     return {name: np.ascontiguousarray(out[name], dtype=np.float32) for name in dims}
 
 
 def utterance_statistics(features: dict[str, np.ndarray]) -> np.ndarray:
-    """Utterance vector [mean_f, std_f for each family in FEATURE_FAMILIES order] for a baseline.
+    """Utterance vector [mean_f, std_f for each family in KNOWN_FAMILIES order] for a baseline.
 
     Families absent from `features` are skipped; an utterance with no frames gives zeros.
     """
-    unknown = [name for name in features if name not in FEATURE_FAMILIES]
+    unknown = [name for name in features if name not in KNOWN_FAMILIES]
     if unknown:
-        raise ValueError(f"unknown feature families {unknown}; known: {list(FEATURE_FAMILIES)}")
+        raise ValueError(f"unknown feature families {unknown}; known: {list(KNOWN_FAMILIES)}")
     parts: list[np.ndarray] = []
-    for name in FEATURE_FAMILIES:
+    for name in KNOWN_FAMILIES:
         if name not in features:
             continue
         values = np.asarray(features[name], dtype=np.float64)

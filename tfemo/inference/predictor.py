@@ -27,6 +27,7 @@ import numpy as np
 
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
 from tfemo.audio.io import load_audio, to_pcm_frames
+from tfemo.audio.opensmile_features import OPENSMILE_FAMILIES, import_opensmile
 from tfemo.audio.speech import SpeechActivity, voiced_f0
 from tfemo.core.errors import InputError, TfemoError
 from tfemo.core.tasks import Task
@@ -152,6 +153,8 @@ class Predictor:
             # calibration: the temperature `tfemo.eval --calibrate` fit on the devel speakers
             self.temperature = read_temperature(model_dir,
                                                 step_of_checkpoint(self.checkpoint))
+        if set(self.description.features) & set(OPENSMILE_FAMILIES):
+            import_opensmile()  # a model on openSMILE features needs the extra: say so first
         self.speech_check = speech_check
         self._pitch = self._pitch_columns()
         self.categorical = self.description.task == Task.CATEGORICAL

@@ -33,7 +33,14 @@ import h5py
 
 import tfemo
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
-from tfemo.audio.features import FEATURE_FAMILIES, N_MELS, N_MFCC, feature_dims, parse_families
+from tfemo.audio.features import (
+    FEATURE_FAMILIES,
+    KNOWN_FAMILIES,
+    N_MELS,
+    N_MFCC,
+    feature_dims,
+    parse_families,
+)
 from tfemo.core.errors import InputError, TfemoError, UserError
 from tfemo.core.parallel import ordered_map
 from tfemo.corpora.base import Corpus, Item
@@ -101,7 +108,7 @@ def file_attributes(corpus: str, options: StoreOptions, fingerprint: str) -> dic
     recorded, so two runs of the same options over the same files write the same bytes.
     """
     dims = feature_dims(options.features)
-    stats_families = [name for name in FEATURE_FAMILIES if name in dims]
+    stats_families = [name for name in KNOWN_FAMILIES if name in dims]
     return {"store_version": STORE_VERSION, "tfemo_version": tfemo.__version__,
             "corpus": corpus, "task": options.task, "families": list(dims),
             "family_dims": list(dims.values()), "frame_dim": sum(dims.values()),

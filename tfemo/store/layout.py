@@ -3,7 +3,7 @@
     /<corpus>/<speaker>/<item id>   one group per utterance (or recording)
         frames   float32 [N, F]     per-frame features, families side by side in `families` order
         stats    float32 [S]        utterance statistics: mean then std of each family, in
-                                    tfemo.audio.features.FEATURE_FAMILIES order (`stats_families`)
+                                    tfemo.audio.features.KNOWN_FAMILIES order (`stats_families`)
         attrs                       every field of the Item (`ITEM_FIELDS`), every key of
                                     Item.metadata, num_frames and seconds
     /_skipped                       table of the items left out: item_id, path, reason, detail
