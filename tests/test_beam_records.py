@@ -198,11 +198,23 @@ def test_unstaged_workers_cannot_build_a_hidden_corpus(tiny_root, tmp_path, ram,
     assert set(beam.skipped["train"]) == {"missing audio"}
 
 
-def test_a_url_output_resumes_and_clears_what_a_killed_run_left(tiny_root, tmp_path, ram):
+def test_a_url_output_resumes_and_clears_what_a_killed_run_left(tiny_root, tmp_path, ram,
+                                                                capsys):
     corpus, options = DemoCorpus(tiny_root), MakeOptions(task=CONTINUOUS)  # a shard a portion
     make_tfrecords(corpus, tmp_path, options, command=["same"])
-    make_tfrecords_beam(corpus, ram, options, command=["same"], beam_options=IN_MEMORY)
-    assert _url_files(ram) == _files(tmp_path)  # stage_inputs: by default for a URL
+    assert make_tfrecords_main(["--data_dir", str(tiny_root), "--task", CONTINUOUS,
+                                "--output_dir", ram + "/", "--runner", "beam", "--quiet",
+                                "--workers", "1", f"--beam_options={IN_MEMORY[0]}"]) == 0
+    assert f"{ram}/description.json" in capsys.readouterr().out  # "//" kept
+    expected, written = _files(tmp_path), _url_files(ram)
+    assert sorted(written) == sorted(expected)
+    for name in expected:
+        if name == "description.json":  # the recorded command differs
+            local_json, beam_json = (json.loads(d[name]) for d in (expected, written))
+            assert ram + "/" in beam_json.pop("command") and local_json.pop("command")
+            assert beam_json == local_json
+        else:
+            assert written[name] == expected[name], name
     _, report = make_tfrecords_beam(corpus, ram, options, command=["same"],
                                     beam_options=IN_MEMORY)
     assert (report.written_shards, report.reused_shards) == (0, 3)
