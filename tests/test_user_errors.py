@@ -48,6 +48,8 @@ CASES = {
                                          "not a folder"),
     "make_tfrecords: unknown features": ("make_tfrecords", ["--features", "loudness",
                                                             "--quiet"], "unknown feature"),
+    "train: a URL train dir": ("train", ["--tfrecords", "{records}", "--train_dir",
+                                         "gs://bucket/run"], "the train dir is a local folder"),
     "make_tfrecords: a URL with the local runner": (
         "make_tfrecords", ["--output_dir", "gs://bucket/records", "--quiet"],
         "the local runner writes to local folders only (use --runner beam"),

@@ -73,6 +73,11 @@ def relative(path: str | Path, base: str | Path) -> str:
     return path[len(base) + 1:]
 
 
+def resolve(path: str | Path) -> Location:
+    """A local path resolved (absolute, symlinks followed); a URL as is."""
+    return location(path) if is_url(path) else Path(path).resolve()
+
+
 def absolute(path: str | Path) -> Location:
     """A local path made absolute (the launcher's working folder is not a worker's); a URL as is."""
     return location(path) if is_url(path) else Path(path).absolute()
@@ -203,4 +208,4 @@ def copy(source: str | Path, target: str | Path) -> None:
 
 __all__ = ["Location", "absolute", "copy", "exists", "glob", "is_url", "isdir", "isfile", "join",
            "location", "makedirs", "name", "parent", "read_bytes", "read_text", "relative",
-           "remove", "rename", "rmtree", "sync", "write_atomic", "write_bytes"]
+           "remove", "rename", "resolve", "rmtree", "sync", "write_atomic", "write_bytes"]

@@ -161,6 +161,8 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """Batches of one portion's records, as described in the module docstring.
 
+    `output_dir` is a local folder or a tf.io.gfile URL (gs://...: the description and the
+    shard list are read through tfemo.core.storage, the shards by TFRecordDataset).
     `portion` may join portions with "+" ("train+devel" reads both).
     `sequence_length=L` cuts every sequence into consecutive chunks of L frames (the last
     zero-padded; `mask` marks the real frames); `None` yields whole sequences padded to the
