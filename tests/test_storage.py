@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tests.records_factory import write_synthetic_records
 from tfemo.core import storage
+from tfemo.core.errors import StorageError
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import make_dataset
 from tfemo.records.writer import ShardWriter, remove_stale_temp_files, shard_paths, write_shard
@@ -104,3 +105,17 @@ def test_the_reader_streams_records_from_a_url_as_from_a_local_folder(tmp_path, 
             assert sorted(expected) == sorted(got)
             for key in expected:
                 np.testing.assert_array_equal(expected[key].numpy(), got[key].numpy())
+
+
+def test_a_url_filesystems_failure_is_a_storage_error_naming_the_path(ram, monkeypatch):
+    storage.write_bytes(storage.join(ram, "folder", "file"), b"1")
+    with pytest.raises(StorageError, match="is a directory"):
+        storage.read_bytes(storage.join(ram, "folder"))
+
+    def denied(*args, **kwargs):
+        raise tf.errors.PermissionDeniedError(None, None, "no credentials")
+
+    monkeypatch.setattr(tf.io.gfile, "exists", denied)
+    with pytest.raises(StorageError, match=r"^gs://bucket/records: no credentials$"):
+        storage.exists("gs://bucket/records")
+    assert storage.exists(Path("."))  # local paths never reach tf.io.gfile

@@ -5,16 +5,22 @@ fold `gs://bucket` into `gs:/bucket`. Local paths go through pathlib, os and shu
 tfemo always wrote them (fsync and os.replace included); URLs go through tf.io.gfile, imported
 only then, so local-only work never loads TensorFlow for it. A rename on a URL filesystem
 overwrites (on GCS it is a copy and a delete: the final object still appears whole or not at
-all). This module is the one place that tells the two apart.
+all). This module is the one place that tells the two apart. A URL filesystem's own failure
+(no credentials, no such bucket, a folder read as a file) becomes a StorageError naming the
+path, which the commands print as one line.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+from tfemo.core.errors import StorageError
 from tfemo.core.files import write_atomic as _write_local_atomic
 
 Location = Path | str
@@ -44,6 +50,28 @@ def _not_found() -> tuple[type[BaseException], ...]:
     import tensorflow as tf
 
     return (tf.errors.NotFoundError,)
+
+
+_F = TypeVar("_F", bound=Callable)
+
+
+def _reported(function: _F) -> _F:
+    """Turn a URL filesystem's error (tf.errors.OpError) into a StorageError naming the path."""
+
+    @functools.wraps(function)
+    def wrapper(path, *args, **kwargs):
+        if not (is_url(path) or any(is_url(arg) for arg in args)):
+            return function(path, *args, **kwargs)
+        import tensorflow as tf
+
+        try:
+            return function(path, *args, **kwargs)
+        except tf.errors.OpError as error:
+            message = error.message or type(error).__name__
+            what = message if str(path) in message else f"{path}: {message}"
+            raise StorageError(what) from error
+
+    return wrapper  # type: ignore[return-value]
 
 
 def join(base: str | Path, *parts: str) -> Location:
@@ -83,16 +111,19 @@ def absolute(path: str | Path) -> Location:
     return location(path) if is_url(path) else Path(path).absolute()
 
 
+@_reported
 def exists(path: str | Path) -> bool:
     """Whether a file or folder is there."""
     return _gfile().exists(location(path)) if is_url(path) else Path(path).exists()
 
 
+@_reported
 def isdir(path: str | Path) -> bool:
     """Whether `path` is a folder (on object stores: a prefix with objects under it)."""
     return _gfile().isdir(location(path)) if is_url(path) else Path(path).is_dir()
 
 
+@_reported
 def isfile(path: str | Path) -> bool:
     """Whether `path` is a file."""
     if is_url(path):
@@ -100,6 +131,7 @@ def isfile(path: str | Path) -> bool:
     return Path(path).is_file()
 
 
+@_reported
 def makedirs(path: str | Path) -> None:
     """Make a folder and its parents (nothing when it is there)."""
     if is_url(path):
@@ -108,6 +140,7 @@ def makedirs(path: str | Path) -> None:
         Path(path).mkdir(parents=True, exist_ok=True)
 
 
+@_reported
 def read_bytes(path: str | Path) -> bytes:
     """A file's bytes; FileNotFoundError when it is missing, on every filesystem."""
     if not is_url(path):
@@ -124,6 +157,7 @@ def read_text(path: str | Path) -> str:
     return read_bytes(path).decode("utf-8")
 
 
+@_reported
 def write_bytes(path: str | Path, data: bytes) -> Location:
     """Write a file (its folder made if missing), not atomically: for files only this run reads."""
     makedirs(parent(path))
@@ -135,6 +169,7 @@ def write_bytes(path: str | Path, data: bytes) -> Location:
     return location(path)
 
 
+@_reported
 def write_atomic(path: str | Path, data: bytes | str) -> Location:
     """Write under a temp name beside `path`, then rename into place (locally fsynced first)."""
     if not is_url(path):
@@ -149,6 +184,7 @@ def write_atomic(path: str | Path, data: bytes | str) -> Location:
     return location(path)
 
 
+@_reported
 def sync(path: str | Path) -> None:
     """fsync a closed local file before its rename; URL filesystems commit on close."""
     if not is_url(path):
@@ -156,6 +192,7 @@ def sync(path: str | Path) -> None:
             os.fsync(handle.fileno())
 
 
+@_reported
 def rename(source: str | Path, target: str | Path) -> None:
     """Move `source` to `target`, replacing it (os.replace locally)."""
     if is_url(source) or is_url(target):
@@ -164,6 +201,7 @@ def rename(source: str | Path, target: str | Path) -> None:
         os.replace(source, target)
 
 
+@_reported
 def remove(path: str | Path) -> None:
     """Delete a file; nothing when it is already gone."""
     if not is_url(path):
@@ -175,6 +213,7 @@ def remove(path: str | Path) -> None:
         pass
 
 
+@_reported
 def glob(folder: str | Path, pattern: str) -> list[Location]:
     """Sorted matches of `pattern` (e.g. "*.tfrecord", "*/*.tfrecord") inside `folder`."""
     if not is_url(folder):
@@ -185,6 +224,7 @@ def glob(folder: str | Path, pattern: str) -> list[Location]:
         return []
 
 
+@_reported
 def rmtree(path: str | Path) -> None:
     """Delete a folder and everything in it, ignoring what is already gone."""
     if not is_url(path):
@@ -196,6 +236,7 @@ def rmtree(path: str | Path) -> None:
         pass
 
 
+@_reported
 def copy(source: str | Path, target: str | Path) -> None:
     """Copy a file between any two filesystems, replacing `target`."""
     if is_url(source) or is_url(target):
