@@ -17,10 +17,11 @@ Locally it runs on the DirectRunner (multi_processing, `workers` SDK workers); p
 alone move it to Dataflow, Flink or Spark (docs/scaling.md). The output folder (shards,
 .progress.json, description.json) and the staging folder in it (`.beam-staging-<pid>/`) are
 written through tfemo.core.storage: a local path every worker sees, or a tf.io.gfile URL
-(gs://, s3:// with tensorflow-io, hdfs://; ram:// in tests) with the same temp names, renames,
-resume and clean-up. The corpus is read on the launcher only; its audio and label files are
-local paths a worker must see too, unless `stage_inputs` (the default for a URL output) puts
-them into the staging folder (tfemo.records.staging) for workers that cannot, like Dataflow's.
+(gs://; ram:// in tests; any scheme tf.io.gfile has registered) with the same temp names,
+renames, resume and clean-up. The corpus is read on the launcher only; its audio and label
+files are local paths a worker must see too, unless `stage_inputs` (the default for a URL
+output) puts them into the staging folder (tfemo.records.staging) for workers that cannot see
+them, like Dataflow's.
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def _read_staged(path: str) -> object:
     return pickle.loads(storage.read_bytes(path))
 
 
-def _shard_items(element: tuple[str, str]) -> Iterator[tuple[str, Item]]:
+def _shard_items(element: tuple[str, str]) -> Iterator[tuple[str, Item | StagedItem]]:
     """(shard, staged file of its items) -> (shard, item) for each item."""
     shard, path = element
     for item in _read_staged(path):
