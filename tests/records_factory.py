@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfemo.core import storage
 from tfemo.records.description import DatasetDescription, RunningStats
 from tfemo.records.schema import ExampleArrays, serialize
 from tfemo.records.writer import shard_path, write_shard
@@ -44,7 +45,8 @@ def write_synthetic_records(output_dir: Path, lengths: dict[str, list[int]],
         path = shard_path(output_dir, portion, "synthetic", 0, 1)
         write_shard([serialize(e) for e in examples], path)
         portions[portion] = {"examples": len(examples), "frames": int(sum(frame_counts)),
-                             "seconds": float(sum(frame_counts)) * 0.04, "files": [path.name]}
+                             "seconds": float(sum(frame_counts)) * 0.04,
+                             "files": [storage.name(path)]}
         if portion == "train":
             for e in examples:
                 audio = RunningStats.of(e.audio.reshape(-1, 1) / 32768.0)

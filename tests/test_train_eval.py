@@ -161,3 +161,23 @@ def test_gru_regressor_trains_on_features_and_evaluates(records, tmp_path):
     assert min(d["ccc"] for d in scores["dimensions"].values()) > 0.5
     spec = json.loads((tmp_path / "model.json").read_text())
     assert spec["model"] == "gru_regressor" and spec["config"]["feature_dim"] == 4
+
+
+def test_train_and_eval_read_records_from_a_url(records, tmp_path):
+    from tfemo.core import storage
+
+    remote = "ram://train-eval-test/records"  # tf.io.gfile's in-process filesystem
+    write_synthetic_records(remote, LENGTHS)
+    try:
+        assert train.main(["--tfrecords", remote, "--train_dir", str(tmp_path), *SMALL,
+                           "--max_steps", "4", "--save_interval_secs", "0"]) == 0
+        assert f'tfrecords = "{remote}"' in (tmp_path / "run.toml").read_text()
+        scores = []
+        for folder in (remote, str(records)):  # the same checkpoint scored on both copies
+            assert evaluate.main(["--portion", "devel", "--steps", "4", "--checkpoint",
+                                  str(tmp_path), "--tfrecords", folder, "--device", "-1"]) == 0
+            scores.append(json.loads((tmp_path / "eval-devel-4.json").read_text()))
+    finally:
+        storage.rmtree(remote)
+    assert [s.pop("tfrecords") for s in scores] == [remote, str(records)]
+    assert scores[0] == scores[1] and scores[0]["frames"] == sum(LENGTHS["devel"])

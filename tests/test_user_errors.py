@@ -48,6 +48,14 @@ CASES = {
                                          "not a folder"),
     "make_tfrecords: unknown features": ("make_tfrecords", ["--features", "loudness",
                                                             "--quiet"], "unknown feature"),
+    "train: a URL train dir": ("train", ["--tfrecords", "{records}", "--train_dir",
+                                         "gs://bucket/run"], "the train dir is a local folder"),
+    "make_tfrecords: a URL with the local runner": (
+        "make_tfrecords", ["--output_dir", "gs://bucket/records", "--quiet"],
+        "the local runner writes to local folders only (use --runner beam"),
+    "make_tfrecords: staging with the local runner": (
+        "make_tfrecords", ["--stage_inputs", "yes", "--output_dir", "{root}/s", "--quiet"],
+        "--stage_inputs works with --runner beam only"),
     "make_partition: missing corpus": ("make_partition", ["--corpus", "savee", "--data_dir",
                                                           "{missing}"], "missing corpus"),
     "make_partition: bad split": ("make_partition", ["--partition", "fixed-speakers",

@@ -21,6 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfemo.core import storage  # noqa: E402
 from tfemo.core.cli import report_user_errors  # noqa: E402
 from tfemo.core.errors import CheckpointNotFoundError, UserError  # noqa: E402
 
@@ -35,8 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="global step of the checkpoint to restore, or 'latest'")
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints"),
                         help="train dir holding model.ckpt-<step> files and model.json")
-    parser.add_argument("--tfrecords", type=Path, default=Path("tfrecords"),
-                        help="records folder written by tools/make_tfrecords.py")
+    parser.add_argument("--tfrecords", type=storage.location, default=Path("tfrecords"),
+                        help="records folder written by tools/make_tfrecords.py (local, or a "
+                             "tf.io.gfile URL such as gs://bucket/records)")
     parser.add_argument("--batch_size", type=int, default=4, help="whole files per batch")
     parser.add_argument("--device", type=int, default=0,
                         help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU)")

@@ -21,16 +21,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table  # noqa: E402
 
 from tfemo.audio.features import FEATURE_FAMILIES, parse_families  # noqa: E402
+from tfemo.core import storage  # noqa: E402
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict  # noqa: E402
-from tfemo.core.errors import InputError  # noqa: E402
+from tfemo.core.errors import InputError, UserError  # noqa: E402
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task  # noqa: E402
 from tfemo.corpora.base import TASKS  # noqa: E402
 from tfemo.corpora.partition import PROTOCOLS, make_folds, parse_split  # noqa: E402
-from tfemo.records.build import MakeOptions, RunReport, Skip, make_tfrecords  # noqa: E402
+from tfemo.records.build import (  # noqa: E402
+    MakeOptions,
+    RunReport,
+    Skip,
+    check_local_output,
+    make_tfrecords,
+)
 from tfemo.records.description import DatasetDescription  # noqa: E402
 from tfemo.records.example import ALIGNMENTS  # noqa: E402
 
 RUNNERS = ("local", "beam")
+STAGING = ("auto", "yes", "no")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,9 +50,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data_dir", type=Path, default=None,
                         help="the corpus folder as distributed (manifest: the manifest CSV; "
                              "demo: the generated cache folder, made on first use when omitted)")
-    parser.add_argument("--output_dir", type=Path, default=Path("tfrecords"),
+    parser.add_argument("--output_dir", type=storage.location, default=Path("tfrecords"),
                         help="where <portion>/<name>-<shard>-of-<n>.tfrecord and "
-                             "description.json go")
+                             "description.json go: a local folder, or with --runner beam a "
+                             "tf.io.gfile URL such as gs://bucket/records")
     parser.add_argument("--task", choices=TASKS, default=None,
                         help="continuous: per-frame arousal/valence (and annotator ratings) per "
                              "recording; categorical: one class label per utterance "
@@ -74,6 +83,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Beam pipeline options for --runner beam, one string after "
                              "'=', e.g. --beam_options=\"--runner FlinkRunner --flink_master "
                              "H:8081\" (docs/scaling.md)")
+    parser.add_argument("--stage_inputs", choices=STAGING, default="auto",
+                        help="--runner beam: copy each item's audio (and read its labels) into "
+                             "the staging folder in --output_dir, so that workers that cannot "
+                             "see the corpus (Dataflow) can build it; auto: when --output_dir "
+                             "is a URL")
     parser.add_argument("--examples_per_shard", type=int, default=0,
                         help="examples per shard (0: 8 recordings or 256 utterances)")
     parser.add_argument("--name", default="",
@@ -93,7 +107,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def summary_table(description: DatasetDescription, output_dir: Path) -> Table:
+def summary_table(description: DatasetDescription, output_dir: storage.Location) -> Table:
     """Per portion: examples, speakers, minutes, frames, shards and skipped items."""
     table = Table(title=f"{description.name} ({description.task}) -> {output_dir}")
     for column in ("portion", "examples", "speakers", "minutes", "frames", "shards", "skipped"):
@@ -120,7 +134,7 @@ def fold_table(results: list) -> Table:
 
 
 def print_summary(console: Console, description: DatasetDescription, report: RunReport,
-                  output_dir: Path) -> None:
+                  output_dir: storage.Location) -> None:
     """The final summary: the table, words and alignment, and what this run did."""
     console.print(summary_table(description, output_dir))
     oov = description.oov
@@ -137,7 +151,7 @@ def print_summary(console: Console, description: DatasetDescription, report: Run
     console.print(f"labels: {', '.join(description.label_names)}"
                   + (f"; raters: {', '.join(description.raters)}" if description.raters else ""))
     console.print(f"normalisation statistics fit on train only; description: "
-                  f"{output_dir / 'description.json'}")
+                  f"{storage.join(output_dir, 'description.json')}")
     console.print(f"this run: {report.written_shards} shards written, {report.reused_shards} "
                   f"already complete, {report.wall_seconds:.1f} s")
 
@@ -145,6 +159,11 @@ def print_summary(console: Console, description: DatasetDescription, report: Run
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.runner == "local":
+        check_local_output(args.output_dir)
+        if args.stage_inputs != "auto":
+            raise UserError("--stage_inputs works with --runner beam only",
+                            "the local runner reads the corpus where it is")
     output_folder(args.output_dir, "--output_dir")
     console = Console(stderr=False)
     try:
@@ -159,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         command = ["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])]
         results = []
         for fold in folds:
-            output_dir = args.output_dir / fold.name
+            output_dir = storage.join(args.output_dir, fold.name)
             with Progress("[progress.description]{task.description}", BarColumn(),
                           MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                           disable=args.quiet, transient=True) as progress:
@@ -173,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
                 if args.runner == "beam":  # imported here: apache-beam is the `beam` extra
                     from tfemo.records.beam_pipeline import make_tfrecords_beam
 
+                    stage = {"auto": None, "yes": True, "no": False}[args.stage_inputs]
                     write = functools.partial(make_tfrecords_beam,
-                                              beam_options=shlex.split(args.beam_options))
+                                              beam_options=shlex.split(args.beam_options),
+                                              stage_inputs=stage)
                 description, report = write(
                     corpus, output_dir, options, workers=args.workers, strict=args.strict,
                     command=command, items=fold.items,

@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfemo.core import storage  # noqa: E402
 from tfemo.core.cli import USER_ERROR, report_user_errors  # noqa: E402
 from tfemo.core.options import (  # noqa: E402
     OptionError,
@@ -186,9 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     if not folds:
         return train_one(train, settings.model, settings.model_config, verbose=verbose)
     for index, fold in enumerate(folds):
-        print(f"=== {fold.name}: {fold} -> {train.train_dir / fold.name}", flush=True)
+        name = storage.name(fold)
+        print(f"=== {name}: {fold} -> {train.train_dir / name}", flush=True)
         code = train_one(train, settings.model, settings.model_config, fold,
-                         train.train_dir / fold.name, verbose=verbose)
+                         train.train_dir / name, verbose=verbose)
         if code:
             return code
         if index == 0:  # the first fold accepted these settings: record them for the folds

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
+from tfemo.core import storage
 from tfemo.core.errors import TfemoError, UserError
 
 USER_ERROR = 2  # as argparse exits for a bad flag
@@ -41,9 +41,9 @@ def stopped_by_strict(error: TfemoError) -> UserError:
                                  "input is reported and skipped")
 
 
-def output_folder(path: Path, flag: str) -> Path:
-    """`path` as an output folder: a user error when it names an existing file."""
-    if path.exists() and not path.is_dir():
+def output_folder(path: storage.Location, flag: str) -> storage.Location:
+    """`path` (local or a URL) as an output folder: a user error when it names an existing file."""
+    if storage.exists(path) and not storage.isdir(path):
         raise UserError(f"{flag} {path}: not a folder, an existing file",
                         f"give {flag} a folder (it is made if missing)")
     return path

@@ -46,5 +46,9 @@ class CheckpointNotFoundError(TfemoError, FileNotFoundError):
     """A train dir has no checkpoint, or none at the step asked for."""
 
 
+class StorageError(TfemoError):
+    """A file on a URL filesystem (gs://, ...) cannot be read or written: credentials, bucket."""
+
+
 class SchemaError(TfemoError):
     """Records or a dataset description do not match what this version of tfemo reads."""

@@ -5,7 +5,8 @@ where it has them. `add_flags` turns the fields into argparse flags (`--hidden`;
 `--name` and `--no_name`; a tuple is comma-separated), `convert` checks and converts a value
 read from a TOML file, and `toml_text` writes values back in a form `tomllib` reads. Classes
 that derive from `Options` check their values on construction, so a bad choice fails early.
-Supported types: bool, int, float, str, Path and tuples of str or int.
+Supported types: bool, int, float, str, Path (a URL such as gs://b/x stays a str, as
+tfemo.core.storage keeps it) and tuples of str or int.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tfemo.core import storage
 from tfemo.core.errors import TfemoError
 
 SCALARS = (bool, int, float, str, Path)
@@ -93,7 +95,7 @@ def _scalar(kind: type, value: Any, where: str) -> Any:
         if isinstance(value, str):
             return value
     elif kind is Path and isinstance(value, str | Path):
-        return Path(value)
+        return storage.location(value)
     expected = "a path" if kind is Path else f"{'an' if kind is int else 'a'} {kind.__name__}"
     raise OptionError(f"{where} must be {expected}, got {value!r}")
 

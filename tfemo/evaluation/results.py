@@ -15,6 +15,7 @@ import json
 import time
 from pathlib import Path
 
+from tfemo.core import storage
 from tfemo.core.tasks import Task
 from tfemo.training.run_dir import EVAL_LOG, eval_stem, step_of_checkpoint
 
@@ -103,7 +104,8 @@ def evaluate_folds(args: argparse.Namespace, folds: list[Path]) -> list[tuple[st
 
     results, pooled, label_names = [], [], ()
     for fold in folds:
-        scores, files = evaluate_step(args, args.steps, fold, args.tfrecords / fold.name)
+        scores, files = evaluate_step(args, args.steps, fold,
+                                      storage.join(args.tfrecords, fold.name))
         results.append((fold.name, scores))
         pooled.extend(files)
         label_names = tuple(scores.get("classes") or scores["dimensions"])

@@ -14,9 +14,14 @@ vectors, build options) and hands the pipeline only what is still to be written:
     -> WriteDescriptionFn: .progress.json, then description.json.
 
 Locally it runs on the DirectRunner (multi_processing, `workers` SDK workers); pipeline options
-alone move it to Flink or Spark (docs/scaling.md). The output folder and the corpus must be
-paths every worker and the launcher see (items are staged there, shards renamed with local file
-operations), which is why Dataflow also needs `gs://` paths, not supported yet.
+alone move it to Dataflow, Flink or Spark (docs/scaling.md). The output folder (shards,
+.progress.json, description.json) and the staging folder in it (`.beam-staging-<pid>/`) are
+written through tfemo.core.storage: a local path every worker sees, or a tf.io.gfile URL
+(gs://; ram:// in tests; any scheme tf.io.gfile has registered) with the same temp names,
+renames, resume and clean-up. The corpus is read on the launcher only; its audio and label
+files are local paths a worker must see too, unless `stage_inputs` (the default for a URL
+output) puts them into the staging folder (tfemo.records.staging) for workers that cannot see
+them, like Dataflow's.
 """
 
 from __future__ import annotations
@@ -24,13 +29,14 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tfemo.core import storage
 from tfemo.core.errors import InputError, TfemoError
+from tfemo.core.storage import Location
 from tfemo.corpora.base import Corpus, Item
 from tfemo.records.build import (
     PROGRESS_FILE,
@@ -50,6 +56,7 @@ from tfemo.records.build import (
 )
 from tfemo.records.description import DatasetDescription, description_path
 from tfemo.records.example import BuildOptions, BuildResult
+from tfemo.records.staging import StagedItem, build_staged, stage_items
 from tfemo.records.writer import remove_stale_temp_files, shard_path, write_shard
 
 try:  # an extra: pip install "tfemo[beam]" (tools/install.sh installs it)
@@ -98,9 +105,13 @@ if beam is not None:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             self.table = _read_staged(self.table_file)
 
-        def process(self, element: tuple[str, Item]) -> Iterator:
+        def process(self, element: tuple[str, Item | StagedItem]) -> Iterator:
             shard, item = element
-            outcome = build_serialized(item, self.options, self.table)
+            if isinstance(item, StagedItem):  # its inputs come from the staging folder
+                outcome = build_staged(item, self.options, self.table)
+                item = item.item
+            else:
+                outcome = build_serialized(item, self.options, self.table)
             if isinstance(outcome, InputError):
                 skip = Skip(item.id, outcome.path, outcome.reason, outcome.detail)
                 yield beam.pvalue.TaggedOutput(SKIPPED, (shard, skip))
@@ -128,7 +139,7 @@ if beam is not None:
                     serialized.append(entry.data)
                     _add_to_record(record, entry.item, entry.result, self.oov)
             started = time.perf_counter()
-            write_shard(serialized, Path(self.output_dir) / shard)
+            write_shard(serialized, storage.join(self.output_dir, shard))
             Metrics.counter(METRICS_NAMESPACE, "write").inc(
                 round((time.perf_counter() - started) * _MICROSECONDS))
             Metrics.counter(METRICS_NAMESPACE, "shards_written").inc()
@@ -166,7 +177,7 @@ if beam is not None:
             return merged
 
         def extract_output(self, accumulator: dict) -> tuple[dict, DatasetDescription]:
-            output_dir = Path(self.output_dir)
+            output_dir = storage.location(self.output_dir)
             shards = {}
             for plan in self.plans:
                 relative = _relative(output_dir, self.name, plan)
@@ -188,31 +199,30 @@ if beam is not None:
 
         def process(self, element: tuple[dict, DatasetDescription]) -> Iterator:
             progress, description = element
-            output_dir = Path(self.output_dir)
+            output_dir = storage.location(self.output_dir)
             _save_progress(output_dir, progress)
             description.write(description_path(output_dir))
             yield str(description_path(output_dir))
 
 
-def _relative(output_dir: Path, name: str, plan: ShardPlan) -> str:
+def _relative(output_dir: Location, name: str, plan: ShardPlan) -> str:
     """A shard's path relative to the output folder: its key in the pipeline and progress."""
     path = shard_path(output_dir, plan.portion, name, plan.index, plan.count)
-    return str(path.relative_to(output_dir))
+    return storage.relative(path, output_dir)
 
 
-def _stage(path: Path, value: object) -> str:
+def _stage(path: Location, value: object) -> str:
     """Pickle `value` to `path` (in the output folder, which every worker sees)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    storage.write_bytes(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     return str(path)
 
 
 def _read_staged(path: str) -> object:
     """What `_stage` wrote (files this run made itself)."""
-    return pickle.loads(Path(path).read_bytes())
+    return pickle.loads(storage.read_bytes(path))
 
 
-def _shard_items(element: tuple[str, str]) -> Iterator[tuple[str, Item]]:
+def _shard_items(element: tuple[str, str]) -> Iterator[tuple[str, Item | StagedItem]]:
     """(shard, staged file of its items) -> (shard, item) for each item."""
     shard, path = element
     for item in _read_staged(path):
@@ -220,16 +230,24 @@ def _shard_items(element: tuple[str, str]) -> Iterator[tuple[str, Item]]:
 
 
 def build_pipeline(pipeline: beam.Pipeline, corpus: Corpus, run: RunPlan, options: MakeOptions,
-                   output_dir: Path, todo: list[tuple[str, ShardPlan]], reused: dict[str, dict],
-                   command: Sequence[str], key: str, staging: Path) -> None:
+                   output_dir: Location, todo: list[tuple[str, ShardPlan]],
+                   reused: dict[str, dict], command: Sequence[str], key: str,
+                   staging: Location, stage_inputs: bool = False) -> None:
     """Add the record-writing transforms to `pipeline` (see the module docstring).
 
     The items and the word-vector table reach the workers as files in `staging` (one per shard,
-    and one table), so the pipeline itself holds paths only, whatever the corpus's size.
+    and one table), so the pipeline itself holds paths only, whatever the corpus's size. With
+    `stage_inputs`, each item's audio and labels go there too (`inputs/<n>/`, StagedItem).
     """
-    table_file = _stage(staging / "vectors.pkl", run.table)
-    staged = [(relative, _stage(staging / f"items-{number:06d}.pkl", plan.items))
-              for number, (relative, plan) in enumerate(todo)]
+    table_file = _stage(storage.join(staging, "vectors.pkl"), run.table)
+    staged, first = [], 0
+    for number, (relative, plan) in enumerate(todo):
+        items = plan.items
+        if stage_inputs:
+            items = stage_items(plan.items, storage.join(staging, "inputs"), first)
+            first += len(items)
+        staged.append((relative, _stage(storage.join(staging, f"items-{number:06d}.pkl"),
+                                        items)))
     built = (pipeline | "Items" >> beam.Create(staged)
              | "ReadItems" >> beam.FlatMap(_shard_items)
              | "Spread" >> beam.Reshuffle()  # a shard's items go to many workers
@@ -252,13 +270,16 @@ def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOpt
                         on_progress: Callable[[int], None] | None = None,
                         on_skip: Callable[[Skip], None] | None = None,
                         items: Sequence[Item] | None = None,
+                        stage_inputs: bool | None = None,
                         ) -> tuple[DatasetDescription, RunReport]:
     """`build.make_tfrecords` on Apache Beam: the same files, description and skip reports.
 
-    `beam_options` are pipeline options appended to the DirectRunner defaults (so
-    `--runner DataflowRunner ...` replaces them). Finished shards of an earlier run with the
-    same fingerprint are kept, as by the local writer. `strict` is refused: a pipeline does not
-    stop at the first bad item.
+    `output_dir` is a local folder or a tf.io.gfile URL (gs://...). `beam_options` are
+    pipeline options appended to the DirectRunner defaults (so `--runner DataflowRunner ...`
+    replaces them). Finished shards of an earlier run with the same fingerprint are kept, as
+    by the local writer. `stage_inputs` copies the items' audio (and reads their labels) into
+    the staging folder for workers that cannot see the corpus; None: when `output_dir` is a
+    URL. `strict` is refused: a pipeline does not stop at the first bad item.
     """
     if beam is None:
         raise TfemoError("--runner beam needs apache-beam: pip install 'tfemo[beam]' "
@@ -267,18 +288,20 @@ def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOpt
         raise TfemoError("--strict works with --runner local only; with --runner beam bad "
                          "items are reported and skipped")
     started = time.perf_counter()
-    output_dir = Path(output_dir).absolute()
+    output_dir = storage.absolute(output_dir)
+    if stage_inputs is None:
+        stage_inputs = storage.is_url(output_dir)
     run = plan_run(corpus, options, items)
     key = fingerprint(corpus, run.items, options, run.vectors_name)
     progress = _load_progress(output_dir, key)
     for portion in {p.portion for p in run.plans}:
-        remove_stale_temp_files(output_dir / portion)
-    for stale in output_dir.glob(f"{STAGING_PREFIX}*"):  # a killed run's staging files
-        shutil.rmtree(stale, ignore_errors=True)
+        remove_stale_temp_files(storage.join(output_dir, portion))
+    for stale in storage.glob(output_dir, f"{STAGING_PREFIX}*"):  # a killed run's staging
+        storage.rmtree(stale)
     todo, reused = [], {}
     for plan in run.plans:
         relative = _relative(output_dir, run.name, plan)
-        if relative in progress["shards"] and (output_dir / relative).is_file():
+        if relative in progress["shards"] and storage.isfile(storage.join(output_dir, relative)):
             reused[relative] = progress["shards"][relative]
             if on_progress:
                 on_progress(len(plan.items))
@@ -287,23 +310,23 @@ def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOpt
 
     pipeline_options = PipelineOptions([*default_options(workers), *beam_options])
     pipeline = beam.Pipeline(options=pipeline_options)
-    staging = output_dir / f"{STAGING_PREFIX}{os.getpid()}"
+    staging = storage.join(output_dir, f"{STAGING_PREFIX}{os.getpid()}")
     try:
         build_pipeline(pipeline, corpus, run, options, output_dir, todo, reused, command, key,
-                       staging)
+                       staging, stage_inputs)
         result = pipeline.run()
         result.wait_until_finish()
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        storage.rmtree(staging)
 
-    progress = json.loads((output_dir / PROGRESS_FILE).read_text())
+    progress = json.loads(storage.read_text(storage.join(output_dir, PROGRESS_FILE)))
     written = progress["shards"]
     # The combiner wrote description.json; the same fold over the same records gives the
     # in-memory description with the local writer's key order (portions in plan order).
     description = _describe(corpus, run.name, options, run.per_shard, run.plans, progress,
                             output_dir, run.vectors_name, run.word_dim, len(run.oov), command,
                             run.build_options)
-    if description.to_json() != description_path(output_dir).read_text():
+    if description.to_json() != storage.read_text(description_path(output_dir)):
         raise TfemoError(f"{description_path(output_dir)}: differs from its shard records")
     for relative, plan in todo:
         for skip in written[relative]["skipped"]:

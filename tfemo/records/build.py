@@ -26,8 +26,8 @@ import numpy as np
 import tfemo
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
 from tfemo.audio.features import feature_dims
-from tfemo.core.errors import InputError, TfemoError
-from tfemo.core.files import write_atomic
+from tfemo.core import storage
+from tfemo.core.errors import InputError, TfemoError, UserError
 from tfemo.core.parallel import ordered_map
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
 from tfemo.corpora.partition import check_speaker_independent
@@ -181,6 +181,13 @@ def plan_run(corpus: Corpus, options: MakeOptions,
                    word_dim)
 
 
+def check_local_output(output_dir: str | Path) -> None:
+    """The local writer writes local folders only; a URL (gs://...) needs the Beam pipeline."""
+    if storage.is_url(output_dir):
+        raise UserError(f"--output_dir {output_dir}: the local runner writes to local folders "
+                        "only", "use --runner beam to write to gs:// and other URLs")
+
+
 def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions, *,
                    workers: int = 1, strict: bool = False, command: Sequence[str] = (),
                    on_progress: Callable[[int], None] | None = None,
@@ -194,6 +201,7 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
     first bad input raises InputError after the finished shards are kept.
     """
     started = time.perf_counter()
+    check_local_output(output_dir)
     output_dir = Path(output_dir)
     run = plan_run(corpus, options, items)
     name, items, per_shard, plans = run.name, run.items, run.per_shard, run.plans
@@ -341,34 +349,33 @@ def _folded(saved: dict | None, stats: RunningStats) -> dict:
     return total.merge(stats).to_dict()
 
 
-def _load_progress(output_dir: Path, key: str) -> dict:
+def _load_progress(output_dir: storage.Location, key: str) -> dict:
     """The finished shards of an earlier run with the same fingerprint, else a fresh start."""
-    path = output_dir / PROGRESS_FILE
+    path = storage.join(output_dir, PROGRESS_FILE)
     try:
-        progress = json.loads(path.read_text())
+        progress = json.loads(storage.read_text(path))
         if progress.get("fingerprint") == key:
             return progress
     except (OSError, ValueError):
         pass
-    if path.exists() or description_path(output_dir).exists():
+    if storage.exists(path) or storage.exists(description_path(output_dir)):
         print(f"{output_dir}: holds records of a different run; rewriting them", file=sys.stderr)
         _remove_old_records(output_dir)
     return {"fingerprint": key, "shards": {}}
 
 
-def _remove_old_records(output_dir: Path) -> None:
+def _remove_old_records(output_dir: storage.Location) -> None:
     """Delete the shards, description and progress of an earlier, different run."""
-    for portion_dir in output_dir.iterdir():
-        if portion_dir.is_dir():
-            for shard in portion_dir.glob("*.tfrecord"):
-                shard.unlink()
-    for path in (output_dir / PROGRESS_FILE, description_path(output_dir)):
-        path.unlink(missing_ok=True)
+    for shard in storage.glob(output_dir, "*/*.tfrecord"):  # in the portion folders
+        storage.remove(shard)
+    for path in (storage.join(output_dir, PROGRESS_FILE), description_path(output_dir)):
+        storage.remove(path)
 
 
-def _save_progress(output_dir: Path, progress: dict) -> None:
+def _save_progress(output_dir: storage.Location, progress: dict) -> None:
     """Atomically record the finished shards."""
-    write_atomic(output_dir / PROGRESS_FILE, json.dumps(progress, indent=1, sort_keys=True))
+    storage.write_atomic(storage.join(output_dir, PROGRESS_FILE),
+                         json.dumps(progress, indent=1, sort_keys=True))
 
 
 def _portions_of(items: Sequence[Item]) -> list[str]:
@@ -378,7 +385,8 @@ def _portions_of(items: Sequence[Item]) -> list[str]:
 
 
 def _describe(corpus: Corpus, name: str, options: MakeOptions, per_shard: int,
-              plans: list[ShardPlan], progress: dict, output_dir: Path, vectors_name: str,
+              plans: list[ShardPlan], progress: dict, output_dir: storage.Location,
+              vectors_name: str,
               word_dim: int, oov_types: int, command: Sequence[str], build: BuildOptions,
               ) -> DatasetDescription:
     """The description of what was written, from the shard records (train-only statistics)."""
@@ -388,14 +396,14 @@ def _describe(corpus: Corpus, name: str, options: MakeOptions, per_shard: int,
     speaker_stats: dict[str, RunningStats] = {}
     for plan in plans:
         path = shard_path(output_dir, plan.portion, name, plan.index, plan.count)
-        record = progress["shards"][str(path.relative_to(output_dir))]
+        record = progress["shards"][storage.relative(path, output_dir)]
         entry = portions.setdefault(plan.portion, {"examples": 0, "frames": 0, "seconds": 0.0,
                                                    "speakers": [], "files": []})
         entry["examples"] += record["examples"]
         entry["frames"] += record["frames"]
         entry["seconds"] = round(entry["seconds"] + record["seconds"], 3)
         entry["speakers"] = sorted(set(entry["speakers"]) | set(record["speakers"]))
-        entry["files"].append(path.name)
+        entry["files"].append(storage.name(path))
         for skip in record["skipped"]:
             reasons = skipped.setdefault(plan.portion, {})
             reasons[skip["reason"]] = reasons.get(skip["reason"], 0) + 1

@@ -5,7 +5,8 @@ compression), how much of it there is per portion, the normalisation statistics 
 the train portion only, and the command and corpus that made it. Readers build everything
 (the parser, the models' input sizes) from it, and refuse records of another schema version.
 
-The JSON has sorted keys and no timestamps, so two identical runs write identical bytes.
+The JSON has sorted keys and no timestamps, so two identical runs write identical bytes. The
+folder may be local or a tf.io.gfile URL (gs://, ram://, ...; tfemo.core.storage).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from tfemo import __version__
+from tfemo.core import storage
 from tfemo.core.errors import SchemaError
-from tfemo.core.files import write_atomic
+from tfemo.core.storage import Location
 from tfemo.core.tasks import Task
 from tfemo.records.schema import SCHEMA_VERSION, RecordSpec
 
@@ -28,9 +30,9 @@ COMPRESSIONS = ("", "GZIP")
 _REQUIRED = ("schema_version", "name", "task", "sample_rate", "frame_length", "frame_seconds")
 
 
-def description_path(output_dir: str | Path) -> Path:
+def description_path(output_dir: str | Path) -> Location:
     """Where the description of the records in `output_dir` lives."""
-    return Path(output_dir) / DESCRIPTION_FILE
+    return storage.join(output_dir, DESCRIPTION_FILE)
 
 
 def _plain(value: Any) -> Any:
@@ -147,15 +149,15 @@ class DatasetDescription:
         """Deterministic JSON text: sorted keys, fixed indentation, trailing newline."""
         return json.dumps(self.to_dict(), sort_keys=True, indent=2, allow_nan=False) + "\n"
 
-    def write(self, path: str | Path) -> Path:
+    def write(self, path: str | Path) -> Location:
         """Write atomically (temp file in the same folder, fsync, os.replace); return the path.
 
         `path` is the output folder or the description file itself.
         """
-        path = Path(path)
-        if path.is_dir() or path.suffix != ".json":
+        path = storage.location(path)
+        if storage.isdir(path) or Path(storage.name(path)).suffix != ".json":
             path = description_path(path)
-        return write_atomic(path, self.to_json())
+        return storage.write_atomic(path, self.to_json())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> DatasetDescription:
@@ -183,11 +185,11 @@ class DatasetDescription:
     @classmethod
     def read(cls, path: str | Path) -> DatasetDescription:
         """Read a description (the file or its output folder), checking the schema version."""
-        path = Path(path)
-        if path.is_dir():
+        path = storage.location(path)
+        if storage.isdir(path):
             path = description_path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = storage.read_text(path)
         except FileNotFoundError:
             raise SchemaError(
                 f"{path}: no dataset description: run tools/make_tfrecords.py to make the records"

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tfemo.core import storage
 from tfemo.core.errors import SchemaError
+from tfemo.core.storage import Location
 from tfemo.records.description import DatasetDescription
 from tfemo.records.schema import FRAME_FEATURES, WORD_FEATURES, parse
 from tfemo.records.writer import shard_paths
@@ -68,14 +70,16 @@ def speaker_normaliser(description: DatasetDescription):
     return normalise
 
 
-def _check_files(description: DatasetDescription, paths: list[Path], folder: Path) -> None:
+def _check_files(description: DatasetDescription, paths: list[Location],
+                 folder: Location) -> None:
     """Make sure the shards on disk are the ones the description lists (when it lists any)."""
     if not description.portions:
         return
-    listed = {Path(name).name for name in description.portion(folder.name).get("files", [])}
+    listed = {Path(name).name
+              for name in description.portion(storage.name(folder)).get("files", [])}
     if not listed:
         return
-    found = {path.name for path in paths}
+    found = {storage.name(path) for path in paths}
     if listed != found:
         missing = sorted(listed - found)
         extra = sorted(found - listed)
@@ -157,6 +161,8 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """Batches of one portion's records, as described in the module docstring.
 
+    `output_dir` is a local folder or a tf.io.gfile URL (gs://...: the description and the
+    shard list are read through tfemo.core.storage, the shards by TFRecordDataset).
     `portion` may join portions with "+" ("train+devel" reads both).
     `sequence_length=L` cuts every sequence into consecutive chunks of L frames (the last
     zero-padded; `mask` marks the real frames); `None` yields whole sequences padded to the
@@ -194,7 +200,7 @@ def make_dataset(
     paths = []
     for part in portion.split("+"):
         found = shard_paths(output_dir, part)
-        _check_files(description, found, Path(output_dir) / part)
+        _check_files(description, found, storage.join(output_dir, part))
         paths.extend(found)
     wanted = tuple(key for key in spec.features if key in features)  # per-frame keys
     parsed = wanted + tuple(key for key in spec.word_features if key in features)

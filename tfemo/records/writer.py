@@ -2,9 +2,10 @@
 
 A shard is written under a temporary name in its own folder (`.<final name>.tmp-<pid>`),
 flushed, closed and fsynced, then renamed into place with os.replace, so a killed run never
-leaves a half-written shard under a final name. `remove_stale_temp_files` clears what a killed run
-left behind; `shard_paths` lists a portion's shards for readers and refuses incomplete or
-mixed sets.
+leaves a half-written shard under a final name. An output folder may also be a tf.io.gfile
+URL (gs://, ram://, ...; tfemo.core.storage): the same temp name and rename, without the fsync.
+`remove_stale_temp_files` clears what a killed run left behind; `shard_paths` lists a portion's
+shards for readers and refuses incomplete or mixed sets.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from types import TracebackType
 
 import tensorflow as tf
 
+from tfemo.core import storage
 from tfemo.core.errors import SchemaError
+from tfemo.core.storage import Location
 from tfemo.records.description import COMPRESSIONS
 
 SHARD_SUFFIX = ".tfrecord"
@@ -36,15 +39,14 @@ def shard_name(name: str, shard: int, num_shards: int) -> str:
 
 def shard_path(
     output_dir: str | Path, portion: str, name: str, shard: int, num_shards: int
-) -> Path:
+) -> Location:
     """Final path of one shard: `<output_dir>/<portion>/<name>-<shard>-of-<n>.tfrecord`."""
-    return Path(output_dir) / portion / shard_name(name, shard, num_shards)
+    return storage.join(output_dir, portion, shard_name(name, shard, num_shards))
 
 
-def temp_path(path: str | Path) -> Path:
+def temp_path(path: str | Path) -> Location:
     """The temporary name a shard is written under in this process before its rename."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    return storage.join(storage.parent(path), f".{storage.name(path)}.tmp-{os.getpid()}")
 
 
 class ShardWriter:
@@ -58,7 +60,7 @@ class ShardWriter:
         """Prepare to write the shard `path` ("" for no compression, or "GZIP")."""
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
-        self.path = Path(path)
+        self.path = storage.location(path)
         self.temp = temp_path(self.path)
         self.compression = compression
         self.count = 0
@@ -66,7 +68,7 @@ class ShardWriter:
 
     def __enter__(self) -> ShardWriter:
         """Create the folder and open the temp file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(storage.parent(self.path))
         options = tf.io.TFRecordOptions(compression_type=self.compression)
         self._writer = tf.io.TFRecordWriter(str(self.temp), options=options)
         return self
@@ -91,16 +93,15 @@ class ShardWriter:
             self._abort()
 
     def _commit(self) -> None:
-        """Flush, close, fsync and rename the temp file to the final name."""
+        """Flush, close, fsync (local files) and rename the temp file to the final name."""
         writer, self._writer = self._writer, None
         try:
             writer.flush()
             writer.close()
-            with open(self.temp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(self.temp, self.path)
+            storage.sync(self.temp)
+            storage.rename(self.temp, self.path)
         except BaseException:
-            self.temp.unlink(missing_ok=True)
+            storage.remove(self.temp)
             raise
 
     def _abort(self) -> None:
@@ -110,42 +111,42 @@ class ShardWriter:
             if writer is not None:
                 writer.close()
         finally:
-            self.temp.unlink(missing_ok=True)
+            storage.remove(self.temp)
 
 
-def write_shard(records: Iterable[bytes], path: str | Path, *, compression: str = "") -> Path:
+def write_shard(records: Iterable[bytes], path: str | Path, *,
+                compression: str = "") -> Location:
     """Write serialized examples as one complete shard at `path` (see `shard_path`)."""
-    path = Path(path)
+    path = storage.location(path)
     with ShardWriter(path, compression=compression) as writer:
         for record in records:
             writer.write(record)
     return path
 
 
-def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+def remove_stale_temp_files(folder: str | Path) -> list[Location]:
     """Delete temp files a killed run left in `folder` (not recursive); return what went.
 
     Call it before a run starts writing, never while another writer works in the folder.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
+    if not storage.isdir(folder):
         return []
     removed = []
-    for path in sorted(folder.glob(_TEMP_GLOB)):
-        if path.is_file():
-            path.unlink(missing_ok=True)
+    for path in storage.glob(folder, _TEMP_GLOB):
+        if storage.isfile(path):
+            storage.remove(path)
             removed.append(path)
     return removed
 
 
-def shard_paths(output_dir: str | Path, portion: str) -> list[Path]:
+def shard_paths(output_dir: str | Path, portion: str) -> list[Location]:
     """Sorted shards of a portion, checked complete: every `<name>` has all of its n shards.
 
     SchemaError naming the folder when there are none, a shard is missing, shards of one name
     disagree on n (two runs mixed) or a `.tfrecord` file does not follow the naming scheme.
     """
-    folder = Path(output_dir) / portion
-    paths = sorted(folder.glob(f"*{SHARD_SUFFIX}")) if folder.is_dir() else []
+    folder = storage.join(output_dir, portion)
+    paths = storage.glob(folder, f"*{SHARD_SUFFIX}") if storage.isdir(folder) else []
     if not paths:
         raise SchemaError(
             f"{folder}: no {SHARD_SUFFIX} shards for portion {portion!r}: "
@@ -153,7 +154,7 @@ def shard_paths(output_dir: str | Path, portion: str) -> list[Path]:
         )
     groups: dict[str, dict[int, set[int]]] = {}
     for path in paths:
-        match = _SHARD_RE.match(path.name)
+        match = _SHARD_RE.match(storage.name(path))
         if match is None:
             raise SchemaError(f"{path}: not a shard name (<name>-NNNNN-of-NNNNN{SHARD_SUFFIX})")
         totals = groups.setdefault(match["name"], {})

@@ -12,8 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tfemo.core import storage
 from tfemo.core.files import write_atomic
-from tfemo.core.options import Options, option, option_values, toml_lines, toml_value
+from tfemo.core.options import (
+    OptionError,
+    Options,
+    option,
+    option_values,
+    toml_lines,
+    toml_value,
+)
 from tfemo.training.run_dir import RUN_CONFIG
 from tfemo.training.strategies import STRATEGIES
 
@@ -26,7 +34,8 @@ class TrainConfig(Options):
     """Data, optimiser, schedule and checkpoint settings of one training run."""
 
     tfrecords: Path = option(Path("tfrecords"),
-                             "records folder written by tools/make_tfrecords.py")
+                             "records folder written by tools/make_tfrecords.py (local, or a "
+                             "tf.io.gfile URL such as gs://bucket/records)")
     train_dir: Path = option(Path("checkpoints"),
                              "where checkpoints, summaries and log_train.txt go")
     batch_size: int = option(8, "sequences per batch: the global batch, split evenly among "
@@ -73,10 +82,19 @@ class TrainConfig(Options):
                                     "percent drawn per utterance, e.g. 90,100,110 (none: off)")
 
 
+    def __post_init__(self) -> None:
+        """Check the values; the train dir must be local (checkpoints, summaries, logs)."""
+        super().__post_init__()
+        if storage.is_url(self.train_dir):
+            raise OptionError(f"train_dir {self.train_dir}: the train dir is a local folder "
+                              "(only --tfrecords may be a URL)")
+
+
 def run_config_text(model: str, train: TrainConfig, model_config: Any) -> str:
     """The run.toml of a run: `model`, the training settings and the model's options."""
     values = option_values(train)
-    values.update(tfrecords=values["tfrecords"].resolve(), train_dir=values["train_dir"].resolve())
+    values.update(tfrecords=storage.resolve(values["tfrecords"]),
+                  train_dir=values["train_dir"].resolve())
     lines = [
         "# tfemo.train settings of this train dir. `python -m tfemo.train --config run.toml`",
         "# reruns the experiment (add --train_dir NEW for a fresh dir); flags override the file.",

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tfemo.core import storage
 from tfemo.core.errors import UserError
 from tfemo.core.files import write_atomic
 from tfemo.core.options import option_values
@@ -36,11 +37,12 @@ def model_description(description: DatasetDescription, train: TrainConfig) -> Da
     return replace(description, normalisation={**description.normalisation, "features": identity})
 
 
-def fold_record_dirs(tfrecords: Path) -> list[Path]:
-    """The fold-NN record folders under `tfrecords` when it holds folds, else []."""
-    if (tfrecords / "description.json").exists():
+def fold_record_dirs(tfrecords: str | Path) -> list[storage.Location]:
+    """The fold-NN record folders under `tfrecords` (local or a URL) when it holds folds."""
+    if storage.exists(storage.join(tfrecords, "description.json")):
         return []
-    return sorted(p for p in tfrecords.glob("fold-*") if (p / "description.json").exists())
+    return [p for p in storage.glob(tfrecords, "fold-*")
+            if storage.exists(storage.join(p, "description.json"))]
 
 
 def check_model_file(train_dir: Path, name: str, config: dict, data: dict,
@@ -87,7 +89,7 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
     (default: train.tfrecords), into `train_dir` (default: train.train_dir)."""
     from tfemo.models.registry import model_spec
 
-    tfrecords = Path(tfrecords or train.tfrecords)
+    tfrecords = storage.location(tfrecords or train.tfrecords)
     train_dir = Path(train_dir or train.train_dir)
     if model_spec(model_name).is_estimator:  # fitted once by scikit-learn, no Keras loop
         from tfemo.training.estimator import fit_estimator
