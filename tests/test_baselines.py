@@ -131,5 +131,5 @@ def test_folds_calibrate_on_devel_and_pool_the_calibrated_scores(fitted, fold_re
 def test_the_shipped_recipe_is_a_valid_config():
     recipe = Path(__file__).resolve().parents[1] / "configs" / "emotion-default.toml"
     settings = train.parse_args(["--config", str(recipe)])
-    assert settings.model == "logreg" and settings.model_config.statistics == "rich"
+    assert settings.model == "logreg" and settings.model_config.statistics == "full"
     assert settings.model_config.logreg_c == 0.1 and settings.train.train_portions == "train"
