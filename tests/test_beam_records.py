@@ -8,7 +8,6 @@ filesystem, stands in for gs://), with and without the items' inputs staged.
 
 from __future__ import annotations
 
-import itertools
 import json
 import shutil
 from pathlib import Path
@@ -53,16 +52,6 @@ def _url_files(url: str) -> dict[str, bytes]:
             path = storage.join(folder, name)
             found[storage.relative(path, url)] = storage.read_bytes(path)
     return found
-
-
-_RAM = itertools.count()
-
-
-@pytest.fixture
-def ram() -> str:
-    folder = f"ram://beam-test-{next(_RAM)}/records"
-    yield folder
-    storage.rmtree(folder)
 
 
 def _away_after_staging(monkeypatch, root: Path) -> None:

@@ -6,7 +6,6 @@ tf.data reader streaming records from one exactly as from a local folder.
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +18,6 @@ from tfemo.core.errors import StorageError
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import make_dataset
 from tfemo.records.writer import ShardWriter, remove_stale_temp_files, shard_paths, write_shard
-
-_RUNS = itertools.count()
-
-
-@pytest.fixture
-def ram() -> str:
-    """A fresh ram:// folder, removed afterwards (the filesystem lives as long as the process)."""
-    folder = f"ram://tfemo-test-{next(_RUNS)}/out"
-    yield folder
-    storage.rmtree(folder)
 
 
 def test_urls_stay_urls_and_local_paths_stay_paths():
