@@ -9,7 +9,9 @@ the held-out group, in turn; the setting with the best inner UAR (pooled over th
 folds; ties: the first, most regularised, in GRID order) is retrained on the 9 speakers with
 each seed and scores the test speaker once. (Selection runs once per outer fold to keep the
 benchmark within reach of 2 shared cores; the seeds vary the weights and data order of the
-retrained model. The baselines are deterministic but for SVC's probability folds.)
+retrained model. The baselines are deterministic but for SVC's probability folds, so
+`--selection per_seed` gives each seed its own inner split and selection: then the sd over
+seeds says how much the choice of inner speakers moves the result.)
 The test speakers never choose anything. A temperature is fit
 on the chosen setting's inner (held-out speaker) predictions and applied to the test
 predictions (NLL and ECE, 15 bins, before and after). Reported: pooled UAR / WA over the 535
@@ -245,7 +247,7 @@ def select(candidates: Candidates, grid: list[dict], test_speaker: str, seed: in
 
 
 def evaluate_family(family: str, data: dict, speaker_normalise: bool, seeds: list[int],
-                    inner_folds: int, steps: int) -> dict:
+                    inner_folds: int, steps: int, per_seed: bool = False) -> dict:
     """Every seed's pooled test scores and the seeds' ensemble for one model family."""
     from tfemo.scoring.calibration import apply_temperature, ece, nll
     from tfemo.scoring.metrics import classification_scores
@@ -258,15 +260,19 @@ def evaluate_family(family: str, data: dict, speaker_normalise: bool, seeds: lis
     calibrated = {s: np.zeros((len(labels), classes)) for s in seeds}
     chosen: Counter = Counter()
     for speaker in test_speakers:
-        # selection once per outer fold (inner split of the first seed); each seed retrains
-        best, inner, temperature = select(candidates, GRID[family], speaker, seeds[0],
-                                          inner_folds)
-        chosen[best] += 1
+        # selection once per outer fold (inner split of the first seed) and each seed retrains;
+        # with per_seed, each seed also shuffles its own inner split and selects again
         rows = data["speakers"] == speaker
         train = np.flatnonzero(~rows)
+        selected = {}
         for seed in seeds:
+            if seed == seeds[0] or per_seed:
+                selected[seed] = select(candidates, GRID[family], speaker, seed, inner_folds)
+            best, inner, temperature = selected.get(seed, selected[seeds[0]])
+            chosen[best] += seed == seeds[0] or per_seed
             p = candidates.fit_predict(GRID[family][best], train, np.flatnonzero(rows), seed)
             raw[seed][rows], calibrated[seed][rows] = p, apply_temperature(p, temperature)
+        best, inner, temperature = selected[seeds[0]]
         print(f"  {family} test speaker {speaker}: chose {GRID[family][best]} (inner UAR "
               f"{inner:.3f}, T={temperature:.2f}); test UAR (seed {seeds[0]}) "
               f"{uar(labels[rows], raw[seeds[0]][rows], classes):.3f}", flush=True)
@@ -351,6 +357,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--inner_folds", type=int, default=3,
                         help="speaker groups of the inner validation")
     parser.add_argument("--steps", type=int, default=400, help="tfemo: training steps per fit")
+    parser.add_argument("--selection", choices=("once", "per_seed"), default="once",
+                        help="select once per outer fold (the first seed's inner split), or "
+                             "per seed, each with its own inner split (3 x the search)")
     parser.add_argument("--few_speakers", default="",
                         help="also train the recipe and the baseline on only k random speakers "
                              "of each fold, e.g. 3,5 (3 draws each: the seeds); --models none "
@@ -382,7 +391,8 @@ def main() -> None:
             begun = time.perf_counter()
             print(f"=== {family}, {NORMALISATIONS[normalise]}", flush=True)
             results[(family, normalise)] = evaluate_family(
-                family, data, normalise == "speaker", seeds, args.inner_folds, args.steps)
+                family, data, normalise == "speaker", seeds, args.inner_folds, args.steps,
+                args.selection == "per_seed")
             minutes[(family, normalise)] = (time.perf_counter() - begun) / 60
     total = (time.perf_counter() - started) / 60
     args.output.parent.mkdir(parents=True, exist_ok=True)
