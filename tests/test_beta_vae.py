@@ -136,7 +136,7 @@ def test_registry_builds_it_from_a_description_and_refuses_missing_names():
         features={"mel_db": F}, label_names=list(CLASSES),
         portions={"train": {"examples": 2, "frames": 9, "speakers": ["b", "a"]}},
         normalisation={"features": {"mean": [0.0] * F, "std": [1.0] * F}})
-    assert MODELS["beta_vae"].own_loss
+    assert MODELS["beta_vae"].own_loss and not MODELS["beta_vae"].predicts_labels
     model = build_model("beta_vae", description, BetaVAEConfig(conditional="speaker"))
     assert model.speaker_names == ("a", "b")
     with pytest.raises(ValueError, match="needs the speaker names"):

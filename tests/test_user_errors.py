@@ -71,13 +71,11 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_a_user_error_is_one_line_on_stderr_and_exit_2(case, places, capsys, monkeypatch):
-    command, argv, expected = CASES[case]
-    monkeypatch.chdir(places["root"])
+def assert_one_line_error(command: str, argv: list[str], expected: str, capsys) -> None:
+    """`tfemo.<command>.main(argv)` returns 2 and prints one `error: ...` line with `expected`."""
     main = importlib.import_module(f"tfemo.{command}").main
     try:
-        code = main([arg.format(**places) for arg in argv])
+        code = main(argv)
     except SystemExit as exit_:  # flag errors end in parse_args, as argparse's own do
         code = exit_.code
     err = capsys.readouterr().err
@@ -86,3 +84,51 @@ def test_a_user_error_is_one_line_on_stderr_and_exit_2(case, places, capsys, mon
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert expected in lines[0], err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_user_error_is_one_line_on_stderr_and_exit_2(case, places, capsys, monkeypatch):
+    command, argv, expected = CASES[case]
+    monkeypatch.chdir(places["root"])
+    assert_one_line_error(command, [arg.format(**places) for arg in argv], expected, capsys)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> dict[str, Path]:
+    """EMO-DB fake records with a `generated` portion, and the beta_vae train dir that made it."""
+    from tests.corpus_trees import emodb_tree
+    from tfemo.generate_samples import main as generate_main
+    from tfemo.make_tfrecords import main as make_tfrecords_main
+
+    root = tmp_path_factory.mktemp("generated_user_errors")
+    records, vae = root / "records", root / "vae"
+    assert make_tfrecords_main(["--corpus", "emodb", "--data_dir", str(emodb_tree(root / "emodb")),
+                                "--output_dir", str(records), "--embeddings", "none",
+                                "--features", "rms,mfcc", "--workers", "1", "--quiet"]) == 0
+    assert generate_main(["--tfrecords", str(records), "--train_root", str(vae),
+                          "--per_class", "1", "--steps", "1", "--batch_size", "2",
+                          "--latent_dim", "2", "--hidden", "8", "--blocks", "1"]) == 0
+    (root / "a.wav").write_bytes(next((root / "emodb" / "wav").glob("03a01Fa.wav")).read_bytes())
+    return {"records": records, "vae": vae, "root": root, "wav": root / "a.wav"}
+
+
+NO_LABELS = "{vae}: a beta_vae model learns a representation and predicts no labels (encode " \
+            "with python -m tfemo.encode_latents --checkpoint {vae}"
+GENERATED_CASES = {
+    "eval: a beta_vae train dir": ("eval", ["--checkpoint", "{vae}", "--tfrecords", "{records}",
+                                            "--portion", "train"], NO_LABELS),
+    "predict: a beta_vae train dir": ("predict", ["{wav}", "--checkpoint", "{vae}",
+                                                  "--output_dir", "{root}/p"],
+                                      NO_LABELS),
+    "export: a beta_vae train dir": ("export", ["--checkpoint", "{vae}", "--output",
+                                                "{root}/export"], NO_LABELS),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(GENERATED_CASES))
+def test_a_representation_model_or_generated_samples_misused_is_one_line(case, generated,
+                                                                         capsys):
+    command, argv, expected = GENERATED_CASES[case]
+    assert_one_line_error(command, [arg.format(**generated) for arg in argv],
+                          expected.format(**generated), capsys)

@@ -53,6 +53,12 @@ class ModelSpec:
         """Whether the model is a scikit-learn estimator rather than a Keras model."""
         return issubclass(self.model_class, UtteranceEstimator)
 
+    @property
+    def predicts_labels(self) -> bool:
+        """Whether the model's output is class probabilities or label predictions (what eval,
+        predict and export use); a model with its own loss (a VAE) learns a representation."""
+        return not self.own_loss
+
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("semantic_fusion", Task.CONTINUOUS, SemanticFusionConfig, semantic_fusion_build,

@@ -97,13 +97,17 @@ def fit_estimator(train: TrainConfig, model_name: str, model_config: Any, tfreco
 def restore_trained(train_dir: str | Path, steps: str | int = "latest"
                     ) -> tuple[Any, str, dict]:
     """The model of `train_dir` at `steps` (Keras checkpoint or fitted estimator), the
-    checkpoint prefix and the model.json spec."""
+    checkpoint prefix and the model.json spec; a user error for a model that predicts no labels."""
     from tfemo.models.estimator import UtteranceEstimator
     from tfemo.models.registry import model_from_config, model_spec
     from tfemo.training.checkpoints import checkpoint_path, restore_model
 
     train_dir = Path(train_dir)
     spec = read_model_file(train_dir)
+    if not model_spec(spec["model"]).predicts_labels:
+        raise UserError(f"{train_dir}: a {spec['model']} model learns a representation and "
+                        "predicts no labels",
+                        f"encode with python -m tfemo.encode_latents --checkpoint {train_dir}")
     path = checkpoint_path(train_dir, steps)
     if model_spec(spec["model"]).is_estimator:
         file = estimator_file(path)
