@@ -122,6 +122,12 @@ GENERATED_CASES = {
                                       NO_LABELS),
     "export: a beta_vae train dir": ("export", ["--checkpoint", "{vae}", "--output",
                                                 "{root}/export"], NO_LABELS),
+    "train: per-speaker statistics of generated samples": (
+        "train", ["--tfrecords", "{records}", "--train_dir", "{root}/speaker", "--model",
+                  "conv1d", "--normalise", "speaker", "--train_portions", "train+generated",
+                  "--max_steps", "1", "--batch_size", "2"],
+        "{records}: --normalise speaker with --train_portions train+generated: generated "
+        "samples have no speaker"),
 }
 
 

@@ -82,6 +82,19 @@ def _distribution(strategy: Any, train: TrainConfig, tfrecords: Path) -> tuple[i
     return workers, sum(len(shard_paths(tfrecords, p)) for p in train.train_portions.split("+"))
 
 
+def check_speaker_normalisation(train: TrainConfig, tfrecords: storage.Location) -> None:
+    """Refuse --normalise speaker with generated samples: they belong to no speaker (the
+    generator decodes them in the train portion's global feature scale), so per-speaker
+    statistics of them are not defined."""
+    from tfemo.records.generated import GENERATED
+
+    if train.normalise == "speaker" and GENERATED in train.train_portions.split("+"):
+        raise UserError(f"{tfrecords}: --normalise speaker with --train_portions "
+                        f"{train.train_portions}: generated samples have no speaker and so no "
+                        "per-speaker feature statistics",
+                        "use --normalise train with generated samples, or leave them out")
+
+
 def train_one(train: TrainConfig, model_name: str, model_config: Any,
               tfrecords: Path | None = None, train_dir: Path | None = None,
               verbose: int = 1) -> int:
@@ -91,6 +104,7 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
 
     tfrecords = storage.location(tfrecords or train.tfrecords)
     train_dir = Path(train_dir or train.train_dir)
+    check_speaker_normalisation(train, tfrecords)
     if model_spec(model_name).is_estimator:  # fitted once by scikit-learn, no Keras loop
         from tfemo.training.estimator import fit_estimator
 
