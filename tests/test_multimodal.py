@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.corpus_trees import iemocap_tree
+from tests.corpus_trees import iemocap_tree, noise_wav
 from tfemo import eval as evaluate
 from tfemo import train
 from tfemo.corpora.base import CATEGORICAL, WordTiming
@@ -209,6 +209,28 @@ def test_trains_and_evaluates_on_tiny_demo_records(demo_records, tmp_path, extra
     scores = json.loads((train_dir / "eval-test-4.json").read_text())
     assert {"uar", "wa", "macro_f1", "confusion"} <= set(scores)
     assert np.array(scores["confusion"]).sum() == scores["files"] == 12
+
+
+@pytest.mark.slow
+def test_predict_and_export_refuse_a_text_model_in_one_line(demo_records, tmp_path, capsys):
+    """predict has no word_sequence to give (a transcript becomes frame-aligned vectors)."""
+    from tfemo.export import main as export_main
+    from tfemo.predict import main as predict_main
+
+    run = tmp_path / "run"
+    assert train.main(["--tfrecords", str(demo_records), "--train_dir", str(run), *SMALL,
+                       "--max_steps", "1"]) == 0
+    wav = noise_wav(tmp_path / "a.wav", 0.5)
+    listing = tmp_path / "list.csv"
+    listing.write_text(f"path,transcript\n{wav},the words of it\n")
+    capsys.readouterr()
+    expected = f"error: {run}: the multimodal model reads word_sequence, word_mask; predict"
+    for main, argv in ((predict_main, [str(listing), "--checkpoint", str(run), "--output_dir",
+                                       str(tmp_path / "p"), "--alignment", "uniform"]),
+                       (export_main, ["--checkpoint", str(run), "--output", str(tmp_path / "e")])):
+        code, err = main(argv), capsys.readouterr().err
+        lines = [line for line in err.splitlines() if not line.startswith("device:")]
+        assert code == 2 and len(lines) == 1 and lines[0].startswith(expected), err
 
 
 # ---------------------------------------------------------------- unseen-sentence protocol

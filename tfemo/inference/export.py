@@ -132,7 +132,7 @@ def export_model(train_dir: str | Path, output: str | Path, steps: str | int = "
     import keras
     import tensorflow as tf
 
-    from tfemo.inference.predictor import restore_train_dir
+    from tfemo.inference.predictor import check_frame_inputs, restore_train_dir
     from tfemo.models.registry import model_spec
     from tfemo.training.run_dir import DESCRIPTION_COPY, step_of_checkpoint
     from tfemo.training.temperature import read_temperature
@@ -143,6 +143,7 @@ def export_model(train_dir: str | Path, output: str | Path, steps: str | int = "
                         "Keras model, and has no SavedModel",
                         "label files with python -m tfemo.predict --checkpoint on the train dir")
     model, description = restored.model, restored.description
+    check_frame_inputs(train_dir, restored.name, tuple(getattr(model, "input_keys", ())))
     output = Path(output)
     if (output / METADATA_FILE).exists() or (output / VERSION_DIR).exists():
         raise TfemoError(f"{output}: already holds an export; choose a new --output")

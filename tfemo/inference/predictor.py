@@ -29,7 +29,7 @@ from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
 from tfemo.audio.io import load_audio, to_pcm_frames
 from tfemo.audio.opensmile_features import OPENSMILE_FAMILIES, import_opensmile
 from tfemo.audio.speech import SpeechActivity, voiced_f0
-from tfemo.core.errors import InputError, TfemoError
+from tfemo.core.errors import InputError, TfemoError, UserError
 from tfemo.core.tasks import Task
 from tfemo.corpora.files import audio_duration
 from tfemo.inference.streaming import STREAM_FRAMES
@@ -78,6 +78,21 @@ class RestoredModel:
 def quadrant(arousal: float, valence: float) -> str:
     """The quadrant of the arousal-valence plane a point falls in (0 counts as high/positive)."""
     return QUADRANTS[(arousal >= 0.0, valence >= 0.0)]
+
+
+FRAME_INPUTS = ("audio", "words", "features")  # what `inputs_from_audio` makes of a file
+
+
+def check_frame_inputs(train_dir: str | Path, name: str, keys: tuple[str, ...]) -> None:
+    """Refuse a model reading inputs new audio (and its transcript) is not turned into here:
+    the words of a transcript reach a model only as frame-aligned vectors (`words`)."""
+    missing = [key for key in keys if key not in FRAME_INPUTS]
+    if missing:
+        raise UserError(f"{train_dir}: the {name} model reads {', '.join(missing)}; predict, "
+                        "export and serve feed per-frame inputs only (audio, features, "
+                        "frame-aligned word vectors of a transcript)",
+                        "score its records with python -m tfemo.eval, or train it with "
+                        "--modalities audio to label new files")
 
 
 def restore_train_dir(train_dir: str | Path, steps: str | int = "latest") -> RestoredModel:
@@ -148,6 +163,7 @@ class Predictor:
             self.checkpoint = restored.checkpoint
             self.speaker_normalise = restored.speaker_normalise
             self.keys = tuple(getattr(self.model, "input_keys", ("audio", "words")))
+            check_frame_inputs(model_dir, restored.name, self.keys)
             # batch and time sizes unknown: one trace serves every file and chunk of the run
             self._forward = forward_function(self.model, self.input_signature())
             # calibration: the temperature `tfemo.eval --calibrate` fit on the devel speakers
