@@ -7,7 +7,6 @@ log-variance, the reconstruction error and the KL term (the model's own masked d
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tfemo.core.errors import TfemoError
-from tfemo.training.run_dir import MODEL_FILE
+from tfemo.training.run_dir import MODEL_FILE, read_model_file
 
 
 @dataclass
@@ -38,12 +37,9 @@ def restore_trained(train_dir: str | Path, step: str | int = "latest") -> tuple[
     from tfemo.training.checkpoints import checkpoint_path, restore_model
 
     train_dir = Path(train_dir)
-    spec_file = train_dir / MODEL_FILE
-    if not spec_file.exists():
-        raise TfemoError(f"{train_dir}: no {MODEL_FILE}; not a tfemo.train train dir")
-    spec = json.loads(spec_file.read_text())
+    spec = read_model_file(train_dir)
     if spec["model"] != "beta_vae":
-        raise TfemoError(f"{spec_file}: holds a {spec['model']} model, not beta_vae")
+        raise TfemoError(f"{train_dir / MODEL_FILE}: holds a {spec['model']} model, not beta_vae")
     model = model_from_config(spec["model"], spec["config"])
     path = checkpoint_path(train_dir, step)
     restore_model(model, path)
