@@ -1,8 +1,9 @@
 """Read audio as real corpora ship it: 16 kHz mono float32, or an error naming the file.
 
-Every way a file can be unusable is an InputError naming it: missing, unreadable by libsndfile,
-cut short (a WAV whose data chunk declares more bytes than the file holds), no samples, a sample
-rate too low for speech, or (float files) samples that are NaN or infinite (the error says how
+Every way a file can be unusable is an InputError naming it: missing, not a file, unreadable
+by libsndfile (and by ffmpeg, which reads M4A/AAC and other containers: tfemo.audio.ffmpeg), cut
+short (a WAV whose data chunk declares more bytes than the file holds), no samples, a sample
+rate outside 4 kHz-384 kHz, or (float files) samples that are NaN or infinite (the error says how
 many and when the first one is) or absurdly large. `open_audio` opens and checks a header;
 `load_audio` reads a file whole and `audio_blocks` block by block (the same samples, for files
 too long to hold at once).
@@ -19,10 +20,12 @@ import numpy as np
 import soundfile
 import soxr
 
-from tfemo.audio import FRAME_LENGTH, SAMPLE_RATE
+from tfemo.audio import FRAME_LENGTH, SAMPLE_RATE, ffmpeg
 from tfemo.core.errors import InputError
 
 MIN_SAMPLE_RATE = 4000  # Hz: below this a file holds no usable speech (and would upsample hugely)
+MAX_SAMPLE_RATE = 384_000  # Hz: the highest rate of audio interfaces; beyond is a bad header
+TOO_LONG = "audio too long"  # the reason of a refusal for length (the service answers 413)
 MAX_AMPLITUDE = 64.0  # a float sample beyond +-64 (36 dB over full scale) is not a recording
 BLOCK_FRAMES = 1 << 18  # file frames read at a time by audio_blocks (~5.9 s at 44.1 kHz)
 _READ_ERRORS = (soundfile.LibsndfileError, RuntimeError, ValueError, OSError, EOFError,
@@ -36,7 +39,8 @@ class AudioInfo:
     path: Path
     sample_rate: int
     channels: int
-    frames: int
+    frames: int  # from the header (an estimate for files ffmpeg decodes)
+    decoder: str = "libsndfile"  # or "ffmpeg"
 
     @property
     def seconds(self) -> float:
@@ -76,23 +80,53 @@ def wav_shortfall(path: Path) -> tuple[int, int] | None:
     return None
 
 
+def check_sample_rate(rate: int, source: str | Path) -> None:
+    """Refuse a sample rate outside [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE] (InputError)."""
+    if rate < MIN_SAMPLE_RATE:
+        raise InputError(source, "bad sample rate",
+                         f"{rate} Hz; speech audio needs at least {MIN_SAMPLE_RATE} Hz")
+    if rate > MAX_SAMPLE_RATE:
+        raise InputError(source, "bad sample rate",
+                         f"{rate} Hz; at most {MAX_SAMPLE_RATE} Hz are read")
+
+
+def check_seconds(seconds: float, max_seconds: float | None, source: str | Path) -> None:
+    """Refuse audio longer than `max_seconds` (None: any length) with reason TOO_LONG."""
+    if max_seconds is not None and seconds > max_seconds:
+        raise InputError(source, TOO_LONG, f"{seconds:.1f} s; at most {max_seconds:g} s are "
+                                           "read (--max_seconds)")
+
+
+def _missing(path: Path) -> InputError:
+    if path.is_dir():
+        return InputError(path, "not an audio file", "a folder, not a file")
+    if path.is_symlink():
+        return InputError(path, "missing audio", f"a dangling link to {path.readlink()}")
+    return InputError(path, "missing audio", "no such file")
+
+
 def open_audio(path: str | Path) -> AudioInfo:
     """The header of an audio file, checked (InputError if it cannot be used)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "missing audio", "no such file")
+        raise _missing(path)
+    decoder = "libsndfile"
     try:
         info = soundfile.info(str(path))
         rate, channels, frames = int(info.samplerate), int(info.channels), int(info.frames)
     except _READ_ERRORS as error:
-        raise _corrupt(path, error) from error
+        probed = ffmpeg.probe(path)
+        if probed is None:
+            raise _corrupt(path, error) from error
+        rate, channels, seconds = probed
+        frames, decoder = max(1, round(seconds * rate)), "ffmpeg"
     if channels < 1:
         raise InputError(path, "corrupt audio", f"{channels} channels")
-    if rate < MIN_SAMPLE_RATE:
-        raise InputError(path, "bad sample rate",
-                         f"{rate} Hz; speech audio needs at least {MIN_SAMPLE_RATE} Hz")
+    check_sample_rate(rate, path)
     if frames <= 0:
         raise InputError(path, "empty audio", "the file holds no samples")
+    if decoder == "ffmpeg":
+        return AudioInfo(path, rate, channels, frames, decoder)
     shortfall = wav_shortfall(path)
     if shortfall is not None:
         declared, present = shortfall
@@ -145,17 +179,38 @@ class SampleCheck:
                              f"float samples should lie in [-1, 1]")
 
 
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Load any file libsndfile reads (WAV, AIFF, FLAC, OGG, MP3; detected by content, not name).
+def _file_blocks(info: AudioInfo, block_frames: int,
+                 max_seconds: float | None = None) -> Iterator[np.ndarray]:
+    """The file's samples [n, channels] float32 at its own rate, block by block."""
+    if info.decoder == "ffmpeg":
+        return ffmpeg.decoded_blocks(info.path, info.channels, block_frames, max_seconds)
+    return soundfile.blocks(str(info.path), blocksize=block_frames, dtype="float32",
+                            always_2d=True)
+
+
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE,
+               max_seconds: float | None = None) -> np.ndarray:
+    """Load any file libsndfile reads (WAV, AIFF, FLAC, OGG, MP3; detected by content, not name)
+    or, failing that, ffmpeg (M4A, ...).
 
     Channels are averaged to mono and the signal is resampled with soxr to `sample_rate`.
-    Raises InputError for a missing, unreadable, empty or non-finite file.
+    Raises InputError for a missing, unreadable, empty or non-finite file, and (reason
+    TOO_LONG) for one longer than `max_seconds`, before decoding it when its header says so.
     """
     info = open_audio(path)
+    check_seconds(info.seconds, max_seconds, info.path)
     try:
-        samples, _ = soundfile.read(info.path, dtype="float32", always_2d=True)
+        if info.decoder == "ffmpeg":  # the header's length is an estimate: decode 1 s more
+            limit = None if max_seconds is None else max_seconds + 1.0
+            blocks = list(_file_blocks(info, BLOCK_FRAMES, limit))
+            samples = (np.concatenate(blocks) if blocks
+                       else np.zeros((0, info.channels), np.float32))
+            del blocks
+            check_seconds(len(samples) / info.sample_rate, max_seconds, info.path)
+        else:
+            samples, _ = soundfile.read(info.path, dtype="float32", always_2d=True)
     except MemoryError as error:
-        raise InputError(info.path, "audio too long",
+        raise InputError(info.path, TOO_LONG,
                          f"{info.seconds:.0f} s of {info.channels}-channel audio do not fit in "
                          f"memory") from error
     except _READ_ERRORS as error:
@@ -195,9 +250,7 @@ def audio_blocks(path: str | Path, sample_rate: int = SAMPLE_RATE,
                                      quality="HQ")
     check, offset, total, produced = SampleCheck(info), 0, 0, 0
     try:
-        blocks = soundfile.blocks(str(info.path), blocksize=block_frames, dtype="float32",
-                                  always_2d=True)
-        for block in blocks:
+        for block in _file_blocks(info, block_frames):
             check.update(block, offset)
             offset += len(block)
             total += block.size

@@ -136,7 +136,8 @@ class Predictor:
 
     def __init__(self, model_dir: str | Path, steps: str | int = "latest",
                  chunk_frames: int = 1500, alignment: str = "aeneas",
-                 stream_frames: int = STREAM_FRAMES, speech_check: bool = True) -> None:
+                 stream_frames: int = STREAM_FRAMES, speech_check: bool = True,
+                 alignment_seconds: float | None = None) -> None:
         from tfemo.inference.export import ExportedModel, is_export
         from tfemo.models.registry import forward_function
         from tfemo.training.run_dir import step_of_checkpoint
@@ -177,6 +178,7 @@ class Predictor:
         self.label_names = tuple(self.description.label_names)
         self.chunk_frames = chunk_frames
         self.alignment = alignment
+        self.alignment_seconds = alignment_seconds  # aeneas in a child killed after this
         self.stream_frames = stream_frames
         self._vectors = None
 
@@ -204,6 +206,7 @@ class Predictor:
         from tfemo.text.alignment import align_aeneas, align_uniform
         from tfemo.text.embeddings import load_word_vectors, vector_table
         from tfemo.text.frames import word_vectors_on_frames
+        from tfemo.text.timed_alignment import align_aeneas_within
         from tfemo.text.tokens import tokenize
 
         words = tokenize(transcript)
@@ -211,6 +214,8 @@ class Predictor:
             raise InputError(source, "empty transcript", "no words in the transcript")
         if self.alignment == "uniform":
             timings = align_uniform(audio, words, source)
+        elif self.alignment_seconds is not None:
+            timings = align_aeneas_within(audio, words, "eng", source, self.alignment_seconds)
         else:
             timings = align_aeneas(audio, words, "eng", source)
         if self._vectors is None:

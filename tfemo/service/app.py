@@ -2,18 +2,27 @@
 
 Endpoints: GET /healthz; GET /v1/model (the export's metadata); POST /v1/predict (multipart:
 one or more `file` parts and optional `transcript` fields, one for all files or one per file in
-order); WS /v1/stream (16-bit PCM at 16 kHz in, predictions out; see tfemo.service.streaming);
-GET / (the page). The model is loaded once, in the lifespan, and warmed up; predictions run in
-worker threads so the event loop keeps answering. Bad input gets a 4xx `{"error", "detail"}`.
+order); WS /v1/stream (16-bit PCM in, at 16 kHz or the `sample_rate` the URL declares;
+predictions out; see tfemo.service.streaming); GET / (the page). The model is loaded once, in
+the lifespan, and warmed up; predictions run in worker threads so the event loop keeps
+answering. Bad input gets a 4xx `{"error", "detail"}`.
+
+Every request's work is bounded before it is spent (docs/serving.md): the body's size and
+deadline, the files per request, each file's sample rate and length (from its header, before
+decoding), its transcript (characters, longest word, words per second of audio) and the time
+its alignment may take; at most `concurrency` files are worked on at once, and a request whose
+client has gone stops before its next step.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,22 +32,25 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tfemo.audio import SAMPLE_RATE
+from tfemo.audio.io import check_sample_rate
 from tfemo.core.errors import InputError
 from tfemo.inference.predictor import Predictor
 from tfemo.service.audio import decode_audio, pcm16_samples
 from tfemo.service.auth import check_token
 from tfemo.service.batching import ChunkBatcher
 from tfemo.service.config import ServiceConfig
-from tfemo.service.errors import ApiError
+from tfemo.service.errors import ApiError, from_input_error
+from tfemo.service.logs import install_redaction
 from tfemo.service.results import file_result
 from tfemo.service.streaming import StreamSession, stream_mode
-from tfemo.service.upload import read_form
+from tfemo.service.upload import FILE_FIELD, TEXT_FIELD, FormLimits, read_form
 
 LOG = logging.getLogger("tfemo.service")
 WARMUP_SECONDS = 1.0
 # WebSocket close codes (RFC 6455 and the registry): unsupported data, invalid payload,
 # policy violation (auth), message too big.
-CLOSE_CODES = {400: 1003, 401: 1008, 413: 1009}
+CLOSE_CODES = {400: 1003, 401: 1008, 408: 1008, 413: 1009}
 
 
 def load_predictor(config: ServiceConfig) -> Predictor:
@@ -47,7 +59,8 @@ def load_predictor(config: ServiceConfig) -> Predictor:
 
     predictor = Predictor(config.model, chunk_frames=max(1, round(config.chunk_seconds
                                                                   / FRAME_SECONDS)),
-                          alignment=config.alignment)
+                          alignment=config.alignment,
+                          alignment_seconds=config.budget.alignment_seconds)
     noise = np.random.default_rng(0).normal(scale=0.01, size=int(SAMPLE_RATE * WARMUP_SECONDS))
     if predictor.needs_transcripts:
         # the graph only: word vectors (and their table) load on the first real request
@@ -73,7 +86,7 @@ def _error_response(error: ApiError) -> JSONResponse:
 def _transcripts(parts: list, files: int, needs: bool) -> list[str]:
     """One transcript per file: none, one for all, or one per file in order."""
     given = [bytes(p.data).decode("utf-8", errors="replace") for p in parts
-             if p.name == "transcript" and p.filename is None]
+             if p.name == TEXT_FIELD]
     if len(given) == 1:
         given = given * files
     if given and len(given) != files:
@@ -91,6 +104,8 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        install_redaction()
+        app.state.busy = asyncio.Semaphore(config.concurrency)
         app.state.predictor = predictor or await run_in_threadpool(load_predictor, config)
         exported = app.state.predictor.exported
         app.state.batcher = ChunkBatcher(exported) if exported and exported.streams else None
@@ -105,6 +120,11 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
         return _error_response(error)
+
+    @app.exception_handler(_ClientGoneError)
+    async def client_gone(request: Request, error: _ClientGoneError) -> JSONResponse:
+        return JSONResponse({"error": "client disconnected", "detail": "work stopped"},
+                            status_code=400)  # nobody reads it
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -133,7 +153,14 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
             stream = {"mode": stream_mode(predictor)}
         except ApiError as error:
             stream = {"mode": None, "detail": error.detail}
-        limits = {"max_seconds": config.max_seconds, "max_upload_mb": config.max_upload_mb}
+        budget = config.work_budget
+        limits = {"max_seconds": config.max_seconds, "max_upload_mb": config.max_upload_mb,
+                  "max_files": config.max_files,
+                  "max_transcript_chars": budget.max_transcript_chars,
+                  "max_words_per_second": budget.max_words_per_second,
+                  "max_word_chars": budget.max_word_chars,
+                  "alignment_seconds": budget.alignment_seconds,
+                  "idle_seconds": config.idle_seconds}
         if predictor.categorical:
             stream.update(window_seconds=config.window_seconds, hop_seconds=config.hop_seconds)
         return {"task": predictor.description.task, "labels": list(predictor.label_names),
@@ -144,24 +171,44 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
     async def predict(request: Request) -> dict[str, Any]:
         authorise(request.headers, request.query_params)
         predictor: Predictor = request.app.state.predictor
-        parts = await read_form(request, config.max_upload_bytes)
-        files = [p for p in parts if p.filename is not None]
+        budget = config.work_budget
+        declared = request.headers.get("content-length", "")
+        limits = FormLimits(config.max_upload_bytes, config.max_files,
+                            max_text_bytes=4 * budget.max_transcript_chars,
+                            deadline=config.body_deadline(int(declared) if declared.isdigit()
+                                                          else None),
+                            idle=config.body_seconds)
+        parts = await read_form(request, limits)
+        files = [p for p in parts if p.name == FILE_FIELD]
         if not files:
             raise ApiError(400, "no audio file", "send one or more 'file' parts")
         transcripts = _transcripts(parts, len(files), predictor.needs_transcripts)
+        names = [part.filename or "upload" for part in files]
+        with _Refused():
+            for name, transcript in zip(names, transcripts, strict=True):
+                budget.check_text(transcript, name)  # before decoding anything
         results = []
-        for part, transcript in zip(files, transcripts, strict=True):
-            name = part.filename or "upload"
-            audio = await run_in_threadpool(decode_audio, bytes(part.data), name,
-                                            config.max_seconds)
-            try:
-                result = await run_in_threadpool(predictor.predict_audio, audio, name,
-                                                 transcript)
-            except InputError as error:
-                raise ApiError(400, error.reason, error.detail or str(error)) from None
+        for part, name, transcript in zip(files, names, transcripts, strict=True):
+            async with request.app.state.busy:
+                result = await _predict_one(request, predictor, bytes(part.data), name,
+                                            transcript)
             results.append(file_result(result, predictor.label_names, predictor.categorical,
                                        predictor.description.frame_seconds))
         return {"task": predictor.description.task, "results": results}
+
+    async def _predict_one(request: Request, predictor: Predictor, data: bytes, name: str,
+                           transcript: str):
+        """Decode, check, featurise (align) and run one file; stop when the client has gone."""
+        await _client_present(request)
+        audio = await run_in_threadpool(decode_audio, data, name, config.max_seconds)
+        with _Refused():
+            if transcript:
+                config.work_budget.check_transcript(transcript, audio.size / SAMPLE_RATE, name)
+            await _client_present(request)
+            inputs = await run_in_threadpool(predictor.inputs_from_audio, audio, name,
+                                             transcript)
+            await _client_present(request)
+            return await run_in_threadpool(predictor.run, Path(name), inputs)
 
     @app.get("/", response_class=HTMLResponse)
     async def page(request: Request) -> HTMLResponse:
@@ -176,10 +223,17 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
             authorise(websocket.headers, websocket.query_params)
             session = StreamSession(websocket.app.state.predictor, config.max_seconds,
                                     config.window_seconds, config.hop_seconds,
-                                    websocket.app.state.batcher)
+                                    websocket.app.state.batcher,
+                                    _stream_rate(websocket.query_params.get("sample_rate")))
             await websocket.send_json(session.hello())
             while True:
-                message = await websocket.receive()
+                try:
+                    async with asyncio.timeout(config.idle_seconds):
+                        message = await websocket.receive()
+                except TimeoutError:
+                    raise ApiError(408, "stream idle",
+                                   f"no message for {config.idle_seconds:g} s "
+                                   "(--idle_seconds)") from None
                 if message["type"] == "websocket.disconnect":
                     return
                 if message.get("bytes") is not None:
@@ -200,6 +254,44 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
             return
 
     return app
+
+
+class _ClientGoneError(Exception):
+    """The client of a request has disconnected: its remaining work is dropped."""
+
+
+async def _client_present(request: Request) -> None:
+    """Raise _ClientGoneError when the client has disconnected."""
+    if await request.is_disconnected():
+        LOG.info("%s %s: the client has gone; work stopped", request.method, request.url.path)
+        raise _ClientGoneError
+
+
+class _Refused:
+    """Turn an InputError of the library (budget, features, alignment) into an ApiError."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if isinstance(error, InputError):
+            raise from_input_error(error) from None
+        return False
+
+
+def _stream_rate(value: str | None) -> int:
+    """The sample rate a stream declares (`?sample_rate=8000`), 16 kHz by default."""
+    if value is None:
+        return SAMPLE_RATE
+    try:
+        rate = int(value)
+        check_sample_rate(rate, "sample_rate")
+    except ValueError:
+        raise ApiError(400, "bad sample rate", f"{value[:20]!r} is not a whole number of Hz") \
+            from None
+    except InputError as error:
+        raise ApiError(400, "bad sample rate", error.detail) from None
+    return rate
 
 
 def _control(text: str | None) -> str:

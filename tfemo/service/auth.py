@@ -30,8 +30,9 @@ def check_token(expected: str | None, authorization: str | None,
     if expected is None:
         return
     given = ""
-    if authorization and authorization.startswith("Bearer "):
-        given = authorization[len("Bearer "):].strip()
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() == "bearer":  # RFC 7235: the scheme is case-insensitive
+        given = credentials.strip()
     elif query_token:
         given = query_token
     if not given:

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import soxr
 
-from tfemo.audio import FRAME_LENGTH
+from tfemo.audio import FRAME_LENGTH, SAMPLE_RATE
 from tfemo.audio.io import frame_count, to_pcm_frames
 from tfemo.inference.predictor import Predictor
 from tfemo.records.example import frame_features
@@ -52,13 +53,20 @@ class StreamSession:
     """The audio, frame inputs and recurrent state of one connection."""
 
     def __init__(self, predictor: Predictor, max_seconds: float, window_seconds: float,
-                 hop_seconds: float, run_chunk: Callable[[dict], dict] | None = None) -> None:
+                 hop_seconds: float, run_chunk: Callable[[dict], dict] | None = None,
+                 input_rate: int = SAMPLE_RATE) -> None:
         self.predictor = predictor
         self.mode = stream_mode(predictor)
         seconds = predictor.description.frame_seconds
         self.window = max(1, round(window_seconds / seconds))
         self.hop = max(1, round(hop_seconds / seconds))
         self.rate = predictor.description.sample_rate
+        self.input_rate = input_rate  # the client's samples are resampled from this rate
+        self.resampler = (None if input_rate == self.rate else
+                          soxr.ResampleStream(input_rate, self.rate, 1, dtype="float32",
+                                              quality="HQ"))
+        self.max_input = int(max_seconds * input_rate)
+        self.taken = 0  # samples received at the input rate
         self.max_samples = int(max_seconds * self.rate)
         self.families = tuple(predictor.description.features)
         self.lookahead = LOOKAHEAD if self.families else 0
@@ -79,7 +87,7 @@ class StreamSession:
         description = self.predictor.description
         out = {"type": "ready", "mode": self.mode, "task": description.task,
                "labels": list(self.predictor.label_names),
-               "sample_rate": description.sample_rate, "frame_seconds":
+               "sample_rate": self.input_rate, "frame_seconds":
                description.frame_seconds, "format": "pcm_s16le mono"}
         if self.mode == "window":
             out.update(window_seconds=round(self.window * description.frame_seconds, 6),
@@ -92,10 +100,13 @@ class StreamSession:
         """Take a chunk of samples; answer with the frames (or windows) it completed."""
         if not np.isfinite(samples).all():
             raise ApiError(400, "non-finite audio", "the chunk has NaN or infinite samples")
-        if self.received + samples.size > self.max_samples:
+        if self.taken + samples.size > self.max_input:
             raise ApiError(413, "stream too long",
                            f"more than --max_seconds "
                            f"({self.max_samples / self.rate:g} s)")
+        self.taken += samples.size
+        if self.resampler is not None:
+            samples = self.resampler.resample_chunk(samples.astype(np.float32), last=False)
         self.received += samples.size
         self.audio = np.concatenate([self.audio, samples.astype(np.float32)])
         complete = self.received // FRAME_LENGTH
@@ -103,6 +114,10 @@ class StreamSession:
 
     def finish(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """At the end of the stream: the remaining frames' answer and a summary of it all."""
+        if self.resampler is not None:
+            tail = self.resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+            self.received += tail.size
+            self.audio = np.concatenate([self.audio, tail])
         last = self._advance(frame_count(self.received), final=True)
         if self.mode == "window" and not self.windows and self.inputs:
             last["windows"].append(self._window(self.done))

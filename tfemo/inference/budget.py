@@ -1,0 +1,61 @@
+"""The work one file may cost: its length, its transcript and the time its alignment may take.
+
+tfemo.serve and tfemo.predict check these before any costly step (decoding, featurising,
+aligning): an uploaded WAV that declares 1 Hz, an hour of audio sent to a service, or a 1 MB
+transcript that eSpeak would synthesise as one word each cost seconds of CPU and gigabytes
+for a few bytes of input. Every refusal is an InputError naming the file; docs/serving.md
+lists the limits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tfemo.audio.io import check_seconds
+from tfemo.core.errors import InputError
+from tfemo.text.tokens import tokenize
+
+
+@dataclass(frozen=True)
+class WorkBudget:
+    """Limits on one file: seconds of audio, transcript characters, words per second of
+    audio, the longest word, and the seconds its forced alignment may run."""
+
+    max_seconds: float = 600.0
+    max_transcript_chars: int = 20_000
+    max_words_per_second: float = 8.0  # fast speech is ~6 words/s
+    max_word_chars: int = 64  # German compounds reach ~40 letters
+    alignment_seconds: float = 60.0
+
+    def check_seconds(self, seconds: float, source: str) -> None:
+        """Refuse audio longer than `max_seconds` (before it is decoded, from its header)."""
+        check_seconds(seconds, self.max_seconds, source)
+
+    def check_text(self, transcript: str, source: str) -> None:
+        """Refuse a transcript over `max_transcript_chars` or with a word over `max_word_chars`
+        (cheap: before the audio is decoded)."""
+        if len(transcript) > self.max_transcript_chars:
+            raise InputError(source, "transcript too long",
+                             f"{len(transcript)} characters; at most "
+                             f"{self.max_transcript_chars} (--max_transcript_chars)")
+        longest = max(map(len, transcript.split()), default=0)
+        if longest > self.max_word_chars:  # a token is never longer than its whitespace run
+            words = tokenize(transcript)
+            longest = max(map(len, words), default=0)
+            if longest > self.max_word_chars:
+                raise InputError(source, "word too long",
+                                 f"a word of {longest} characters; at most "
+                                 f"{self.max_word_chars} (--max_word_chars)")
+
+    def check_transcript(self, transcript: str, seconds: float, source: str) -> None:
+        """`check_text`, and no more words than `max_words_per_second` of `seconds` of audio
+        allow (at least one second's worth)."""
+        self.check_text(transcript, source)
+        allowed = math.floor(self.max_words_per_second * max(seconds, 1.0))
+        words = len(tokenize(transcript))
+        if words > allowed:
+            raise InputError(source, "transcript too long",
+                             f"{words} words for {seconds:.1f} s of audio; at most "
+                             f"{self.max_words_per_second:g} words per second "
+                             f"(--max_words_per_second)")
