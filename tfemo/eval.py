@@ -94,6 +94,36 @@ def _before_after(calibration: dict, key: str) -> str:
     return f"{calibration[key]:.3f}" + (f" -> {after:.3f}" if after is not None else "")
 
 
+def check_same_schema(train_dir: Path, tfrecords) -> None:
+    """UserError when the records differ from those the model was trained on in what the
+    model reads (task, labels, and the inputs it takes: frame length, word vectors, feature
+    families): it would fail deep in its call with a KeyError or a shape error."""
+    import json
+
+    from tfemo.models.registry import model_from_config, model_spec
+    from tfemo.records.description import DatasetDescription
+    from tfemo.training.run_dir import DESCRIPTION_COPY, MODEL_FILE
+
+    if not (train_dir / DESCRIPTION_COPY).is_file() or not (train_dir / MODEL_FILE).is_file():
+        return  # not a train dir: restoring it says so
+    trained = DatasetDescription.read(train_dir / DESCRIPTION_COPY)
+    records = DatasetDescription.read(tfrecords)
+    spec = json.loads((train_dir / MODEL_FILE).read_text())
+    keys = (("features",) if model_spec(spec["model"]).is_estimator
+            else tuple(model_from_config(spec["model"], spec["config"]).input_keys))
+    fields = {"task": (lambda d: str(d.task), True),
+              "labels": (lambda d: list(d.label_names), True),
+              "frame length": (lambda d: d.frame_length, "audio" in keys),
+              "word vector size": (lambda d: d.word_dim, "words" in keys),
+              "features": (lambda d: dict(d.features), "features" in keys)}
+    differ = [f"{name} {get(records)} (trained on {get(trained)})"
+              for name, (get, read) in fields.items() if read and get(records) != get(trained)]
+    if differ:
+        raise UserError(f"{tfrecords}: not records of the kind {train_dir} was trained on: "
+                        + "; ".join(differ)[:300],
+                        "evaluate on records made with the same make_tfrecords flags")
+
+
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -108,9 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.watch:
             raise UserError(f"{args.checkpoint} holds folds; --watch evaluates one train dir",
                             f"give one fold, e.g. --checkpoint {folds[0]}")
+        for fold in folds:
+            check_same_schema(fold, storage.join(args.tfrecords, fold.name))
         results = evaluate_folds(args, folds)
         print_table(results, f"{args.portion}: {len(folds)} folds and pooled")
         return 0
+    check_same_schema(args.checkpoint, args.tfrecords)
     if not args.watch:
         print_scores(evaluate_step(args, args.steps)[0])
         return 0

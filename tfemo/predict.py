@@ -25,6 +25,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict  # noqa: E402
+from tfemo.inference.budget import add_budget_flags, budget_of  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "no class)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first file that cannot be used")
+    add_budget_flags(parser, max_seconds=4 * 3600.0)
     parser.add_argument("--device", type=int, default=-1,
                         help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU)")
     return parser.parse_args(argv)
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.audio import FRAME_SECONDS
     from tfemo.core.devices import select_device
     from tfemo.core.errors import InputError, UserError
+    from tfemo.inference.budget import within_budget
+    from tfemo.inference.export import is_export
     from tfemo.inference.outputs import write_outputs
     from tfemo.inference.predictor import Predictor
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
@@ -78,12 +82,18 @@ def main(argv: list[str] | None = None) -> int:
                         "CSV lists with a path column")
     if args.chunk_seconds <= 0:
         raise UserError(f"--chunk_seconds {args.chunk_seconds}", "give a positive length")
+    budget = budget_of(args)
+    if is_export(args.checkpoint) and args.steps != "latest":
+        raise UserError(f"--steps {args.steps} with an export ({args.checkpoint})",
+                        "an export holds one step; --steps picks a checkpoint of a train dir")
     predictor = Predictor(args.checkpoint, args.steps, alignment=args.alignment,
                           speech_check=args.speech_check,
-                          chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)))
+                          chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)),
+                          alignment_seconds=budget.alignment_seconds)
     results, skipped = [], 0
     for request in requests:
         try:
+            within_budget(budget, request.path, request.transcript)
             results.append(predictor.predict(request.path, request.transcript))
         except InputError as error:
             if args.strict:

@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 from tfemo.core.cli import report_user_errors  # noqa: E402
+from tfemo.inference.budget import add_budget_flags, budget_of  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,6 +45,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="classifiers: the sliding window a stream is answered on")
     parser.add_argument("--hop_seconds", type=float, default=0.4,
                         help="classifiers: how far the stream's window moves per answer")
+    parser.add_argument("--max_files", type=int, default=8,
+                        help="most file parts in one request (413 beyond)")
+    parser.add_argument("--body_seconds", type=float, default=10.0,
+                        help="a request body must arrive within this many seconds plus one per "
+                             "--body_rate_kb it declares, and never stall this long (408)")
+    parser.add_argument("--body_rate_kb", type=float, default=64.0,
+                        help="the slowest upload rate the body deadline allows, in kB/s")
+    parser.add_argument("--idle_seconds", type=float, default=30.0,
+                        help="a stream with no message for this long is closed")
+    parser.add_argument("--concurrency", type=int, default=2,
+                        help="files decoded, featurised and run at once (others wait)")
+    add_budget_flags(parser)
     parser.add_argument("--log_level", default="info",
                         choices=("critical", "error", "warning", "info", "debug"))
     return parser.parse_args(argv)
@@ -60,20 +73,28 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.service.app import create_app
     from tfemo.service.auth import read_token
     from tfemo.service.config import ServiceConfig
+    from tfemo.service.ports import check_port_free
 
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port {args.port}", "give a TCP port from 1 to 65535")
+    check_port_free(args.host, args.port)
     select_device(-1)
     if not is_export(args.model):
         raise UserError(f"{args.model}: no tfemo.json, not an export of tfemo.export",
                         "make one with python -m tfemo.export --checkpoint DIR --output DIR")
-    if min(args.max_seconds, args.max_upload_mb, args.window_seconds,
-           args.hop_seconds, args.chunk_seconds) <= 0:
+    if min(args.max_seconds, args.max_upload_mb, args.window_seconds, args.hop_seconds,
+           args.chunk_seconds, args.max_files, args.body_seconds, args.body_rate_kb,
+           args.idle_seconds, args.concurrency) <= 0:
         raise UserError("the limits, windows and chunk length must be positive",
                         "see python -m tfemo.serve --help")
     token = read_token(args.token_file) if args.token_file else None
     config = ServiceConfig(model=args.model, max_seconds=args.max_seconds,
                            max_upload_mb=args.max_upload_mb, token=token,
                            chunk_seconds=args.chunk_seconds, alignment=args.alignment,
-                           window_seconds=args.window_seconds, hop_seconds=args.hop_seconds)
+                           window_seconds=args.window_seconds, hop_seconds=args.hop_seconds,
+                           max_files=args.max_files, body_seconds=args.body_seconds,
+                           body_rate_kb=args.body_rate_kb, idle_seconds=args.idle_seconds,
+                           concurrency=args.concurrency, budget=budget_of(args))
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level,
                 ws_max_size=max(1 << 20, config.max_upload_bytes))
     return 0

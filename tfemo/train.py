@@ -162,11 +162,30 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     values = _file_values(known.config, table, chosen) if known.config is not None else {}
     values.update((k, v) for k, v in vars(namespace).items() if k not in ("model", "config"))
     try:
-        return Settings(model=name, model_config=from_values(chosen.config, values),
-                        train=from_values(TrainConfig, values),
-                        command=from_values(CommandOptions, values))
+        settings = Settings(model=name, model_config=from_values(chosen.config, values),
+                            train=from_values(TrainConfig, values),
+                            command=from_values(CommandOptions, values))
     except ValueError as error:
         _fail(str(error))
+    _check_counts(settings.train)
+    return settings
+
+
+# counts that must be at least 1 (a negative --max_steps used to train nothing and exit 0)
+POSITIVE = ("max_steps", "batch_size", "sequence_length", "max_to_keep")
+NON_NEGATIVE = ("save_interval_secs", "save_summaries_secs", "crop_frames", "weight_decay")
+
+
+def _check_counts(train: TrainConfig) -> None:
+    """One line and exit code 2 for a count below 1 or a negative interval."""
+    for name in POSITIVE:
+        if getattr(train, name) < 1:
+            _fail(f"--{name} {getattr(train, name)}: give a positive number")
+    for name in NON_NEGATIVE:
+        if getattr(train, name) < 0:
+            _fail(f"--{name} {getattr(train, name)}: give a number of 0 or more")
+    if train.learning_rate <= 0:
+        _fail(f"--learning_rate {train.learning_rate}: give a positive rate")
 
 
 @report_user_errors

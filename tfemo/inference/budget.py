@@ -9,11 +9,14 @@ lists the limits.
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from tfemo.audio.io import check_seconds
-from tfemo.core.errors import InputError
+from tfemo.core.errors import InputError, UserError
+from tfemo.corpora.files import audio_duration
 from tfemo.text.tokens import tokenize
 
 
@@ -59,3 +62,45 @@ class WorkBudget:
                              f"{words} words for {seconds:.1f} s of audio; at most "
                              f"{self.max_words_per_second:g} words per second "
                              f"(--max_words_per_second)")
+
+
+def add_budget_flags(parser: argparse.ArgumentParser, max_seconds: float | None = None) -> None:
+    """The budget's flags (tfemo.serve and tfemo.predict); --max_seconds when given a default."""
+    default = WorkBudget()
+    if max_seconds is not None:
+        parser.add_argument("--max_seconds", type=float, default=max_seconds,
+                            help="longest audio read, per file (from its header, before "
+                                 "decoding)")
+    parser.add_argument("--max_transcript_chars", type=int,
+                        default=default.max_transcript_chars,
+                        help="longest transcript, in characters")
+    parser.add_argument("--max_words_per_second", type=float,
+                        default=default.max_words_per_second,
+                        help="most transcript words per second of audio")
+    parser.add_argument("--max_word_chars", type=int, default=default.max_word_chars,
+                        help="longest single word of a transcript")
+    parser.add_argument("--alignment_seconds", type=float, default=default.alignment_seconds,
+                        help="time limit of one file's forced alignment (aeneas)")
+
+
+def budget_of(args: argparse.Namespace) -> WorkBudget:
+    """The WorkBudget of parsed flags; UserError for a limit that is not positive."""
+    budget = WorkBudget(max_seconds=args.max_seconds,
+                        max_transcript_chars=args.max_transcript_chars,
+                        max_words_per_second=args.max_words_per_second,
+                        max_word_chars=args.max_word_chars,
+                        alignment_seconds=args.alignment_seconds)
+    for name, value in vars(budget).items():
+        if value <= 0:
+            raise UserError(f"--{name} {value}", "give a positive limit")
+    return budget
+
+
+def within_budget(budget: WorkBudget, path: Path, transcript: str = "") -> None:
+    """Check a file's header length and its transcript against `budget` (InputError if over);
+    a file whose header cannot be read passes, to be reported when it is read."""
+    budget.check_text(transcript, str(path))
+    seconds = audio_duration(path)
+    budget.check_seconds(seconds, str(path))
+    if transcript and seconds > 0:
+        budget.check_transcript(transcript, seconds, str(path))

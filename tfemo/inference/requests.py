@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tfemo.core.errors import TfemoError
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".mp4", ".aac",
+                  ".opus", ".webm")  # the last five through ffmpeg (tfemo.audio.ffmpeg)
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,10 @@ def collect_requests(inputs: list[Path]) -> list[Request]:
     requests: list[Request] = []
     for source in inputs:
         if source.is_dir():
+            # a dangling link is kept, to be reported as missing when it is read
             requests.extend(Request(p) for p in sorted(source.rglob("*"))
-                            if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+                            if p.suffix.lower() in AUDIO_SUFFIXES
+                            and (p.is_file() or (p.is_symlink() and not p.exists())))
         elif source.suffix.lower() == ".csv":
             requests.extend(read_request_csv(source))
         elif source.exists() or source.suffix.lower() in AUDIO_SUFFIXES:

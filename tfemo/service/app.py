@@ -263,7 +263,7 @@ class _ClientGoneError(Exception):
 async def _client_present(request: Request) -> None:
     """Raise _ClientGoneError when the client has disconnected."""
     if await request.is_disconnected():
-        LOG.info("%s %s: the client has gone; work stopped", request.method, request.url.path)
+        LOG.warning("%s %s: the client has gone; work stopped", request.method, request.url.path)
         raise _ClientGoneError
 
 

@@ -2,9 +2,10 @@
 
 Starlette's own form parser rolls large files over to temporary files; this one streams the
 body through python-multipart's parser, keeps every part in memory and stops as soon as a
-limit is passed: the body's size (413), its deadline (408), the number of file parts (413),
-the size of a part's headers or of a text field (413, 400). Every failure of the parser, on
-any input, is a 400 with a reason: none escapes as a 500.
+limit is passed: the body's size (413), its deadline (408), the number of parts and of file
+parts (413), the size of a text field (413); python-multipart itself caps a part's headers
+(8 lines of 4 kB). Every failure of the parser, on any input, is a 400 with a reason: none
+escapes as a 500.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from tfemo.service.errors import ApiError
 
 FILE_FIELD, TEXT_FIELD = "file", "transcript"
 MAX_BOUNDARY = 70  # RFC 2046: a boundary has 1 to 70 characters
-MAX_PART_HEADERS = 16 * 1024  # bytes of headers per part
 MAX_PARTS = 64  # parts of any kind per body
 
 
@@ -74,7 +74,6 @@ class _Collector:
         self.parts: list[Part] = []
         self.headers: dict[bytes, bytes] = {}
         self.field, self.value = bytearray(), bytearray()
-        self.header_bytes = 0
 
     def callbacks(self) -> dict:
         return {"on_part_begin": self.on_part_begin, "on_header_field": self.on_header_field,
@@ -84,22 +83,13 @@ class _Collector:
 
     def on_part_begin(self) -> None:
         self.headers.clear()
-        self.header_bytes = 0
         if len(self.parts) >= MAX_PARTS:
             raise ApiError(413, "too many parts", f"more than {MAX_PARTS} form parts")
 
-    def _header_bytes(self, size: int) -> None:
-        self.header_bytes += size
-        if self.header_bytes > MAX_PART_HEADERS:
-            raise ApiError(413, "part headers too large",
-                           f"more than {MAX_PART_HEADERS} bytes of headers in a form part")
-
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_bytes(end - start)
         self.field += data[start:end]
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_bytes(end - start)
         self.value += data[start:end]
 
     def on_header_end(self) -> None:
