@@ -16,7 +16,13 @@ def global_step(model: keras.Model) -> int:
 
 
 class PeriodicCheckpoint(keras.callbacks.Callback):
-    """Save `model.ckpt-<global step>` every `interval_secs` seconds and when training ends."""
+    """Save `model.ckpt-<global step>` every `interval_secs` seconds and when training ends.
+
+    The checkpoint's `save_counter` (which tf.train.CheckpointManager adds one to at every
+    save, and uses only to number checkpoints when no number is given) is set to the global
+    step: otherwise it would count the saves, which depend on the wall clock, and a resumed
+    run would write a checkpoint with other contents than an uninterrupted one.
+    """
 
     def __init__(self, manager: tf.train.CheckpointManager, interval_secs: float) -> None:
         super().__init__()
@@ -29,6 +35,7 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
     def _save(self) -> None:
         step = global_step(self.model)
         if step != self.saved_step:
+            self.manager.checkpoint.save_counter.assign(step - 1)  # save() adds one
             self.manager.save(checkpoint_number=step)
             self.saved_step = step
         self.last_save = time.monotonic()
