@@ -49,7 +49,7 @@ WAVS = [_wav(0.3), _wav(0.05, 8000), _wav(0.2, 44100)]
 def client(tmp_path_factory):
     train_dir = write_train_dir(tmp_path_factory.mktemp("fuzz") / "train")
     config = ServiceConfig(model=train_dir, token=TOKEN, max_upload_mb=1.0, max_seconds=5.0,
-                           max_files=3, window_seconds=0.4, hop_seconds=0.2)
+                           window_seconds=0.4, hop_seconds=0.2)
     with TestClient(create_app(config, Predictor(train_dir)),
                     headers={"Authorization": f"Bearer {TOKEN}"}) as test_client:
         yield test_client

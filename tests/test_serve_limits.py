@@ -295,14 +295,25 @@ def _log(process: subprocess.Popen) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+@pytest.fixture(scope="module")
+def logged(regressor, tmp_path_factory):
+    """A server at the default log level (info: the access log) with a token."""
+    token = tmp_path_factory.mktemp("logged") / "token"
+    token.write_text(SECRET)
+    port = free_port()
+    process = start_server(regressor, port, "--token_file", str(token), "--log_level", "info")
+    yield port, process
+    stop_server(process)
+
+
 @pytest.mark.slow
-def test_the_access_log_never_holds_the_token(live):
+def test_the_access_log_never_holds_the_token(logged):
     import asyncio
 
     import httpx
     import websockets
 
-    port, process = live
+    port, process = logged
     base = f"http://127.0.0.1:{port}"
     assert httpx.get(f"{base}/v1/model", params={"token": SECRET}).status_code == 200
     assert httpx.get(f"{base}/", params={"token": SECRET, "x": "1"}).status_code == 200
