@@ -45,6 +45,7 @@ from tfemo.service.logs import install_redaction
 from tfemo.service.results import file_result
 from tfemo.service.streaming import StreamSession, stream_mode
 from tfemo.service.upload import FILE_FIELD, TEXT_FIELD, FormLimits, read_form
+from tfemo.text.timed_alignment import start_aligner
 
 LOG = logging.getLogger("tfemo.service")
 WARMUP_SECONDS = 1.0
@@ -68,6 +69,8 @@ def load_predictor(config: ServiceConfig) -> Predictor:
                   "words": np.zeros((1, 25, predictor.description.word_dim), np.float32)}
         predictor.forward({k: v for k, v in inputs.items() if k in predictor.keys}
                           | {"mask": np.ones((1, 25), bool)})
+        if config.alignment == "aeneas":  # the aligners' forkserver, with aeneas imported
+            start_aligner()
     else:
         predictor.predict_audio(noise.astype(np.float32), "warm-up")
         try:  # and the stream's path (serve_chunk or the window), so no stream pays for it

@@ -3,7 +3,9 @@
 aeneas's DTW and eSpeak's synthesis run in C and cannot be interrupted from Python, so a
 transcript or an audio file that makes them slow would hold a worker for as long as they
 take. Here each alignment runs in a process forked from a forkserver (started once, with
-aeneas already imported: ~20 ms per call) and is killed after `seconds`.
+aeneas already imported: ~0.2 s per call) and is killed after `seconds`. As with any
+multiprocessing start method but fork, a script that calls it must guard its main code with
+`if __name__ == "__main__":` (the child imports the main module).
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ def _context():
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["tfemo.text.alignment"])
     return _CONTEXT
+
+
+def start_aligner() -> None:
+    """Start the forkserver now (~3 s: it imports aeneas) rather than on the first alignment."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
 
 
 def _child(connection: Connection, audio: np.ndarray, words: list[str], language: str,
