@@ -73,7 +73,7 @@ def synthetic(seed: int = 0, sequences: int = 6, frames: int = 200, lags=(3, 5, 
 
 def test_rater_weights_are_trained():
     """DESIGN bug 6: the fusion weights are a trainable variable and change during training."""
-    from tfemo.models.gold_standard import GoldStandardGenerator
+    from tfemo.labels.gold_generator import GoldStandardGenerator
 
     _, ratings, features = synthetic(sequences=2, frames=20)
     model = GoldStandardGenerator(1, 4, 6, alpha=1.8, max_shift=3)
@@ -89,7 +89,7 @@ def test_rater_weights_are_trained():
 
 
 def test_padded_frames_do_not_change_the_loss():
-    from tfemo.models.gold_standard import GoldStandardGenerator
+    from tfemo.labels.gold_generator import GoldStandardGenerator
 
     _, ratings, features = synthetic(sequences=2, frames=20)
     model = GoldStandardGenerator(1, 4, 6, max_shift=3)
@@ -105,7 +105,7 @@ def test_padded_frames_do_not_change_the_loss():
 
 @pytest.mark.slow
 def test_generator_beats_the_mean_on_lagged_annotators():
-    from tfemo.models.gold_standard import generate_gold_standard
+    from tfemo.labels.gold_generator import generate_gold_standard
 
     truths, ratings, features = synthetic()
     result = generate_gold_standard(ratings, features, alpha=1.8, max_shift=12, epochs=60,
@@ -117,7 +117,7 @@ def test_generator_beats_the_mean_on_lagged_annotators():
 
 
 def test_generator_needs_features_below_alpha_2():
-    from tfemo.models.gold_standard import GoldStandardGenerator, generate_gold_standard
+    from tfemo.labels.gold_generator import GoldStandardGenerator, generate_gold_standard
 
     _, ratings, _ = synthetic(sequences=1, frames=30)
     with pytest.raises(ValueError, match="needs features"):
