@@ -98,21 +98,23 @@ def _before_after(calibration: dict, key: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from tfemo.core.devices import select_device
-    from tfemo.evaluation.results import evaluate_folds, evaluate_step
+    from tfemo.core.options import from_values
+    from tfemo.evaluation.results import EvalConfig, evaluate_folds, evaluate_step
     from tfemo.training.checkpoints import available_steps
     from tfemo.training.run_dir import MODEL_FILE, fold_train_dirs
 
+    config = from_values(EvalConfig, vars(args))
     print(select_device(args.device), flush=True)
     folds = fold_train_dirs(args.checkpoint)
     if folds and not (args.checkpoint / MODEL_FILE).exists():
         if args.watch:
             raise UserError(f"{args.checkpoint} holds folds; --watch evaluates one train dir",
                             f"give one fold, e.g. --checkpoint {folds[0]}")
-        results = evaluate_folds(args, folds)
+        results = evaluate_folds(config, folds)
         print_table(results, f"{args.portion}: {len(folds)} folds and pooled")
         return 0
     if not args.watch:
-        print_scores(evaluate_step(args, args.steps)[0])
+        print_scores(evaluate_step(config, config.steps)[0])
         return 0
     done: set[int] = set()
     last_new = time.monotonic()
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         new = [s for s in available_steps(args.checkpoint) if s not in done]
         for step in new:
             try:
-                print_scores(evaluate_step(args, step)[0])
+                print_scores(evaluate_step(config, step)[0])
             except CheckpointNotFoundError:  # deleted by the trainer's max_to_keep meanwhile
                 print(f"checkpoint {step} was removed before it could be evaluated")
             done.add(step)
