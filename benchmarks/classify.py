@@ -32,19 +32,18 @@ family with the best mean inner UAR is the README's recipe (configs/emotion-defa
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 FEATURES = "zcr,rms,mfcc,chroma,mel_db,contrast,entropy,pitch"
 NORMALISATIONS = {"train": "train-set statistics", "speaker": "per speaker"}

@@ -14,16 +14,13 @@ training writes it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfemo.core import storage  # noqa: E402
-from tfemo.core.cli import report_user_errors  # noqa: E402
-from tfemo.core.errors import CheckpointNotFoundError, UserError  # noqa: E402
+from tfemo.core import storage
+from tfemo.core.cli import report_user_errors
+from tfemo.core.errors import CheckpointNotFoundError, UserError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tfemo.core.cli import report_user_errors
-from tfemo.core.files import write_atomic
+from tfemo.core.storage import write_atomic
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import PORTIONS, TASKS
 from tfemo.corpora.partition import PROTOCOLS, check_speaker_independent, make_folds, parse_split

@@ -18,13 +18,10 @@ A file that cannot be read is reported and skipped (--strict stops instead).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict  # noqa: E402
+from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -21,17 +21,14 @@ the end.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfemo.core import storage  # noqa: E402
-from tfemo.core.cli import USER_ERROR, report_user_errors  # noqa: E402
-from tfemo.core.options import (  # noqa: E402
+from tfemo.core import storage
+from tfemo.core.cli import USER_ERROR, report_user_errors
+from tfemo.core.options import (
     OptionError,
     Options,
     add_flags,
@@ -42,8 +39,8 @@ from tfemo.core.options import (  # noqa: E402
     owners,
     read_toml,
 )
-from tfemo.models.registry import DEFAULT_MODEL, MODELS, ModelSpec  # noqa: E402
-from tfemo.training.config import TrainConfig  # noqa: E402
+from tfemo.models.registry import DEFAULT_MODEL, MODELS, ModelSpec
+from tfemo.training.config import TrainConfig
 
 PROG = "python -m tfemo.train"
 

@@ -75,8 +75,8 @@ def evaluate_step(config: EvalConfig, step: str | int, train_dir: Path | None = 
 def write_results(stem: Path, scores: dict, files, label_names: tuple[str, ...]) -> None:
     """JSON and per-file CSV (plus the confusion matrix as CSV and PNG for a classifier) at
     `stem`, and one line in log_eval.txt beside them."""
-    from tfemo.core.files import write_atomic
     from tfemo.core.reports import confusion_figure, confusion_table, write_csv, write_figure
+    from tfemo.core.storage import write_atomic
     from tfemo.scoring.metrics import ccc
 
     write_atomic(f"{stem}.json", json.dumps(scores, indent=1, sort_keys=True))

@@ -34,7 +34,7 @@ import pandas as pd
 
 from tfemo.audio import FRAME_SECONDS, SAMPLE_RATE
 from tfemo.core.errors import InputError, TfemoError
-from tfemo.core.files import write_atomic
+from tfemo.core.storage import write_atomic
 from tfemo.corpora.base import CONTINUOUS, Corpus, Item, Trace
 from tfemo.labels.fusion import agreement_table, fuse
 from tfemo.labels.smoothing import smooth_gold_standard
