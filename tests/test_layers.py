@@ -48,6 +48,14 @@ def test_no_library_module_imports_a_command():
     assert not offenders, "\n".join(offenders)
 
 
+def test_no_library_package_runs_as_a_program():
+    """Only the commands start programs: no __main__.py, no `if __name__ == "__main__"` below."""
+    programs = [str(path.relative_to(PACKAGE.parent)) for path in sorted(PACKAGE.rglob("*.py"))
+                if path.parent != PACKAGE and (path.name == "__main__.py"
+                                               or "__main__" in path.read_text())]
+    assert not programs
+
+
 def test_every_command_has_a_console_script_and_a_shim():
     config = configparser.ConfigParser()
     config.read(PACKAGE.parent / "setup.cfg")
