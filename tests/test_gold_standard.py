@@ -289,7 +289,7 @@ def test_bad_rater_files_are_reported_by_name(tmp_path, capsys):
     out = tmp_path / "gs"
     assert make_gold_standard(["--corpus", "musetoolbox", "--data_dir", str(root),
                                "--output_dir", str(out)]) == 0
-    printed = capsys.readouterr().out.replace("\n", "")
+    printed = capsys.readouterr().out
     assert "skipped" in printed and "7.csv" in printed and "rater c" in printed
     assert [p.stem for p in (out / "mean").glob("*.csv")] == ["8"]
     (root / "arousal" / "8.csv").write_text("timeStamp,a,b,c\n500,0.1,0.2,0.3\n1000,0.1,0.2\n")

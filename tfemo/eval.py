@@ -60,8 +60,9 @@ def print_scores(scores: dict) -> None:
 
 def print_table(results: list[tuple[str, dict]], title: str) -> None:
     """One row per fold (or one row) of categorical or continuous scores."""
-    from rich.console import Console
     from rich.table import Table
+
+    from tfemo.core.console import command_console
 
     table = Table(title=title)
     categorical = "uar" in results[0][1]
@@ -80,7 +81,7 @@ def print_table(results: list[tuple[str, dict]], title: str) -> None:
             values = [f"{scores['dimensions'][n]['ccc']:.3f} / "
                       f"{scores['dimensions'][n]['mean_file_ccc']:.3f}" for n in names]
         table.add_row(*([name] if len(results) > 1 else []), str(scores["files"]), *values)
-    Console().print(table)
+    command_console().print(table)
 
 
 def _before_after(calibration: dict, key: str) -> str:

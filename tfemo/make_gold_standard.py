@@ -19,11 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from tfemo.core.cli import report_user_errors
+from tfemo.core.console import command_console
 from tfemo.core.errors import UserError
 from tfemo.corpora import CORPUS_NAMES, open_corpus
 from tfemo.corpora.base import Corpus
@@ -155,7 +155,7 @@ def summary_table(run: GoldStandardRun, corpus: str) -> Table:
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
+    console = command_console()
     options = GoldStandardOptions(
         centre=args.centre, lag_frames=args.lag_frames, alpha=args.alpha,
         max_shift=args.max_shift, epochs=args.epochs, steps=args.steps,

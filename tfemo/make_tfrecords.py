@@ -21,6 +21,7 @@ from rich.table import Table
 from tfemo.audio.features import FEATURE_FAMILIES, parse_families
 from tfemo.core import storage
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
+from tfemo.core.console import command_console
 from tfemo.core.errors import InputError, UserError
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import TASKS
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError("--stage_inputs works with --runner beam only",
                             "the local runner reads the corpus where it is")
     output_folder(args.output_dir, "--output_dir")
-    console = Console(stderr=False)
+    console = command_console()
     try:
         corpus = open_corpus(args.corpus, args.data_dir)
         task = resolve_task(corpus, args.task)

@@ -55,17 +55,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from rich.console import Console
     from rich.table import Table
 
     from tfemo.audio import FRAME_SECONDS
+    from tfemo.core.console import command_console
     from tfemo.core.devices import select_device
     from tfemo.core.errors import InputError, UserError
     from tfemo.inference.outputs import write_outputs
     from tfemo.inference.predictor import Predictor
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
 
-    console = Console()
+    console = command_console()
     print(select_device(args.device), flush=True)
     output_folder(args.output_dir, "--output_dir")
     requests = collect_requests(args.inputs)
