@@ -37,8 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="records folder written by tools/make_tfrecords.py (local, or a "
                              "tf.io.gfile URL such as gs://bucket/records)")
     parser.add_argument("--batch_size", type=int, default=4, help="whole files per batch")
-    parser.add_argument("--device", type=int, default=0,
-                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU)")
+    parser.add_argument("--device", type=int, default=None,
+                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU); "
+                             "given, the device is printed (default: GPU 0 if there is one)")
     parser.add_argument("--calibrate", action="store_true",
                         help="classifier: fit the temperature on this portion (held-out "
                              "speakers: devel) and save it in the train dir (temperature.json) "
@@ -102,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.training.run_dir import MODEL_FILE, fold_train_dirs
 
     config = from_values(EvalConfig, vars(args))
-    print(select_device(args.device), flush=True)
+    device = select_device(0 if args.device is None else args.device)
+    if args.device is not None:
+        print(device, flush=True)
     folds = fold_train_dirs(args.checkpoint)
     if folds and not (args.checkpoint / MODEL_FILE).exists():
         if args.watch:

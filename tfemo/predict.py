@@ -47,8 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "no class)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first file that cannot be used")
-    parser.add_argument("--device", type=int, default=-1,
-                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU)")
+    parser.add_argument("--device", type=int, default=None,
+                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU); "
+                             "given, the device is printed (default: the CPU)")
     return parser.parse_args(argv)
 
 
@@ -66,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
 
     console = command_console()
-    print(select_device(args.device), flush=True)
+    device = select_device(-1 if args.device is None else args.device)
+    if args.device is not None:
+        print(device, flush=True)
     output_folder(args.output_dir, "--output_dir")
     requests = collect_requests(args.inputs)
     if not requests:
