@@ -13,9 +13,11 @@ Prints the best of --repeats runs after one warm-up, split into input preparatio
 of 16 kHz noisy tones): writes the file, runs the command in a subprocess and prints the
 child's peak RSS (resource.getrusage(RUSAGE_CHILDREN).ru_maxrss). Without --checkpoint it
 builds an untrained conv1d train dir reading classify.py's feature families (the weights do
-not change the memory).
+not change the memory); --model text trains a tiny semantic_fusion (audio + word vectors,
+with a 6-d vectors file instead of spaCy's) and gives the file a transcript.
 
     python benchmarks/predict.py --memory [--seconds 3600] [--rate 16000 --channels 1]
+    python benchmarks/predict.py --memory --model text [--seconds 600]
 """
 
 from __future__ import annotations
@@ -75,35 +77,69 @@ def write_long_file(path: Path, seconds: float, rate: int, channels: int) -> Non
             done += n
 
 
+def text_train_dir(folder: Path) -> Path:
+    """A tiny semantic_fusion train dir (audio + 6-d word vectors) whose description points at a
+    6-d GloVe-style vectors file, so that it runs without spaCy's model."""
+    from tests.records_factory import write_synthetic_records
+    from tests.serve_models import train_tiny
+    from tfemo.records.description import DatasetDescription
+    from tfemo.training.run_dir import DESCRIPTION_COPY
+
+    write_synthetic_records(folder / "records", {"train": [40, 50], "devel": [30], "test": [30]})
+    train_dir = train_tiny(folder / "records", folder / "text-train", "semantic_fusion")
+    vectors = folder / "vectors.txt"
+    rng = np.random.default_rng(0)
+    vectors.write_text("".join(f"{word} " + " ".join(f"{v:.4f}" for v in rng.normal(size=6))
+                               + "\n" for word in TEXT_WORDS))
+    description = DatasetDescription.read(train_dir / DESCRIPTION_COPY)
+    description.extra["embeddings_option"] = str(vectors)
+    (train_dir / DESCRIPTION_COPY).unlink()
+    description.write(train_dir / DESCRIPTION_COPY)
+    return train_dir
+
+
+TEXT_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
 def memory(args: argparse.Namespace) -> None:
-    """Peak RSS of tfemo.predict on one long file, run as the command line does."""
+    """Peak RSS of tfemo.predict on one long file, run as the command line does (default flags
+    but --chunk_seconds); a text model reads a CSV list with a transcript of 2 words a second."""
     here = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(here))
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         checkpoint = args.checkpoint
-        if not (checkpoint / "model.json").is_file():
-            sys.path.insert(0, str(here))
+        if args.model == "text":
+            checkpoint = text_train_dir(folder)
+        elif not (checkpoint / "model.json").is_file():
             from tests.predict_factory import write_train_dir
 
             checkpoint = write_train_dir(folder / "train", "conv1d", MEMORY_FEATURES)
         path = folder / "long.wav"
         write_long_file(path, args.seconds, args.rate, args.channels)
+        target = str(path)
+        if args.model == "text":
+            words = " ".join(TEXT_WORDS[k % len(TEXT_WORDS)] for k in range(int(2 * args.seconds)))
+            (folder / "list.csv").write_text(f"path,transcript\nlong.wav,{words}\n")
+            target = str(folder / "list.csv")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(here), os.environ.get("PYTHONPATH", "")) if p)}
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "tfemo.predict", str(path), "--checkpoint", str(checkpoint),
-             "--output_dir", str(folder / "out"), "--chunk_seconds", str(args.chunk_seconds)],
-            env=env, capture_output=True, text=True)
+            [sys.executable, "-m", "tfemo.predict", target, "--checkpoint", str(checkpoint),
+             "--output_dir", str(folder / "out"), "--chunk_seconds", str(args.chunk_seconds),
+             "--strict"], env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started
-        if result.returncode != 0:
-            raise SystemExit(f"tfemo.predict failed:\n{result.stdout}\n{result.stderr}")
+    # the largest of the processes run (predict, and a text model's aligner child)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
     table = Table(title=f"tfemo.predict on a {args.seconds / 60:.0f} min file "
-                        f"({args.rate} Hz, {args.channels} ch), one core")
-    for column in ("peak RSS (MB)", "below 1 GB", "wall seconds"):
+                        f"({args.rate} Hz, {args.channels} ch), {args.model} model, one core")
+    for column in ("peak RSS (MB)", "below 1 GB", "wall seconds", "outcome"):
         table.add_column(column, justify="right")
-    table.add_row(f"{peak_mb:.0f}", "yes" if peak_mb < 1024 else "NO", f"{seconds:.1f}")
+    outcome = "labelled" if result.returncode == 0 else (result.stderr.strip().splitlines()
+                                                         or ["failed"])[-1][:100]
+    table.add_row(f"{peak_mb:.0f}", "yes" if peak_mb < 1024 else "NO", f"{seconds:.1f}",
+                  outcome)
     Console().print(table)
 
 
@@ -116,6 +152,9 @@ def main() -> None:
                         default=Path("checkpoints/emodb-loso/conv1d-train/fold-01"))
     parser.add_argument("--memory", action="store_true",
                         help="measure the peak RSS of tfemo.predict on a long file instead")
+    parser.add_argument("--model", choices=("audio", "text"), default="audio",
+                        help="--memory: an audio model (conv1d on features) or a model that "
+                             "reads words (semantic_fusion; a transcript per file)")
     parser.add_argument("--rate", type=int, default=SAMPLE_RATE, help="--memory: sample rate")
     parser.add_argument("--channels", type=int, default=1, help="--memory: channels")
     parser.add_argument("--audio_dir", type=Path, default=here.parent / "shared/data/emodb/wav")

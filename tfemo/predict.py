@@ -24,6 +24,9 @@ from pathlib import Path
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
 from tfemo.inference.budget import add_budget_flags, budget_of
 
+LONGEST = 4 * 3600.0  # seconds of audio: long files are read and featurised block by block
+LONGEST_WITH_WORDS = 600.0  # a transcript is aligned to the whole file, held in memory
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Every flag, documented in --help."""
@@ -48,7 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "no class)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first file that cannot be used")
-    add_budget_flags(parser, max_seconds=4 * 3600.0)
+    add_budget_flags(parser, max_seconds=f"{LONGEST:g} s, or {LONGEST_WITH_WORDS:g} s for a "
+                                         "model that reads words (its file is aligned and "
+                                         "featurised whole)")
     parser.add_argument("--device", type=int, default=None,
                         help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU); "
                              "given, the device is printed (default: the CPU)")
@@ -82,14 +87,16 @@ def main(argv: list[str] | None = None) -> int:
                         "CSV lists with a path column")
     if args.chunk_seconds <= 0:
         raise UserError(f"--chunk_seconds {args.chunk_seconds}", "give a positive length")
-    budget = budget_of(args)
     if is_export(args.checkpoint) and args.steps != "latest":
         raise UserError(f"--steps {args.steps} with an export ({args.checkpoint})",
                         "an export holds one step; --steps picks a checkpoint of a train dir")
     predictor = Predictor(args.checkpoint, args.steps, alignment=args.alignment,
                           speech_check=args.speech_check,
                           chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)),
-                          alignment_seconds=budget.alignment_seconds)
+                          alignment_seconds=args.alignment_seconds)
+    if args.max_seconds is None:
+        args.max_seconds = LONGEST_WITH_WORDS if predictor.needs_transcripts else LONGEST
+    budget = budget_of(args)
     results, skipped = [], 0
     for request in requests:
         try:

@@ -64,13 +64,14 @@ class WorkBudget:
                              f"(--max_words_per_second)")
 
 
-def add_budget_flags(parser: argparse.ArgumentParser, max_seconds: float | None = None) -> None:
-    """The budget's flags (tfemo.serve and tfemo.predict); --max_seconds when given a default."""
+def add_budget_flags(parser: argparse.ArgumentParser, max_seconds: str | None = None) -> None:
+    """The budget's flags (tfemo.serve and tfemo.predict); --max_seconds (default None) when
+    `max_seconds` describes its default."""
     default = WorkBudget()
     if max_seconds is not None:
-        parser.add_argument("--max_seconds", type=float, default=max_seconds,
+        parser.add_argument("--max_seconds", type=float, default=None,
                             help="longest audio read, per file (from its header, before "
-                                 "decoding)")
+                                 f"decoding); default: {max_seconds}")
     parser.add_argument("--max_transcript_chars", type=int,
                         default=default.max_transcript_chars,
                         help="longest transcript, in characters")
