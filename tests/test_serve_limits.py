@@ -403,3 +403,15 @@ def test_work_stops_when_the_client_has_gone(live, tmp_path):
         time.sleep(0.5)
         log += _log(process)
     assert "the client has gone" in log
+
+
+@needs_ffmpeg
+def test_ffmpeg_files_read_block_by_block_equal_the_whole_file(clips, tmp_path):
+    from tfemo.audio.io import audio_blocks, load_audio, open_audio
+
+    path = _m4a(clips["long"], tmp_path / "long.m4a", "-ar", "44100", "-ac", "2")
+    assert open_audio(path).decoder == "ffmpeg" and open_audio(path).channels == 2
+    whole = load_audio(path)
+    blocks = np.concatenate(list(audio_blocks(path, block_frames=5000)))
+    assert len(whole) == len(blocks) and abs(len(whole) / 16000 - 3.1) < 0.1
+    assert np.abs(whole - blocks).max() < 1e-5
