@@ -79,7 +79,8 @@ def write_long_file(path: Path, seconds: float, rate: int, channels: int) -> Non
 
 def text_train_dir(folder: Path) -> Path:
     """A tiny semantic_fusion train dir (audio + 6-d word vectors) whose description points at a
-    6-d GloVe-style vectors file, so that it runs without spaCy's model."""
+    6-d GloVe-style vectors file, so that it runs without spaCy's model (and lists no feature
+    families: the records' stand-in family is not one predict computes)."""
     from tests.records_factory import write_synthetic_records
     from tests.serve_models import train_tiny
     from tfemo.records.description import DatasetDescription
@@ -93,6 +94,7 @@ def text_train_dir(folder: Path) -> Path:
                                + "\n" for word in TEXT_WORDS))
     description = DatasetDescription.read(train_dir / DESCRIPTION_COPY)
     description.extra["embeddings_option"] = str(vectors)
+    description.features = {}  # the model reads audio and words; "synthetic" is no family
     (train_dir / DESCRIPTION_COPY).unlink()
     description.write(train_dir / DESCRIPTION_COPY)
     return train_dir
@@ -128,7 +130,7 @@ def memory(args: argparse.Namespace) -> None:
         result = subprocess.run(
             [sys.executable, "-m", "tfemo.predict", target, "--checkpoint", str(checkpoint),
              "--output_dir", str(folder / "out"), "--chunk_seconds", str(args.chunk_seconds),
-             "--strict"], env=env, capture_output=True, text=True)
+             "--strict", *args.predict_args], env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started
     # the largest of the processes run (predict, and a text model's aligner child)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
@@ -155,6 +157,8 @@ def main() -> None:
     parser.add_argument("--model", choices=("audio", "text"), default="audio",
                         help="--memory: an audio model (conv1d on features) or a model that "
                              "reads words (semantic_fusion; a transcript per file)")
+    parser.add_argument("--predict_args", nargs=argparse.REMAINDER, default=[],
+                        help="--memory: further flags of tfemo.predict (last on the line)")
     parser.add_argument("--rate", type=int, default=SAMPLE_RATE, help="--memory: sample rate")
     parser.add_argument("--channels", type=int, default=1, help="--memory: channels")
     parser.add_argument("--audio_dir", type=Path, default=here.parent / "shared/data/emodb/wav")

@@ -26,7 +26,7 @@ class WorkBudget:
     audio, the longest word, and the seconds its forced alignment may run."""
 
     max_seconds: float = 600.0
-    max_transcript_chars: int = 20_000
+    max_transcript_chars: int = 40_000  # 10 minutes at 8 words/s of 8 characters
     max_words_per_second: float = 8.0  # fast speech is ~6 words/s
     max_word_chars: int = 64  # German compounds reach ~40 letters
     alignment_seconds: float = 60.0
