@@ -30,14 +30,15 @@ def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | N
         predict_portion,
     )
     from tfemo.records.description import DatasetDescription
-    from tfemo.training.estimator import restore_trained
+    from tfemo.training.restore import restore_train_dir
 
     train_dir = train_dir or args.checkpoint
     tfrecords = tfrecords or args.tfrecords
-    model, path, spec = restore_trained(train_dir, step)
+    restored = restore_train_dir(train_dir, step)
+    model, path = restored.model, restored.checkpoint
     description = DatasetDescription.read(tfrecords)
     files = predict_portion(model, tfrecords, args.portion, args.batch_size,
-                            speaker_normalise=spec["data"].get("speaker_normalise", False))
+                            speaker_normalise=restored.speaker_normalise)
     check_coverage(files, description, args.portion)
     label_names = tuple(description.label_names)
     number = step_of_checkpoint(path)
