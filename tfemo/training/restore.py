@@ -19,7 +19,7 @@ from tfemo.training.run_dir import (
     DESCRIPTION_COPY,
     MODEL_FILE,
     estimator_file,
-    fold_train_dirs,
+    not_a_train_dir,
     read_model_file,
     step_of_checkpoint,
 )
@@ -82,10 +82,7 @@ def restore_train_dir(train_dir: str | Path, steps: str | int = "latest",
     train_dir = Path(train_dir)
     saved = read_model_file(train_dir)
     if not (train_dir / DESCRIPTION_COPY).is_file():
-        folds = fold_train_dirs(train_dir)
-        hint = f" (it holds folds: pick one, e.g. {folds[0]})" if folds else ""
-        raise TfemoError(f"{train_dir}: no {DESCRIPTION_COPY}; not a train dir of "
-                         f"tfemo.train{hint}")
+        raise not_a_train_dir(train_dir, DESCRIPTION_COPY)
     name = saved["model"]
     _check_wanted(train_dir, name, wants)
     path = checkpoint_path(train_dir, steps)

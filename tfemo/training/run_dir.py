@@ -73,11 +73,16 @@ def read_model_file(train_dir: str | Path) -> dict:
     """The model name, config and data stream a run saved (a user error if it is missing)."""
     path = Path(train_dir) / MODEL_FILE
     if not path.is_file():
-        folds = fold_train_dirs(train_dir)
-        hint = f"; it holds folds: give one, e.g. {folds[0]}" if folds else ""
-        raise UserError(f"{train_dir}: no {MODEL_FILE}; not a train dir of tfemo.train",
-                        f"give the --train_dir tfemo.train wrote{hint}")
+        raise not_a_train_dir(train_dir, MODEL_FILE)
     return json.loads(path.read_text())
+
+
+def not_a_train_dir(train_dir: str | Path, missing: str) -> UserError:
+    """The user error for a folder without file `missing` of a train dir (folds: name one)."""
+    folds = fold_train_dirs(train_dir)
+    hint = f"; it holds folds: give one, e.g. {folds[0]}" if folds else ""
+    return UserError(f"{train_dir}: no {missing}; not a train dir of tfemo.train",
+                     f"give the --train_dir tfemo.train wrote{hint}")
 
 
 def fold_train_dirs(train_dir: str | Path) -> list[Path]:
