@@ -59,6 +59,7 @@ def test_a_missing_step_lists_the_steps_that_exist(records, tmp_path, capsys):
 
 def test_train_one_returns_what_it_did_and_prints_nothing(records, tmp_path, capsys):
     """The library returns a TrainResult and writes log_train.txt; printing is tfemo.train's."""
+    from tfemo.core.errors import TfemoError
     from tfemo.training.loop import train_one
     from tfemo.training.restore import restore_train_dir
 
@@ -81,6 +82,8 @@ def test_train_one_returns_what_it_did_and_prints_nothing(records, tmp_path, cap
         settings.model, 2, first.checkpoint)
     assert list(restored.description.label_names) == ["arousal", "valence"]
     assert not restored.speaker_normalise and restored.spec.predicts_labels
+    with pytest.raises(TfemoError, match="predicts labels and has no latents"):
+        restore_train_dir(tmp_path, wants="latents")
 
 
 def _has_gpu() -> bool:
