@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from tfemo.core.errors import UserError
-from tfemo.core.files import write_atomic
+from tfemo.core.storage import write_atomic
 
 MODEL_FILE = "model.json"
 RUN_CONFIG = "run.toml"
