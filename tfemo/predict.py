@@ -70,10 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.core.devices import select_device
     from tfemo.core.errors import InputError, UserError
     from tfemo.inference.budget import within_budget
-    from tfemo.inference.export import is_export
     from tfemo.inference.outputs import write_outputs
     from tfemo.inference.predictor import Predictor
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
+    from tfemo.training.exported import is_export
 
     console = command_console()
     device = select_device(-1 if args.device is None else args.device)

@@ -65,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from tfemo.core.devices import select_device
     from tfemo.core.errors import UserError
-    from tfemo.inference.export import is_export
     from tfemo.service.app import create_app
     from tfemo.service.auth import read_token
     from tfemo.service.config import ServiceConfig
     from tfemo.service.ports import check_port_free
+    from tfemo.training.exported import is_export
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port}", "give a TCP port from 1 to 65535")
