@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfemo.core import storage  # noqa: E402
 from tfemo.core.cli import report_user_errors  # noqa: E402
+from tfemo.core.config_file import add_config_flags, parse_with_config  # noqa: E402
 from tfemo.core.errors import CheckpointNotFoundError, UserError  # noqa: E402
 
 
@@ -52,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="--watch: seconds between looks for new checkpoints")
     parser.add_argument("--watch_timeout_secs", type=float, default=0,
                         help="--watch: stop after this long without a new checkpoint (0: never)")
-    return parser.parse_args(argv)
+    add_config_flags(parser)
+    return parse_with_config(parser, argv)
 
 
 def print_scores(scores: dict) -> None:
