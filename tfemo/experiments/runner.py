@@ -159,8 +159,9 @@ def run_experiment(experiment: Experiment, say: Callable[[str], None] = print) -
         seconds = time.time() - started
         _log_command(run, f"{line}  # exit {code}, {seconds:.1f} s")
         if code:
-            tail = run.log(step.name).read_text(errors="replace").splitlines()[-LOG_TAIL:]
-            say("\n".join(tail))
+            log = run.log(step.name)
+            if log.is_file():
+                say("\n".join(log.read_text(errors="replace").splitlines()[-LOG_TAIL:]))
             say(f"[{step.name}] failed with exit code {code}; its log: {run.log(step.name)}")
             return code
         _record(step, run, started, seconds)

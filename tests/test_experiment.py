@@ -1,0 +1,215 @@
+"""tfemo.experiment: experiment files checked up front, steps skipped when done and rerun when
+unfinished or changed, `--config` for eval and make_tfrecords, and the shipped experiment files
+run end to end (tests/test_experiment_runs.py)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tfemo import eval as eval_command
+from tfemo import experiment as experiment_command
+from tfemo.core.errors import UserError
+from tfemo.experiments import runner
+from tfemo.experiments.spec import EVERY_PORTION, experiment_text, load
+from tfemo.experiments.steps import plan
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+SHIPPED = sorted(p for p in CONFIGS.glob("*.toml") if "experiment" in tomllib.loads(p.read_text()))
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "recipe.toml").write_text('model = "logreg"\nlogreg_c = 0.5\n')
+    path = tmp_path / "exp.toml"
+    path.write_text(text)
+    return path
+
+
+BASE = """
+[experiment]
+output_dir = "{out}"
+[records]
+corpus = "demo"
+task = "categorical"
+[models.recipe]
+config = "recipe.toml"
+max_steps = 7
+[models.baseline]
+model = "svm"
+[calibration]
+[eval]
+batch_size = 2
+[final]
+model = "recipe"
+"""
+
+
+def test_the_shipped_experiment_files_load_and_reference_the_default_recipe(tmp_path):
+    assert {p.name for p in SHIPPED} >= {"demo.toml", "emodb.toml"}
+    recipe = tomllib.loads((CONFIGS / "emotion-default.toml").read_text())
+    for path in SHIPPED:
+        experiment = load(path)
+        models = {m.name: m for m in experiment.models}
+        assert models["recipe"].model == recipe["model"]
+        assert all(models["recipe"].values[k] == v for k, v in recipe.items())
+        assert models["baseline"].model == "svm" and experiment.baseline == "baseline"
+        assert experiment.final.values["train_portions"] == EVERY_PORTION
+        # the experiment as run is itself a valid experiment file with the same models
+        again = tmp_path / path.name
+        again.write_text(experiment_text(experiment))
+        assert [m.values for m in load(again).models] == [m.values for m in experiment.models]
+
+
+def test_model_settings_are_the_referenced_file_then_train_then_their_own(tmp_path):
+    path = _write(tmp_path, BASE.format(out=tmp_path) + "[train]\nlearning_rate = 0.01\n"
+                  "max_steps = 3\n")
+    experiment = load(path, ["models.baseline.svm_c=2.0"])
+    recipe, baseline = experiment.models
+    assert recipe.values == {"model": "logreg", "logreg_c": 0.5, "learning_rate": 0.01,
+                             "max_steps": 7}
+    assert baseline.values == {"model": "svm", "learning_rate": 0.01, "max_steps": 3,
+                               "svm_c": 2.0}
+    assert experiment.eval == {"portion": "test", "batch_size": 2}
+    assert experiment.calibration == {"portion": "devel"}
+
+
+@pytest.mark.parametrize("edit, words", [
+    ("[bogus]\nx = 1\n", ["unknown section [bogus]"]),
+    ("[models.recipe2]\nmodel = \"logreg\"\nsvm_c = 1.0\n",
+     ["[models.recipe2]", "'svm_c'", "option of model svm"]),
+    ("[train]\nstatistics = \"full\"\n", ["[train]", "'statistics'"]),
+    ("[models.x]\nmodel = \"svm\"\ntrain_dir = \"elsewhere\"\n",
+     ["[models.x]", "'train_dir'", "set by the experiment"]),
+    ("[models.x]\nmodel = \"nope\"\n", ["model 'nope' is not a model"]),
+    ("[models.x]\nmodel = \"svm\"\nmax_steps = \"many\"\n", ["[models.x]", "max_steps"]),
+])
+def test_a_bad_key_is_one_line_naming_the_file_section_and_key(tmp_path, edit, words):
+    path = _write(tmp_path, BASE.format(out=tmp_path) + edit)
+    with pytest.raises(UserError) as error:
+        load(path)
+    message = str(error.value)
+    assert "\n" not in message and str(path) in message
+    assert all(w in message for w in words), message
+
+
+def test_reserved_command_keys_and_a_final_model_that_is_not_listed_are_refused(tmp_path):
+    path = _write(tmp_path, BASE.format(out=tmp_path).replace('task = "categorical"',
+                                                              'output_dir = "x"'))
+    with pytest.raises(UserError, match=r"\[records\] key 'output_dir' is set by"):
+        load(path)
+    path = _write(tmp_path, BASE.format(out=tmp_path).replace('[final]\nmodel = "recipe"',
+                                                              '[final]\nmodel = "other"'))
+    with pytest.raises(UserError, match=r"\[final\] model 'other' is not a \[models\] entry"):
+        load(path)
+    assert experiment_command.main([str(path)]) == 2
+
+
+def test_the_steps_are_the_commands_in_order_with_the_run_folders_paths(tmp_path):
+    experiment = load(_write(tmp_path, BASE.format(out=tmp_path)))
+    steps = plan(experiment)
+    assert [s.name for s in steps] == [
+        "records", "train-recipe", "calibrate-recipe", "eval-recipe", "train-baseline",
+        "calibrate-baseline", "eval-baseline", "final-train"]
+    run = experiment.run
+    assert run.root == tmp_path / "exp"
+    train = steps[1]
+    assert train.argv(run)[:4] == ["-m", "tfemo.train", "--config",
+                                   str(run.config("train-recipe"))]
+    assert train.flags == ("--tfrecords", str(run.records), "--train_dir",
+                           str(run.train_dir("recipe")), "--device", "-1", "--verbose", "2")
+    assert tomllib.loads(steps[2].config_text()) == {"portion": "devel", "calibrate": True}
+    assert tomllib.loads(steps[3].config_text()) == {"portion": "test", "batch_size": 2}
+    # the final model trains on every portion: no speaker is left to calibrate it on
+    held_out = load(_write(tmp_path, BASE.format(out=tmp_path)
+                           + 'train_portions = "train"\n'))
+    assert [s.name for s in plan(held_out)][-2:] == ["final-train", "final-calibrate"]
+
+
+class Spy:
+    """In place of the subprocess: records each command run and fails where told to."""
+
+    def __init__(self, fail: str = "") -> None:
+        self.ran: list[str] = []
+        self.fail = fail
+
+    def __call__(self, step, run, extra=()):
+        if extra:
+            assert extra == ("--check_config",)
+            return 0
+        self.ran.append(step.name)
+        return 1 if step.name == self.fail else 0
+
+
+def test_a_rerun_runs_only_the_unfinished_and_the_changed_steps(tmp_path, monkeypatch):
+    path = _write(tmp_path, BASE.format(out=tmp_path))
+    spy = Spy(fail="eval-baseline")
+    monkeypatch.setattr(runner, "execute", spy)
+    assert runner.run_experiment(load(path), say=lambda _: None) == 1
+    everything = [s.name for s in plan(load(path))]
+    assert spy.ran == everything[:everything.index("eval-baseline") + 1]
+    run = load(path).run
+    assert not run.marker("eval-baseline").exists() and run.marker("train-baseline").exists()
+    marker = json.loads(run.marker("train-recipe").read_text())
+    assert marker["command"].startswith("python -m tfemo.train --config ")
+    assert set(marker["versions"]) >= {"tfemo", "tensorflow", "keras", "scikit-learn", "numpy"}
+
+    spy = Spy()  # after the failure (or a kill): the failed step and those after it
+    monkeypatch.setattr(runner, "execute", spy)
+    assert runner.run_experiment(load(path), say=lambda _: None) == 0
+    assert spy.ran == ["eval-baseline", "final-train"]
+
+    spy = Spy()  # all done: nothing runs
+    monkeypatch.setattr(runner, "execute", spy)
+    assert runner.run_experiment(load(path), say=lambda _: None) == 0
+    assert spy.ran == []
+
+    # a changed eval setting reruns the eval steps only; changed records rerun what reads them
+    assert runner.run_experiment(load(path, ["eval.batch_size=3"]), say=lambda _: None) == 0
+    assert spy.ran == ["eval-recipe", "eval-baseline"]
+    spy.ran.clear()
+    assert runner.run_experiment(load(path, ["eval.batch_size=3", "records.seed=4"]),
+                                 say=lambda _: None) == 0
+    assert spy.ran == everything
+    commands = run.commands_log.read_text().splitlines()
+    assert sum(1 for line in commands if not line.startswith("#")) == (
+        everything.index("eval-baseline") + 1) + 2 + 2 + len(everything)
+
+
+def test_eval_and_make_tfrecords_take_a_config_file_checked_by_flag_name(tmp_path, capsys):
+    config = tmp_path / "eval.toml"
+    config.write_text('portion = "test"\nbatch_size = 2\ncalibrate = true\n'
+                      'checkpoint = "somewhere"\n')
+    args = eval_command.parse_args(["--config", str(config), "--batch_size", "5"])
+    assert (args.portion, args.batch_size, args.calibrate) == ("test", 5, True)
+    assert args.checkpoint == Path("somewhere")
+    for text, words in [("bogus = 1\n", ["unknown key 'bogus'"]),
+                        ("batch_size = \"x\"\n", ["batch_size"]),
+                        ("calibrate = 1\n", ["calibrate must be true or false"])]:
+        config.write_text(text)
+        with pytest.raises(SystemExit) as stop:
+            eval_command.parse_args(["--config", str(config)])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert str(config) in err and all(w in err for w in words), err
+    config.write_text("batch_size = 3\n")
+    with pytest.raises(SystemExit) as stop:
+        eval_command.parse_args(["--config", str(config), "--check_config"])
+    assert stop.value.code == 0
+
+
+def test_make_tfrecords_reads_its_flags_from_a_config_file(tmp_path):
+    from tfemo import make_tfrecords
+
+    config = tmp_path / "records.toml"
+    config.write_text('corpus = "emodb"\nfeatures = "mfcc"\npartition = "loso"\nstrict = true\n'
+                      'embeddings = "none"\n')
+    args = make_tfrecords.parse_args(["--config", str(config), "--partition", "official"])
+    assert (args.corpus, args.features, args.partition, args.strict, args.embeddings) == (
+        "emodb", "mfcc", "official", True, "none")
+    config.write_text('corpus = "nope"\n')
+    with pytest.raises(SystemExit) as stop:
+        make_tfrecords.parse_args(["--config", str(config)])
+    assert stop.value.code == 2
