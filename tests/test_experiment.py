@@ -8,12 +8,14 @@ import json
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tfemo import eval as eval_command
 from tfemo import experiment as experiment_command
 from tfemo.core.errors import UserError
 from tfemo.experiments import runner
+from tfemo.experiments.layout import RunFolder
 from tfemo.experiments.spec import EVERY_PORTION, experiment_text, load
 from tfemo.experiments.steps import plan
 
@@ -213,3 +215,67 @@ def test_make_tfrecords_reads_its_flags_from_a_config_file(tmp_path):
     with pytest.raises(SystemExit) as stop:
         make_tfrecords.parse_args(["--config", str(config)])
     assert stop.value.code == 2
+
+
+def _continuous_run(root: Path) -> RunFolder:
+    """A run folder of two regressors over 2 folds, its result files written by tfemo's own
+    result writer from made-up predictions (no model runs)."""
+    from tfemo.evaluation.portion import FilePrediction, continuous_scores
+    from tfemo.evaluation.results import write_results
+    from tfemo.training.run_dir import eval_stem
+
+    run = RunFolder(root)
+    root.mkdir(parents=True)
+    run.experiment_file.write_text('[experiment]\nname = "traces"\nbaseline = "b"\n'
+                                   '[models.a]\nmodel = "gru_regressor"\n'
+                                   '[models.b]\nmodel = "semantic_fusion"\n'
+                                   '[eval]\nportion = "test"\n')
+    names = ("arousal", "valence")
+    rng = np.random.default_rng(0)
+    for fold, speaker, other in (("fold-01", "s1", "s2"), ("fold-02", "s2", "s1")):
+        (run.records / fold).mkdir(parents=True)
+        (run.records / fold / "description.json").write_text(json.dumps({
+            "corpus": "made-up", "task": "continuous", "label_names": list(names),
+            "features": [], "portions": {
+                "train": {"examples": 7, "speakers": ["s0", other], "seconds": 105.0},
+                "test": {"examples": 3, "speakers": [speaker], "seconds": 45.0}}}))
+    for model, noise in (("a", 0.3), ("b", 1.0)):
+        pooled = []
+        for fold, speaker in (("fold-01", "s1"), ("fold-02", "s2")):
+            files = []
+            for n in range(3):
+                labels = rng.standard_normal((50 + n, 2))
+                files.append(FilePrediction(f"{speaker}-{n}", speaker, 50 + n,
+                                            labels + noise * rng.standard_normal(labels.shape),
+                                            labels))
+            scores = continuous_scores(files, names) | {"step": 5, "portion": "test"}
+            write_results(eval_stem(run.train_dir(model) / fold, "test", 5), scores, files,
+                          names)
+            pooled += files
+        scores = continuous_scores(pooled, names) | {"step": "5", "portion": "test", "folds": 2}
+        write_results(eval_stem(run.train_dir(model), "test", "5", pooled=True), scores, pooled,
+                      names)
+    return run
+
+
+def test_the_report_of_a_continuous_run_shows_ccc_pooled_per_fold_and_per_file(tmp_path):
+    run = _continuous_run(tmp_path / "run")
+    assert experiment_command.main(["--report", str(run.root)]) == 0
+    report = run.report_md.read_text()
+    for model in ("a", "b"):
+        pooled = json.loads((run.train_dir(model) / "eval-test-5-pooled.json").read_text())
+        folds = [json.loads((run.train_dir(model) / f / "eval-test-5.json").read_text())
+                 for f in ("fold-01", "fold-02")]
+        for name in ("arousal", "valence"):
+            values = [f["dimensions"][name]["ccc"] for f in folds]
+            row = (f"| {model} | {'gru_regressor' if model == 'a' else 'semantic_fusion'} | "
+                   f"{name} | {pooled['dimensions'][name]['ccc']:.3f} | "
+                   f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f} | "
+                   f"{pooled['dimensions'][name]['mean_file_ccc']:.3f} |")
+            assert row in report, row
+    assert (run.figures / "file-ccc.png").is_file()
+    assert "| made-up | 3 | 10 | 2.5 |" in report  # speakers, items, minutes
+    html = run.report_html.read_text()
+    assert html.count("data:image/png;base64,") == 1 and "http" not in html
+    with pytest.raises(UserError, match="not an experiment's run folder"):
+        runner.ensure_run_folder(tmp_path)
