@@ -62,9 +62,8 @@ def _die_with_parent() -> None:
 
 
 def _environment() -> dict[str, str]:
-    """The steps' environment: unbuffered output, quiet TensorFlow, full-width tables."""
+    """The steps' environment: unbuffered output, full-width tables."""
     env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("COLUMNS", "160")
     return env
