@@ -108,9 +108,11 @@ def test_the_demo_experiment_resumes_after_a_kill_and_reports_its_result_files(d
     assert experiment_command.main(argv) == 0
     assert _logged_commands(run) == logged
     assert run.report_html.read_bytes() == html
-    run.report_md.unlink()
-    assert experiment_command.main(["--report", str(run.root)]) == 0
-    assert run.report_md.read_bytes() == markdown
+    for rebuild in (["--report", str(run.root)], [*argv, "--report_only"]):
+        run.report_md.unlink()
+        assert experiment_command.main(rebuild) == 0
+        assert run.report_md.read_bytes() == markdown
+    assert _logged_commands(run) == logged
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(),
