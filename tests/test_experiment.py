@@ -220,8 +220,10 @@ def test_make_tfrecords_reads_its_flags_from_a_config_file(tmp_path):
 def _continuous_run(root: Path) -> RunFolder:
     """A run folder of two regressors over 2 folds, its result files written by tfemo's own
     result writer from made-up predictions (no model runs)."""
+    from tfemo.core.reports import write_csv
     from tfemo.evaluation.portion import FilePrediction, continuous_scores
     from tfemo.evaluation.results import write_results
+    from tfemo.experiments.traces import trace_table
     from tfemo.training.run_dir import eval_stem
 
     run = RunFolder(root)
@@ -248,6 +250,9 @@ def _continuous_run(root: Path) -> RunFolder:
                 files.append(FilePrediction(f"{speaker}-{n}", speaker, 50 + n,
                                             labels + noise * rng.standard_normal(labels.shape),
                                             labels))
+            for file in files:
+                write_csv(trace_table(file, list(names), 0.04),
+                          run.traces(model) / f"{file.id}.csv")
             scores = continuous_scores(files, names) | {"step": 5, "portion": "test"}
             write_results(eval_stem(run.train_dir(model) / fold, "test", 5), scores, files,
                           names)
@@ -273,9 +278,9 @@ def test_the_report_of_a_continuous_run_shows_ccc_pooled_per_fold_and_per_file(t
                    f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f} | "
                    f"{pooled['dimensions'][name]['mean_file_ccc']:.3f} |")
             assert row in report, row
-    assert (run.figures / "file-ccc.png").is_file()
+    assert (run.figures / "file-ccc.png").is_file() and (run.figures / "traces.png").is_file()
     assert "| made-up | 3 | 10 | 2.5 |" in report  # speakers, items, minutes
     html = run.report_html.read_text()
-    assert html.count("data:image/png;base64,") == 1 and "http" not in html
+    assert html.count("data:image/png;base64,") == 2 and "http" not in html
     with pytest.raises(UserError, match="not an experiment's run folder"):
         runner.ensure_run_folder(tmp_path)

@@ -9,7 +9,8 @@ folder (<output_dir>/<name>): records, train dirs per model, logs, the command l
 commands.log, and a report (report.md, and report.html with its figures inlined). A step that
 finished is skipped on a rerun; after a kill, only the unfinished step runs again (and resumes
 what its command had finished). `--report RUN_DIR` rebuilds the report from the run folder's
-result files without running anything.
+result files without running anything; `--traces RUN_DIR` is the step that writes a
+continuous run's per-frame traces for it.
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="only rebuild the report of this run folder from its result files")
     parser.add_argument("--report_only", action="store_true",
                         help="only rebuild the report of the experiment file's run folder")
+    parser.add_argument("--traces", type=Path, metavar="RUN_DIR", default=None,
+                        help="write the per-frame predictions and gold standard of every "
+                             "scored file of a continuous run to RUN_DIR/traces/<model>/ (the "
+                             "runner's traces step)")
     args = parser.parse_args(argv)
-    if args.report is None and args.experiment is None:
+    if args.report is None and args.traces is None and args.experiment is None:
         parser.error("give an experiment file, or --report RUN_DIR")
     return args
 
@@ -51,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.experiments.runner import ensure_run_folder, run_experiment
     from tfemo.experiments.spec import load
 
+    if args.traces is not None:
+        from tfemo.experiments.traces import write_traces
+
+        written = write_traces(ensure_run_folder(args.traces))
+        print("traces: " + ", ".join(f"{model} {n} files" for model, n in written.items()),
+              flush=True)
+        return 0
     if args.report is not None:
         run = ensure_run_folder(args.report)
     else:

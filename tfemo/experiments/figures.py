@@ -82,3 +82,30 @@ def file_ccc_figure(values: Mapping[str, Mapping[str, Sequence[float]]], title: 
         axes.axhline(0.0, color="grey", linewidth=0.5)
     figure.suptitle(title, fontsize=11)
     return figure
+
+
+def traces_figure(traces: Mapping[str, Mapping[str, object]], dimensions: Sequence[str],
+                  title: str) -> Figure:
+    """Gold standard and each model's prediction over time: one row per file, one column per
+    dimension; `traces[file id][model]` is a table with time, <dim>_gold, <dim>_predicted."""
+    files = list(traces)
+    figure = Figure(figsize=(max(6.0, 5.0 * len(dimensions)), 2.6 * len(files) + 0.6),
+                    layout="constrained")
+    for row, file_id in enumerate(files):
+        tables = traces[file_id]
+        for column, dimension in enumerate(dimensions):
+            axes = figure.add_subplot(len(files), len(dimensions),
+                                      row * len(dimensions) + column + 1)
+            first = next(iter(tables.values()))
+            axes.plot(first["time"], first[f"{dimension}_gold"], color="black", linewidth=1.5,
+                      label="gold standard")
+            for n, (model, table) in enumerate(tables.items()):
+                axes.plot(table["time"], table[f"{dimension}_predicted"], linewidth=1,
+                          color=COLOURS[n % len(COLOURS)], label=model)
+            axes.set_title(f"{file_id}: {dimension}", fontsize=10)
+            axes.set_xlabel("time (s)")
+            axes.set_ylabel(dimension)
+            if row == 0 and column == 0:
+                axes.legend(fontsize=8)
+    figure.suptitle(title, fontsize=11)
+    return figure

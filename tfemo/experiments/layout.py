@@ -6,6 +6,7 @@
 <run>/records/               make_tfrecords output (fold-NN/ for folds)
 <run>/train/<model>/         one train dir per [models] entry (fold-NN/ inside for folds)
 <run>/final/                 the final model's train dir
+<run>/traces/<model>/<id>.csv  continuous tasks: gold and predicted per frame of each scored file
 <run>/logs/<step>.log        each step's output
 <run>/commands.log           every command line run, in order, with its exit code
 <run>/steps/<step>.json      the done-marker of a finished step (written last, atomically)
@@ -64,6 +65,9 @@ class RunFolder:
 
     def train_dir(self, model: str) -> Path:
         return self.root / "train" / model
+
+    def traces(self, model: str) -> Path:
+        return self.root / "traces" / model
 
     def config(self, step: str) -> Path:
         return self.root / "configs" / f"{step}.toml"

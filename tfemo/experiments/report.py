@@ -3,8 +3,9 @@
 A pure function of the run folder's result files (tfemo/experiments/results.py reads them):
 rebuilding it runs nothing. Sections: the data (per corpus, portion, speaker and class), the
 scores per fold and pooled with mean +- sd over folds and every model beside the baseline,
-confusion matrices, reliability before and after calibration, UAR per speaker (CCC per file
-for continuous tasks), the final model, and the exact commands and versions behind it.
+confusion matrices, reliability before and after calibration, UAR per speaker (for continuous
+tasks: CCC per file and traces against the gold standard), the final model, and the exact
+commands and versions behind it.
 The HTML inlines every figure as a base64 PNG: no external request of any kind.
 """
 
@@ -18,12 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from tfemo.core.files import write_atomic
 from tfemo.core.reports import confusion_figure
-from tfemo.experiments.figures import file_ccc_figure, reliability_figure, speaker_figure
+from tfemo.experiments.figures import (
+    file_ccc_figure,
+    reliability_figure,
+    speaker_figure,
+    traces_figure,
+)
 from tfemo.experiments.layout import RunFolder
 from tfemo.experiments.results import (
     RunResults,
@@ -39,6 +46,7 @@ table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #bbb;paddin
 text-align:right}th{background:#eee}td:first-child{text-align:left}
 pre{background:#f5f5f5;padding:0.5em;overflow-x:auto;white-space:pre-wrap}
 img{max-width:100%;display:block;margin:0.5em 0}"""
+TRACE_FILES = 2  # files of the scored portion whose traces are drawn
 
 
 @dataclass
@@ -272,8 +280,18 @@ def _continuous(document: Document, results: RunResults) -> None:
               for n in names}
     document.figure("file-ccc", file_ccc_figure(values, f"CCC per {results.portion} file"),
                     "CCC per file")
-    document.text("Traces against the gold standard are not drawn: tfemo.eval's result files "
-                  "keep per-file scores, not per-frame predictions.")
+    traces = {}
+    for model in results.models:
+        for path in sorted(results.run.traces(model.name).glob("*.csv"))[:TRACE_FILES]:
+            traces.setdefault(path.stem, {})[model.name] = pd.read_csv(path)
+    traces = {k: v for k, v in traces.items() if len(v) == len(results.models)}
+    if not traces:
+        document.text("No traces in the run folder (the traces step has not run).")
+        return
+    document.heading(2, "Traces against the gold standard")
+    document.figure("traces", traces_figure(traces, names, f"the first {len(traces)} "
+                                            f"{results.portion} files"),
+                    "predicted and gold traces")
 
 
 def _final(document: Document, results: RunResults) -> None:

@@ -88,8 +88,9 @@ def execute(step: Step, run: RunFolder, extra: tuple[str, ...] = ()) -> int:
 
 
 def write_config(step: Step, run: RunFolder) -> None:
-    """The step's --config file (atomically)."""
-    write_atomic(run.config(step.name), step.config_text())
+    """The step's --config file (atomically), if it has one."""
+    if step.values is not None:
+        write_atomic(run.config(step.name), step.config_text())
 
 
 def is_done(step: Step, run: RunFolder) -> bool:

@@ -1,10 +1,11 @@
 """An experiment as the command lines that run it, in order, each with the steps it needs.
 
 records -> per model: train, calibrate (the [calibration] portion, temperature saved in the
-train dir), eval (the [eval] portion, pooled over folds) -> the final model: train on every
-portion of the first fold's (or the only) records, and calibrate when a portion is left out.
-Every step reads its settings from `<run>/configs/<step>.toml` through the command's own
-`--config`; the flags after it are the run folder's paths.
+train dir), eval (the [eval] portion, pooled over folds) -> for continuous records, the traces
+of the scored files -> the final model: train on every portion of the first fold's (or the
+only) records, and calibrate when a portion is left out. Every step reads its settings from
+`<run>/configs/<step>.toml` through the command's own `--config`; the flags after it are the
+run folder's paths.
 """
 
 from __future__ import annotations
@@ -30,19 +31,21 @@ class Step:
 
     name: str
     command: str
-    values: dict[str, Any]
+    values: dict[str, Any] | None
     flags: tuple[str, ...]
     needs: tuple[str, ...] = ()
 
     def config_text(self) -> str:
-        """The step's --config file."""
+        """The step's --config file ("" for a step without one)."""
+        if self.values is None:
+            return ""
         return "\n".join(toml_lines(self.values, f"tfemo.{self.command} --config of step "
                                                  f"{self.name}")) + "\n"
 
     def argv(self, run: RunFolder) -> list[str]:
-        """The command line after `python`: -m tfemo.<command> --config FILE FLAGS."""
-        return ["-m", MODULE.format(command=self.command), "--config",
-                str(run.config(self.name)), *self.flags]
+        """The command line after `python`: -m tfemo.<command> [--config FILE] FLAGS."""
+        config = [] if self.values is None else ["--config", str(run.config(self.name))]
+        return ["-m", MODULE.format(command=self.command), *config, *self.flags]
 
     def digest(self, run: RunFolder) -> str:
         """What makes this step's result: its command line and its config text."""
@@ -54,6 +57,14 @@ def records_of(run: RunFolder) -> Path:
     """The records the final model trains on: the first fold's, or the only ones."""
     folds = sorted(run.records.glob("fold-*"))
     return folds[0] if folds else run.records
+
+
+def records_task(records: Path | None) -> str:
+    """The task of the records made so far ("" before the records step is done)."""
+    path = records / "description.json" if records is not None else None
+    if path is None or not path.is_file():
+        return ""
+    return str(json.loads(path.read_text()).get("task", ""))
 
 
 def _train(name: str, plan: ModelPlan, records: Path, train_dir: Path, device: int,
@@ -73,7 +84,8 @@ def _eval(name: str, values: dict[str, Any], records: Path, train_dir: Path, dev
 
 def plan(experiment: Experiment, final_records: Path | None = None) -> list[Step]:
     """Every step of `experiment` in order. `final_records` is where the final model's
-    records are (known once the records exist; default: the records folder itself)."""
+    records are (known once the records exist: `records_of`; default: the records folder);
+    their task adds the traces step of a continuous experiment."""
     run, device = experiment.run, experiment.options.device
     steps = [Step("records", "make_tfrecords", experiment.records,
                   ("--output_dir", str(run.records)))]
@@ -88,6 +100,9 @@ def plan(experiment: Experiment, final_records: Path | None = None) -> list[Step
             needs += (f"calibrate-{model.name}",)
         steps.append(_eval(f"eval-{model.name}", experiment.eval, run.records, train_dir,
                            device, needs))
+    if records_task(final_records) == "continuous":
+        steps.append(Step("traces", "experiment", None, ("--traces", str(run.root)),
+                          tuple(f"eval-{model.name}" for model in experiment.models)))
     final = experiment.final
     if final is not None:
         records = final_records or run.records
