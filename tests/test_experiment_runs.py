@@ -55,12 +55,17 @@ def _logged_commands(run: RunFolder) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> tuple[Path, list[str]]:
+def tiny_demo(tmp_path_factory) -> Path:
+    """The tiny demo corpus: one speaker per portion, 12 utterances and a session each."""
+    return ensure_demo_corpus(TINY_CONFIG, tmp_path_factory.mktemp("demo") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, tiny_demo) -> tuple[Path, list[str]]:
     """The demo experiment on the tiny demo corpus, SIGKILLed after its first model trained,
     then run again to the end."""
     base = tmp_path_factory.mktemp("demo-experiment")
-    corpus = ensure_demo_corpus(TINY_CONFIG, base / "tiny")
-    overrides = [f"records.data_dir={corpus}", "records.folds=3", "records.workers=1",
+    overrides = [f"records.data_dir={tiny_demo}", "records.folds=3", "records.workers=1",
                  f"experiment.output_dir={base / 'runs'}"]
     argv = [str(CONFIGS / "demo.toml"), *(a for o in overrides for a in ("--set", o))]
     run = load(CONFIGS / "demo.toml", overrides).run
@@ -176,3 +181,31 @@ def test_the_emodb_experiment_runs_on_a_fake_emodb_tree(tmp_path):
     assert "| emodb | 4 | 56 |" in report
     assert (run.final / "model.json").is_file()
     assert len(re.findall(r"!\[", report)) == 5
+
+
+def test_the_continuous_demo_experiment_scores_and_draws_traces(tmp_path, tiny_demo):
+    overrides = [f"records.data_dir={tiny_demo}", "records.workers=1", "train.max_steps=2",
+                 "train.batch_size=2", "train.sequence_length=20", "models.fusion.hidden=8",
+                 "models.audio.hidden=8", f"experiment.output_dir={tmp_path / 'runs'}"]
+    argv = [str(CONFIGS / "demo-continuous.toml"),
+            *(a for o in overrides for a in ("--set", o))]
+    assert experiment_command.main(argv) == 0
+    run = load(CONFIGS / "demo-continuous.toml", overrides).run
+    assert [s.name for s in plan(load(CONFIGS / "demo-continuous.toml", overrides),
+                                 records_of(run))] == [
+        "records", "train-fusion", "eval-fusion", "train-audio", "eval-audio", "traces",
+        "final-train"]
+    report = run.report_md.read_text()
+    for model in ("fusion", "audio"):
+        scores = json.loads((run.train_dir(model) / "eval-test-2.json").read_text())
+        files = (run.train_dir(model) / "eval-test-2.csv").read_text().splitlines()[1:]
+        assert scores["files"] == len(files) == 1
+        file_id, _, frames = files[0].split(",")[:3]
+        trace = (run.traces(model) / f"{file_id}.csv").read_text().splitlines()
+        assert trace[0] == ("time,arousal_gold,arousal_predicted,valence_gold,"
+                            "valence_predicted")
+        assert len(trace) - 1 == int(frames) == scores["frames"]
+        assert f"{scores['dimensions']['arousal']['ccc']:.3f}" in report
+    assert (run.figures / "traces.png").is_file() and (run.figures / "file-ccc.png").is_file()
+    assert run.report_html.read_text().count("data:image/png;base64,") == 2
+    assert (run.final / "model.json").is_file()
