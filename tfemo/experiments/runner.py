@@ -102,7 +102,7 @@ def is_done(step: Step, run: RunFolder) -> bool:
     return marker.get("digest") == step.digest(run)
 
 
-def check(steps: list[Step], run: RunFolder, say: Callable[[str], None]) -> None:
+def check(steps: list[Step], run: RunFolder) -> None:
     """Every step that will run and whose command checks its --config: checked by it now, so
     a bad key stops the experiment before anything runs."""
     for step in steps:
@@ -136,7 +136,7 @@ def run_experiment(experiment: Experiment, say: Callable[[str], None] = print) -
     run = experiment.run
     run.root.mkdir(parents=True, exist_ok=True)
     write_atomic(run.experiment_file, experiment_text(experiment))
-    check(plan(experiment), run, say)
+    check(plan(experiment), run)
     _log_command(run, f"# {time.strftime('%Y-%m-%d %H:%M:%S')} {experiment.path} "
                       f"(python = {sys.executable})")
     ran: set[str] = set()
