@@ -286,3 +286,15 @@ def test_the_report_of_a_continuous_run_shows_ccc_pooled_per_fold_and_per_file(t
     assert html.count("data:image/png;base64,") == 2 and "http" not in html
     with pytest.raises(UserError, match="not an experiment's run folder"):
         runner.ensure_run_folder(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_bad_records_or_eval_key_stops_the_experiment_before_any_step_runs(tmp_path, capsys):
+    for section, key in (("records", "featurs"), ("eval", "batch_sise")):
+        path = _write(tmp_path, BASE.format(out=tmp_path).replace(
+            f"[{section}]\n", f"[{section}]\n{key} = \"x\"\n"))
+        assert experiment_command.main([str(path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"unknown key '{key}'" in err[0], err
+        run = load(path).run
+        assert not run.commands_log.exists() and not any(run.markers.glob("*.json"))
