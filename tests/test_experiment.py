@@ -295,6 +295,7 @@ def test_a_bad_records_or_eval_key_stops_the_experiment_before_any_step_runs(tmp
             f"[{section}]\n", f"[{section}]\n{key} = \"x\"\n"))
         assert experiment_command.main([str(path)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and f"unknown key '{key}'" in err[0], err
+        assert len(err) == 1 and err[0].startswith(f"error: {path}: [{section}] unknown key "
+                                                   f"'{key}'"), err
         run = load(path).run
         assert not run.commands_log.exists() and not any(run.markers.glob("*.json"))

@@ -102,9 +102,10 @@ def is_done(step: Step, run: RunFolder) -> bool:
     return marker.get("digest") == step.digest(run)
 
 
-def check(steps: list[Step], run: RunFolder) -> None:
+def check(steps: list[Step], run: RunFolder, source: Path) -> None:
     """Every step that will run and whose command checks its --config: checked by it now, so
-    a bad key stops the experiment before anything runs."""
+    a bad key stops the experiment (one line naming `source` and the section) before anything
+    runs."""
     for step in steps:
         if step.command not in CHECKED or is_done(step, run):
             continue
@@ -114,8 +115,10 @@ def check(steps: list[Step], run: RunFolder) -> None:
             lines = run.log(step.name).read_text(errors="replace").strip().splitlines()
             errors = [line for line in lines if line.startswith("error:")]
             detail = errors[-1].removeprefix("error: ") if errors else lines[-1] if lines else ""
-            raise UserError(f"step {step.name}: {detail}",
-                            f"fix {step.command}'s section of the experiment file")
+            detail = detail.removeprefix(f"{run.config(step.name)}: ")
+            raise UserError(f"{source}: [{step.section}] {detail}",
+                            f"step {step.name} runs tfemo.{step.command}; its log: "
+                            f"{run.log(step.name)}")
 
 
 def _record(step: Step, run: RunFolder, started: float, seconds: float) -> None:
@@ -136,7 +139,7 @@ def run_experiment(experiment: Experiment, say: Callable[[str], None] = print) -
     run = experiment.run
     run.root.mkdir(parents=True, exist_ok=True)
     write_atomic(run.experiment_file, experiment_text(experiment))
-    check(plan(experiment), run)
+    check(plan(experiment), run, experiment.path)
     _log_command(run, f"# {time.strftime('%Y-%m-%d %H:%M:%S')} {experiment.path} "
                       f"(python = {sys.executable})")
     ran: set[str] = set()

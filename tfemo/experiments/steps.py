@@ -34,6 +34,7 @@ class Step:
     values: dict[str, Any] | None
     flags: tuple[str, ...]
     needs: tuple[str, ...] = ()
+    section: str = ""  # the experiment file's section the values come from
 
     def config_text(self) -> str:
         """The step's --config file ("" for a step without one)."""
@@ -68,10 +69,10 @@ def records_task(records: Path | None) -> str:
 
 
 def _train(name: str, plan: ModelPlan, records: Path, train_dir: Path, device: int,
-           needs: tuple[str, ...]) -> Step:
+           needs: tuple[str, ...], section: str) -> Step:
     return Step(name, "train", plan.values,
                 ("--tfrecords", str(records), "--train_dir", str(train_dir),
-                 "--device", str(device), "--verbose", "2"), needs)
+                 "--device", str(device), "--verbose", "2"), needs, section)
 
 
 def _eval(name: str, values: dict[str, Any], records: Path, train_dir: Path, device: int,
@@ -79,7 +80,7 @@ def _eval(name: str, values: dict[str, Any], records: Path, train_dir: Path, dev
     values = {**values, "calibrate": True} if calibrate else dict(values)
     return Step(name, "eval", values,
                 ("--tfrecords", str(records), "--checkpoint", str(train_dir),
-                 "--device", str(device)), needs)
+                 "--device", str(device)), needs, "calibration" if calibrate else "eval")
 
 
 def plan(experiment: Experiment, final_records: Path | None = None) -> list[Step]:
@@ -88,11 +89,11 @@ def plan(experiment: Experiment, final_records: Path | None = None) -> list[Step
     their task adds the traces step of a continuous experiment."""
     run, device = experiment.run, experiment.options.device
     steps = [Step("records", "make_tfrecords", experiment.records,
-                  ("--output_dir", str(run.records)))]
+                  ("--output_dir", str(run.records)), (), "records")]
     for model in experiment.models:
         train_dir = run.train_dir(model.name)
         steps.append(_train(f"train-{model.name}", model, run.records, train_dir, device,
-                            ("records",)))
+                            ("records",), f"models.{model.name}"))
         needs = (f"train-{model.name}",)
         if experiment.calibration is not None:
             steps.append(_eval(f"calibrate-{model.name}", experiment.calibration, run.records,
@@ -106,7 +107,8 @@ def plan(experiment: Experiment, final_records: Path | None = None) -> list[Step
     final = experiment.final
     if final is not None:
         records = final_records or run.records
-        steps.append(_train("final-train", final, records, run.final, device, ("records",)))
+        steps.append(_train("final-train", final, records, run.final, device, ("records",),
+                            "final"))
         portions = set(final.values.get("train_portions", "train").split("+"))
         calibration = experiment.calibration
         if calibration is not None and calibration["portion"] not in portions:
