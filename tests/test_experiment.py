@@ -160,6 +160,11 @@ def test_a_rerun_runs_only_the_unfinished_and_the_changed_steps(tmp_path, monkey
     assert marker["command"].startswith("python -m tfemo.train --config ")
     assert set(marker["versions"]) >= {"tfemo", "tensorflow", "keras", "scikit-learn", "numpy"}
 
+    # the report of a run without result files yet says so, and lists the finished steps
+    experiment_command.main(["--report", str(run.root)])
+    report = run.report_md.read_text()
+    assert "No model has been scored yet." in report and marker["command"] in report
+
     spy = Spy()  # after the failure (or a kill): the failed step and those after it
     monkeypatch.setattr(runner, "execute", spy)
     assert runner.run_experiment(load(path), say=lambda _: None) == 0

@@ -45,8 +45,9 @@ def reliability_figure(probabilities: np.ndarray, labels: np.ndarray,
 
 
 def speaker_figure(scores: Mapping[str, Mapping[str, float]], title: str,
-                   ylabel: str = "UAR") -> Figure:
-    """One group of bars per speaker, one bar per model: `scores[model][speaker]`."""
+                   chance: float | None = None, ylabel: str = "UAR") -> Figure:
+    """One group of bars per speaker, one bar per model: `scores[model][speaker]`; a dotted
+    line at `chance`."""
     models = list(scores)
     speakers = sorted({s for per in scores.values() for s in per})
     width = 0.8 / max(len(models), 1)
@@ -58,6 +59,8 @@ def speaker_figure(scores: Mapping[str, Mapping[str, float]], title: str,
         values = [scores[model].get(s, np.nan) for s in speakers]
         axes.bar(x + (n - (len(models) - 1) / 2) * width, values, width=width, label=model,
                  color=COLOURS[n % len(COLOURS)])
+    if chance is not None:
+        axes.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.2f})")
     axes.set_xticks(x, speakers, rotation=45 if len(speakers) > 8 else 0, ha="right"
                     if len(speakers) > 8 else "center")
     axes.set_xlabel("test speaker")

@@ -264,7 +264,8 @@ def _classes(document: Document, results: RunResults) -> None:
                         f"reliability diagram of {result.name}")
     document.heading(2, "UAR per speaker")
     per_model = {m.name: speaker_uar(m.files) for m in results.models}
-    document.figure("speakers", speaker_figure(per_model, "UAR per test speaker"),
+    chance = 1.0 / len(results.models[0].overall["classes"])
+    document.figure("speakers", speaker_figure(per_model, "UAR per test speaker", chance),
                     "UAR per speaker and model")
     speakers = sorted({s for per in per_model.values() for s in per})
     document.table(["speaker", *per_model],
