@@ -39,7 +39,8 @@ def reliability_figure(probabilities: np.ndarray, labels: np.ndarray,
         axes.set_xlabel("confidence (top-class probability)")
         axes.set_ylabel("accuracy")
         axes.set_title(f"{name}: ECE {ece(p, labels):.3f}", fontsize=10)
-        axes.legend(loc="upper left", fontsize=8)
+    handles, names = axes.get_legend_handles_labels()
+    figure.legend(handles, names, loc="outside lower center", ncols=2, fontsize=8)
     figure.suptitle(title, fontsize=11)
     return figure
 
