@@ -12,7 +12,6 @@ changed, or one whose input step ran again, runs again.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import json
 import os
@@ -55,10 +54,22 @@ def command_line(step: Step, run: RunFolder) -> str:
     return shlex.join(["python", *step.argv(run)])
 
 
+def _libc_prctl():
+    """prctl(2) of the C library, looked up once in the runner (Linux; None elsewhere)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
-    """In the child: be killed when the runner dies (Linux), so no orphan writes on."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    """In the child, before exec: be killed when the runner dies, so no orphan writes on.
+    Only calls the function looked up before the fork (no library loading after it)."""
+    _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _environment() -> dict[str, str]:
@@ -78,7 +89,8 @@ def execute(step: Step, run: RunFolder, extra: tuple[str, ...] = ()) -> int:
         log.write(f"\n### {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(argv)}\n".encode())
         log.flush()
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                   env=_environment(), preexec_fn=_die_with_parent)
+                                   env=_environment(),
+                                   preexec_fn=_die_with_parent if _PRCTL else None)
         try:
             return process.wait()
         except BaseException:  # Ctrl-C or a kill of the runner: stop the step too
