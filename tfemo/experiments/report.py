@@ -23,8 +23,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from tfemo.core.files import write_atomic
 from tfemo.core.reports import confusion_figure
+from tfemo.core.storage import write_atomic
 from tfemo.experiments.figures import (
     file_ccc_figure,
     reliability_figure,

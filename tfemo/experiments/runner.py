@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from tfemo.core.errors import UserError
-from tfemo.core.files import write_atomic
+from tfemo.core.storage import write_atomic
 from tfemo.experiments.layout import RunFolder
 from tfemo.experiments.spec import Experiment, experiment_text
 from tfemo.experiments.steps import CHECKED, Step, plan, records_of
