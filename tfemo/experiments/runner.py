@@ -73,10 +73,10 @@ def _die_with_parent() -> None:
 
 
 def _environment() -> dict[str, str]:
-    """The steps' environment: unbuffered output, full-width tables."""
+    """The steps' environment: unbuffered output, so a step's log is current after a kill
+    (the commands print whole lines off a terminal themselves)."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
-    env.setdefault("COLUMNS", "160")
     return env
 
 
