@@ -38,15 +38,15 @@ def write_model_traces(train_dir: Path, records: Path, portion: str, output: Pat
     """Write the traces of every file of `portion` for one model; return how many."""
     from tfemo.evaluation.portion import predict_portion
     from tfemo.records.description import DatasetDescription
-    from tfemo.training.estimator import restore_trained
+    from tfemo.training.restore import restore_train_dir
 
     written = 0
     for folder, fold_records in _train_dirs(train_dir, records):
-        model, _, spec = restore_trained(folder, "latest")
+        restored = restore_train_dir(folder, "latest")
         description = DatasetDescription.read(fold_records)
         names = list(description.label_names)
-        files = predict_portion(model, fold_records, portion,
-                                speaker_normalise=spec["data"].get("speaker_normalise", False))
+        files = predict_portion(restored.model, fold_records, portion,
+                                speaker_normalise=restored.speaker_normalise)
         for file in files:
             write_csv(trace_table(file, names, description.frame_seconds),
                       output / f"{file.id}.csv")
