@@ -90,6 +90,8 @@ def test_the_import_contracts_name_every_command_and_stage():
     assert set(forbidden["forbidden_modules"].split()) == {f"tfemo.{c}" for c in COMMANDS}
     stages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert set(forbidden["source_modules"].split()) == {f"tfemo.{s}" for s in stages}
+    loops = config["importlinter:contract:no-loops"]
+    assert (loops["type"], loops["ancestors"].split()) == ("acyclic_siblings", ["tfemo"])
     layers = config["importlinter:contract:stages"]["layers"].replace("|", " ").split()
     assert sorted(layers) == sorted({f"tfemo.{s}" for s in stages if s != "core"}
                                     | {f"tfemo.{c}" for c in COMMANDS} | {"tfemo.core"})
