@@ -4,8 +4,8 @@ aeneas's DTW and eSpeak's synthesis run in C and cannot be interrupted from Pyth
 transcript or an audio file that makes them slow would hold a worker for as long as they
 take. Here each alignment runs in a process forked from a forkserver (started once, with
 aeneas already imported: ~0.2 s per call) and is killed after `seconds`. As with any
-multiprocessing start method but fork, a script that calls it must guard its main code with
-`if __name__ == "__main__":` (the child imports the main module).
+multiprocessing start method but fork, a script that calls it must guard its top-level code
+with the usual main-module check (the child imports the main module).
 """
 
 from __future__ import annotations
