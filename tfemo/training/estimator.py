@@ -3,7 +3,9 @@
 `fit_estimator` is `train_one` for `--model svm|logreg`: the same model.json check, run.toml,
 description copy and log as a Keras run, then one pass over the training portions to collect
 utterance statistics, one fit (scaler on those portions only), and one file
-`model.ckpt-<max_steps>.joblib` so `--steps` and `latest` find it like a Keras checkpoint.
+`model.ckpt-<max_steps>.joblib` so `--steps` and `latest` find it like a Keras checkpoint;
+with `--calibration_folds N` also the temperature from N inner speaker folds
+(tfemo/training/inner_calibration.py).
 `restore_trained` loads either kind of model from a train dir (eval and predict use it).
 """
 
@@ -20,6 +22,7 @@ import numpy as np
 from tfemo.core.errors import CheckpointNotFoundError, UserError
 from tfemo.core.options import option_values
 from tfemo.training.config import TrainConfig, write_run_config
+from tfemo.training.inner_calibration import calibrate_on_train_speakers
 from tfemo.training.run_dir import (
     DESCRIPTION_COPY,
     TRAIN_LOG,
@@ -79,11 +82,14 @@ def fit_estimator(train: TrainConfig, model_name: str, model_config: Any, tfreco
         print(f"already fitted (step {max(available_steps(train_dir))}); nothing to do")
         return 0
     started = time.perf_counter()
-    vectors, labels, _, _ = portion_vectors(estimator, tfrecords, train.train_portions,
-                                            speaker_normalise)
-    estimator.fit(vectors, labels)
+    vectors, labels, _, speakers = portion_vectors(estimator, tfrecords, train.train_portions,
+                                                   speaker_normalise)
+    estimator.fit(vectors, labels, speakers)
     path = estimator_file(checkpoint_prefix(train_dir, train.max_steps))
     estimator.save(path)
+    calibrate_on_train_speakers(
+        train_dir, train.max_steps, lambda: build_model(model_name, description, model_config),
+        vectors, labels, speakers, getattr(model_config, "calibration_folds", 0), train.seed)
     flags = {"model": model_name, **option_values(train), **option_values(model_config)}
     with open(train_dir / TRAIN_LOG, "a") as log:
         log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} fitted {model_name} on "
