@@ -4,8 +4,8 @@ Nine columns per frame, the eGeMAPS parameter groups of voice quality and forman
 with Praat (parselmouth) instead of openSMILE, whose licence bars product use:
 - jitter: local jitter, the mean |T_i - T_{i+1}| of consecutive glottal periods divided by
   their mean period;
-- shimmer: local shimmer, the mean |A_i - A_{i+1}| of consecutive periods' peak amplitudes
-  divided by their mean amplitude;
+- shimmer: local shimmer, the mean |A_i - A_{i+1}| of consecutive glottal pulses' peak
+  amplitudes divided by their mean amplitude;
 - hnr: harmonics-to-noise ratio in dB (Praat's cross-correlation harmonicity, 4.5 periods of
   75 Hz per window);
 - f1, f2, f3 and b1, b2, b3: the first three formants and their bandwidths in Hz (Praat's
@@ -74,14 +74,16 @@ def _hnr(sound: parselmouth.Sound, num_frames: int) -> np.ndarray:
 
 def _pair_measures(audio: np.ndarray, pulses: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per pair of consecutive periods: midpoint time, |dT|, mean T, |dA|, mean A and whether
-    the pair passes Praat's period and amplitude limits."""
+    the pair passes Praat's period and amplitude limits. A pulse's amplitude is the peak |x|
+    between the midpoints to its neighbouring pulses (wherever in the cycle Praat marks it)."""
     periods = np.diff(pulses)
-    starts = np.rint(pulses[:-1] * SAMPLE_RATE).astype(int)
-    ends = np.maximum(np.rint(pulses[1:] * SAMPLE_RATE).astype(int), starts + 1)
-    peaks = np.array([np.abs(audio[a:b]).max() if b <= len(audio) and a < b else 0.0
-                      for a, b in zip(starts, ends, strict=True)])
+    bounds = np.rint(np.r_[pulses[0], (pulses[1:] + pulses[:-1]) / 2, pulses[-1]]
+                     * SAMPLE_RATE).astype(int)
+    bounds = np.clip(bounds, 0, len(audio))
+    peaks = np.array([np.abs(audio[a:max(b, a + 1)]).max() if a < len(audio) else 0.0
+                      for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
     t0, t1 = periods[:-1], periods[1:]
-    a0, a1 = peaks[:-1], peaks[1:]
+    a0, a1 = peaks[1:-1], peaks[2:]  # the pulses that end period 0 and period 1 of the pair
     in_range = ((t0 >= PERIOD_FLOOR) & (t0 <= PERIOD_CEILING)
                 & (t1 >= PERIOD_FLOOR) & (t1 <= PERIOD_CEILING))
     ratio = np.maximum(t0, t1) / np.maximum(np.minimum(t0, t1), 1e-12)
@@ -96,9 +98,9 @@ def _jitter_shimmer(sound: parselmouth.Sound, pitch: parselmouth.Pitch, audio: n
     """[num_frames, 2]: local jitter and shimmer over the period pairs near each frame."""
     out = np.zeros((num_frames, 2))
     pulses = parselmouth.praat.call([sound, pitch], "To PointProcess (cc)")
-    times = np.asarray(parselmouth.praat.call(pulses, "To Matrix").values[0], np.float64)
-    if len(times) < 4:
+    if parselmouth.praat.call(pulses, "Get number of points") < 4:
         return out
+    times = np.asarray(parselmouth.praat.call(pulses, "To Matrix").values[0], np.float64)
     middle, d_period, period, d_amplitude, amplitude, valid = _pair_measures(audio, times)
     middle = middle[valid]
     sums = [np.concatenate([[0.0], np.cumsum(v[valid])])
@@ -116,6 +118,8 @@ def _jitter_shimmer(sound: parselmouth.Sound, pitch: parselmouth.Pitch, audio: n
 def voice_quality(frame_audio: np.ndarray, num_frames: int) -> np.ndarray:
     """float32 [num_frames, VOICE_DIM] (VOICE_COLUMNS) of audio already cut to num_frames * 640
     samples at 16 kHz; 0 on unvoiced frames (see the module docstring)."""
+    if num_frames == 0:
+        return np.zeros((0, VOICE_DIM), np.float32)
     padded = np.zeros(len(frame_audio) + 2 * PAD)
     padded[PAD:PAD + len(frame_audio)] = frame_audio
     sound = parselmouth.Sound(padded, sampling_frequency=SAMPLE_RATE)

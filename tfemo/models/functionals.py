@@ -138,7 +138,7 @@ def utterance_functionals(features: np.ndarray, mask: np.ndarray, pitch_column: 
 
 MIN_SPEAKER_FILES = 2  # fewer utterances of a speaker give no std: the fallback is used
 STD_FLOOR = 1e-6  # a functional constant over every training utterance is centred only
-RELATIVE_FLOOR = 0.1  # a speaker's std is floored at this share of the training pooled std
+RELATIVE_FLOOR = 0.1  # a speaker's std is floored at this share of the mean within-speaker std
 
 
 def speaker_statistics(vectors: np.ndarray, speakers: np.ndarray, floor: np.ndarray | float
@@ -156,9 +156,11 @@ def speaker_fallback(vectors: np.ndarray, speakers: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What per-speaker standardisation keeps from the training utterances: the pooled mean and
     the mean of the speakers' own stds (what a lone file is standardised with), and the std
-    floor (RELATIVE_FLOOR x the pooled std)."""
+    floor (RELATIVE_FLOOR x that mean within-speaker std)."""
     vectors = np.asarray(vectors, np.float64)
-    floor = np.maximum(RELATIVE_FLOOR * vectors.std(axis=0), STD_FLOOR)
+    within = np.mean([std for _, std in speaker_statistics(vectors, speakers, 0.0).values()],
+                     axis=0)
+    floor = np.maximum(RELATIVE_FLOOR * within, STD_FLOOR)
     stats = speaker_statistics(vectors, speakers, floor)
     return vectors.mean(axis=0), np.mean([std for _, std in stats.values()], axis=0), floor
 
