@@ -30,7 +30,7 @@ Families (default dims):
   Sound.to_pitch, time step 0.04 s, 75-600 Hz) sampled exactly at the frame centres; F0 is 0
   where unvoiced.
 - voice (9): Praat jitter, shimmer, HNR, F1-F3 and their bandwidths, 0 on unvoiced frames
-  (tfemo.audio.voice_quality).  Opt-in by name: slow (~45 x real time), so not in `all`.
+  (tfemo.audio.voice_quality).  Opt-in by name: slow (~75 x real time), so not in `all`.
 - egemaps (25), compare (65), compare_de (65): openSMILE's eGeMAPSv02 and ComParE_2016
   low-level descriptors (and the ComParE deltas), 10 ms sub-frames averaged 4 to a frame, from
   the optional `tfemo[opensmile]` extra (tfemo.audio.opensmile_features).  Opt-in by name: not
@@ -96,7 +96,7 @@ FEATURE_FAMILIES: tuple[str, ...] = (
     "mfb_cat",
 )
 # Opt-in by name (not in `--features all`): Praat voice quality (tfemo.audio.voice_quality,
-# ~45 x real time, slower than every family above together).
+# ~75 x real time, slower than every family above together).
 SLOW_FAMILIES: tuple[str, ...] = ("voice",)
 # Every family extract_features knows: FEATURE_FAMILIES (`--features all`), the slow ones and
 # the opt-in openSMILE families of the `tfemo[opensmile]` extra.

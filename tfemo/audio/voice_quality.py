@@ -22,7 +22,8 @@ over voiced frames (tfemo/models/functionals.py) see voiced speech only.
 Each Praat analysis runs on the audio zero-padded by 1.25 frames per side, like `pitch`, and
 its frames are linearly interpolated at our frame centres 640 i + 320 (exact when Praat's
 grid falls on them, as it does for formants and harmonicity at these settings).
-Cost: about 45 x real time on one core (benchmarks/features.py --features voice), so the
+Cost: about 75 x real time on one core (CPU time, 30 EMO-DB files; the 8 families of the
+classify benchmark together run at about 590 x in the same measurement), so the
 family is opt-in by name and not part of `--features all`.
 """
 
