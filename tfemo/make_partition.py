@@ -15,11 +15,11 @@ import io
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from tfemo.core.cli import report_user_errors
-from tfemo.core.files import write_atomic
+from tfemo.core.console import command_console
+from tfemo.core.storage import write_atomic
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import PORTIONS, TASKS
 from tfemo.corpora.partition import PROTOCOLS, check_speaker_independent, make_folds, parse_split
@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
+    console = command_console()
     corpus = open_corpus(args.corpus, args.data_dir)
     folds = make_folds(corpus.items(resolve_task(corpus, args.task)), args.partition,
                        folds=args.folds, seed=args.seed, split=parse_split(args.split))

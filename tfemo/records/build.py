@@ -267,7 +267,6 @@ _worker_state: dict = {}
 
 def _init_worker(options: BuildOptions, table: dict) -> None:
     """Give a worker process the run's options and word vectors once."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _worker_state["options"], _worker_state["table"] = options, table
 
 
