@@ -132,7 +132,10 @@ def test_the_shipped_recipe_is_a_valid_config():
     recipe = Path(__file__).resolve().parents[1] / "configs" / "emotion-default.toml"
     settings = train.parse_args(["--config", str(recipe)])
     assert settings.model == "logreg" and settings.model_config.statistics == "full"
-    assert settings.model_config.logreg_c == 0.1 and settings.train.train_portions == "train"
+    assert settings.model_config.utterance_norm == "speaker"
+    assert settings.model_config.calibration_folds == 3
+    assert settings.model_config.logreg_c == 0.01
+    assert settings.train.train_portions == "train+devel"
 
 
 @pytest.fixture(scope="module")
