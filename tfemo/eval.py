@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tfemo.core import storage
 from tfemo.core.cli import report_user_errors
+from tfemo.core.config_file import add_config_flags, parse_with_config
 from tfemo.core.errors import CheckpointNotFoundError, UserError
 
 
@@ -50,7 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="--watch: seconds between looks for new checkpoints")
     parser.add_argument("--watch_timeout_secs", type=float, default=0,
                         help="--watch: stop after this long without a new checkpoint (0: never)")
-    return parser.parse_args(argv)
+    add_config_flags(parser)
+    return parse_with_config(parser, argv)
 
 
 def print_scores(scores: dict) -> None:

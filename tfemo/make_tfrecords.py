@@ -21,6 +21,7 @@ from rich.table import Table
 from tfemo.audio.features import FEATURE_FAMILIES, parse_families
 from tfemo.core import storage
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
+from tfemo.core.config_file import add_config_flags, parse_with_config
 from tfemo.core.console import command_console
 from tfemo.core.errors import InputError, UserError
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
@@ -103,7 +104,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--strict", action="store_true",
                         help="fail on the first bad input instead of reporting and skipping it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    add_config_flags(parser)
+    return parse_with_config(parser, argv)
 
 
 def summary_table(description: DatasetDescription, output_dir: storage.Location) -> Table:
