@@ -132,4 +132,48 @@ def test_the_shipped_recipe_is_a_valid_config():
     recipe = Path(__file__).resolve().parents[1] / "configs" / "emotion-default.toml"
     settings = train.parse_args(["--config", str(recipe)])
     assert settings.model == "logreg" and settings.model_config.statistics == "full"
-    assert settings.model_config.logreg_c == 0.1 and settings.train.train_portions == "train"
+    assert settings.model_config.utterance_norm == "speaker"
+    assert settings.model_config.calibration_folds == 3
+    assert settings.model_config.logreg_c == 0.01
+    assert settings.train.train_portions == "train+devel"
+
+
+@pytest.fixture(scope="module")
+def per_speaker(fold_records, tmp_path_factory) -> Path:  # noqa: F811
+    """logreg on full functionals z-scored per speaker, on every non-test speaker of each fold,
+    calibrated on 3 inner speaker folds (the shape of the default recipe)."""
+    train_dir = tmp_path_factory.mktemp("per-speaker")
+    assert train.main(["--model", "logreg", "--statistics", "full", "--utterance_norm",
+                       "speaker", "--calibration_folds", "3", "--train_portions", "train+devel",
+                       "--tfrecords", str(fold_records), "--train_dir", str(train_dir),
+                       *RUN]) == 0
+    return train_dir
+
+
+@slow
+def test_per_speaker_vectors_train_on_every_other_speaker_and_calibrate_inside(
+        per_speaker, fold_records):  # noqa: F811
+    from tfemo.evaluation.portion import predict_portion
+    from tfemo.training.estimator import portion_vectors
+    from tfemo.training.inner_calibration import INNER_PORTION
+
+    for k in range(1, 5):
+        fold = per_speaker / f"fold-0{k}"
+        saved = json.loads((fold / "temperature.json").read_text())["steps"]["7"]
+        assert saved["portion"] == INNER_PORTION and saved["files"] == 18  # 3 speakers x 6
+    estimator = UtteranceEstimator.load(per_speaker / "fold-01" / "model.ckpt-7.joblib")
+    assert estimator.per_speaker and estimator.get_config()["utterance_norm"] == "speaker"
+    # eval scores the test speaker with that speaker's own statistics, not file by file
+    vectors, _, ids, speakers = portion_vectors(estimator, fold_records / "fold-01", "test",
+                                                False)
+    files = predict_portion(estimator, fold_records / "fold-01", "test")
+    assert [f.id for f in files] == ids
+    np.testing.assert_allclose(np.stack([f.predictions for f in files]),
+                               estimator.probabilities(vectors, speakers), rtol=1e-6)
+    assert not np.allclose(estimator.probabilities(vectors, speakers),
+                           estimator.probabilities(vectors))  # alone: the fallback
+    assert evaluate.main(["--portion", "test", "--steps", "7", "--checkpoint", str(per_speaker),
+                          "--tfrecords", str(fold_records), "--device", "-1"]) == 0
+    pooled = json.loads((per_speaker / "eval-test-7-pooled.json").read_text())
+    assert pooled["files"] == 24 and pooled["uar"] >= 0.9
+    assert "ece_calibrated" in pooled["calibration"]

@@ -89,3 +89,40 @@ def test_few_speakers_train_on_k_others_only(classify, monkeypatch):
         tested = {data["speakers"][i] for i in test}
         trained = {data["speakers"][i] for i in train}
         assert len(tested) == 1 and not tested & trained and len(trained) in (2, 3)
+
+
+def test_the_recipe_is_the_best_mean_inner_uar_over_corpora(classify, monkeypatch):
+    monkeypatch.setattr(classify, "RECIPE_FAMILIES", ("a", "b"))
+    # setting x wins a big corpus with many folds, y wins on average over the corpora
+    results = {("big", "a", "train"): {"inner": {'{"k": "x"}': [0.9] * 10,
+                                                 '{"k": "y"}': [0.8] * 10}},
+               ("small", "a", "train"): {"inner": {'{"k": "x"}': [0.3] * 2,
+                                                   '{"k": "y"}': [0.5] * 2}},
+               ("big", "svm", "train"): {"inner": {'{"k": "z"}': [1.0] * 10}}}
+    recipe, means = classify.choose_recipe(results)
+    assert recipe == {"k": "y"} and set(means) == {'{"k": "x"}', '{"k": "y"}'}
+    assert means['{"k": "y"}'] == pytest.approx(0.65)
+
+
+def test_leave_one_corpus_out_never_trains_on_the_test_corpus(classify, monkeypatch):
+    def fake_corpus(name, path, cache_dir, speaker_normalise, label_names=None):
+        data = _data()
+        return {**data, "speakers": np.array([f"{name}/{s}" for s in data["speakers"]])}
+
+    Spy.calls = []
+    monkeypatch.setattr(classify, "corpus_data", fake_corpus)
+    monkeypatch.setattr(classify, "merged", lambda sets: {
+        **sets[0], "speakers": np.concatenate([d["speakers"] for d in sets]),
+        "labels": np.concatenate([d["labels"] for d in sets])})
+    monkeypatch.setattr(classify, "Candidates", Spy)
+    monkeypatch.setattr(classify, "SHARED_CLASSES", ("a", "b", "c"))
+    monkeypatch.setattr(classify, "FEW_BASELINE", {"k": 0})
+    corpora = {"one": Path("x"), "two": Path("y"), "three": Path("z")}
+    out = classify.leave_one_corpus_out(corpora, Path("cache"), {"k": 0}, [1, 2])
+    assert len(out) == 2 * 2 * 3 and len(Spy.calls) == 2 * 2 * 3 * 2
+    for _, train, test in Spy.calls:
+        speakers = np.concatenate([np.array([f"{c}/s{k}" for k in np.repeat(range(6), 6)])
+                                   for c in corpora])
+        tested = {speakers[i].split("/")[0] for i in test}
+        trained = {speakers[i].split("/")[0] for i in train}
+        assert len(tested) == 1 and not tested & trained and len(trained) == 2

@@ -83,3 +83,55 @@ def test_the_layout_comes_from_the_description():
     assert estimator_layout(description) == {"feature_dim": 16, "pitch_column": 14,
                                              "frame_seconds": 0.04}
     assert pitch_column(SimpleNamespace(features={"mfcc": 13})) is None
+
+
+def test_each_speaker_is_standardised_with_its_own_statistics():
+    from tfemo.models.functionals import speaker_fallback, standardise_by_speaker
+
+    rng = np.random.default_rng(1)
+    speakers = np.repeat(["a", "b", "c"], 8)
+    # each speaker has its own offset and scale: per-speaker z-scores remove both
+    vectors = (rng.standard_normal((24, 5)) * np.repeat([1.0, 5.0, 0.5], 8)[:, None]
+               + np.repeat([0.0, 100.0, -30.0], 8)[:, None])
+    fallback = speaker_fallback(vectors, speakers)
+    out = standardise_by_speaker(vectors, speakers, fallback)
+    for speaker in "abc":
+        rows = out[speakers == speaker]
+        np.testing.assert_allclose(rows.mean(axis=0), 0.0, atol=1e-9)
+        np.testing.assert_allclose(rows.std(axis=0), 1.0, atol=1e-9)
+    # the order of the rows does not matter, nor do the other speakers in the batch
+    alone = standardise_by_speaker(vectors[speakers == "b"], speakers[speakers == "b"], fallback)
+    np.testing.assert_allclose(alone, out[speakers == "b"], atol=1e-12)
+    np.testing.assert_allclose(fallback[0], vectors.mean(axis=0))
+
+
+def test_a_lone_file_gets_the_training_speakers_average_statistics():
+    from tfemo.models.functionals import speaker_fallback, standardise_by_speaker
+
+    vectors = np.array([[0.0], [2.0], [10.0], [14.0]])
+    speakers = np.array(["a", "a", "b", "b"])
+    mean, std, floor = speaker_fallback(vectors, speakers)
+    assert mean[0] == pytest.approx(6.5) and std[0] == pytest.approx(1.5)  # stds 1 and 2
+    new = np.array([[8.0], [9.5]])
+    expected = (new - 6.5) / 1.5
+    np.testing.assert_allclose(standardise_by_speaker(new, None, (mean, std, floor)), expected)
+    # one file of a speaker (fewer than MIN_SPEAKER_FILES) is treated the same way
+    np.testing.assert_allclose(standardise_by_speaker(new[:1], np.array(["z"]),
+                                                      (mean, std, floor)), expected[:1])
+
+
+def test_a_functional_flat_within_a_speaker_is_not_blown_up():
+    from tfemo.models.functionals import (
+        RELATIVE_FLOOR,
+        speaker_fallback,
+        standardise_by_speaker,
+    )
+
+    # column 0 is 0 in every file of speaker a but one, where it is 1e-9 (a voice measure)
+    vectors = np.array([[0.0], [1e-9], [0.0], [3.0], [5.0], [4.0]])
+    speakers = np.array(["a", "a", "a", "b", "b", "b"])
+    fallback = speaker_fallback(vectors, speakers)
+    within = (vectors[:3].std() + vectors[3:].std()) / 2
+    assert fallback[2][0] == pytest.approx(RELATIVE_FLOOR * within)
+    out = standardise_by_speaker(vectors, speakers, fallback)
+    assert np.abs(out[:3]).max() < 1e-6  # centred, not scaled to +-1.4

@@ -29,6 +29,8 @@ Families (default dims):
 - pitch (2): [F0 in Hz, voiced flag]; Praat autocorrelation pitch (parselmouth
   Sound.to_pitch, time step 0.04 s, 75-600 Hz) sampled exactly at the frame centres; F0 is 0
   where unvoiced.
+- voice (9): Praat jitter, shimmer, HNR, F1-F3 and their bandwidths, 0 on unvoiced frames
+  (tfemo.audio.voice_quality).  Opt-in by name: slow (~75 x real time), so not in `all`.
 - egemaps (25), compare (65), compare_de (65): openSMILE's eGeMAPSv02 and ComParE_2016
   low-level descriptors (and the ComParE deltas), 10 ms sub-frames averaged 4 to a frame, from
   the optional `tfemo[opensmile]` extra (tfemo.audio.opensmile_features).  Opt-in by name: not
@@ -78,6 +80,7 @@ from tfemo.audio.opensmile_features import (
     import_opensmile,
     opensmile_features,
 )
+from tfemo.audio.voice_quality import VOICE_DIM, voice_quality
 from tfemo.core.errors import UserError
 
 FEATURE_FAMILIES: tuple[str, ...] = (
@@ -92,9 +95,12 @@ FEATURE_FAMILIES: tuple[str, ...] = (
     "mfb_mean",
     "mfb_cat",
 )
-# Every family extract_features knows: FEATURE_FAMILIES (`--features all`) and the opt-in
-# openSMILE families of the `tfemo[opensmile]` extra.
-KNOWN_FAMILIES: tuple[str, ...] = FEATURE_FAMILIES + OPENSMILE_FAMILIES
+# Opt-in by name (not in `--features all`): Praat voice quality (tfemo.audio.voice_quality,
+# ~75 x real time, slower than every family above together).
+SLOW_FAMILIES: tuple[str, ...] = ("voice",)
+# Every family extract_features knows: FEATURE_FAMILIES (`--features all`), the slow ones and
+# the opt-in openSMILE families of the `tfemo[opensmile]` extra.
+KNOWN_FAMILIES: tuple[str, ...] = FEATURE_FAMILIES + SLOW_FAMILIES + OPENSMILE_FAMILIES
 
 N_FFT = 1024  # shared STFT: 64 ms FFT of the 40 ms frame (zero-padded)
 N_MFCC = 13
@@ -137,6 +143,7 @@ def feature_dims(
         "pitch": 2,
         "mfb_mean": N_MFB,
         "mfb_cat": N_MFB * SUBFRAMES,
+        "voice": VOICE_DIM,
         **OPENSMILE_DIMS,
     }
     families = tuple(families)
@@ -384,6 +391,8 @@ def extract_features(
             out["mfb_mean"] = mfb.mean(axis=1)
         if "mfb_cat" in dims:
             out["mfb_cat"] = mfb.reshape(num_frames, -1)
+    if "voice" in dims:
+        out["voice"] = voice_quality(frame_audio, num_frames)
     smile = [name for name in dims if name in OPENSMILE_DIMS]
     if smile:
         out.update(opensmile_features(frame_audio, num_frames, smile))

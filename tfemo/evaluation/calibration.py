@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tfemo.scoring.calibration import calibration_scores, fit_temperature
+from tfemo.training.inner_calibration import temperature_warning
 from tfemo.training.temperature import read_temperature, save_temperature
 
 
@@ -21,6 +22,8 @@ def calibrate_portion(files: list, train_dir: Path, step: int, portion: str,
     if fit:
         temperature = fit_temperature(probabilities, labels)
         save_temperature(train_dir, step, temperature, portion, len(files))
+        if temperature_warning(temperature):
+            print(f"warning: {temperature_warning(temperature)}")
     else:
         temperature = read_temperature(train_dir, step)
     return calibration_scores(probabilities, labels, temperature)

@@ -45,6 +45,8 @@ def predict_portion(model: Any, records: str | Path, portion: str,
     # one trace for every batch shape: batch and time sizes are left unknown
     spec = {k: v for k, v in data.element_spec.items() if k in (*keys, "mask")}
     forward = forward_function(model, spec)
+    if getattr(model, "per_speaker", False):  # an estimator standardising each speaker's vectors
+        forward = model.statistics_of
     files = []
     for batch in data:
         predictions = np.asarray(forward({k: batch[k] for k in spec}))
@@ -56,6 +58,11 @@ def predict_portion(model: Any, records: str | Path, portion: str,
                 predictions=predictions[row] if categorical else predictions[row, :count],
                 labels=(batch["label"][row].numpy() if categorical
                         else batch["labels"][row, :count].numpy())))
+    if getattr(model, "per_speaker", False):  # every file of a speaker gives its statistics
+        probabilities = model.probabilities(np.stack([f.predictions for f in files]),
+                                            [f.speaker for f in files])
+        for file, row in zip(files, probabilities, strict=True):
+            file.predictions = row
     return files
 
 

@@ -7,6 +7,11 @@ absolute frame-to-frame change) or the "full" functionals (tfemo/models/function
 per feature, plus F0 over the voiced frames and voicing rates), then a scikit-learn pipeline:
 StandardScaler -> classifier.
 The scaler is fit on the training utterances only (the portions tfemo.train trains on).
+With `utterance_norm = "speaker"` each speaker's vectors are first z-scored with that
+speaker's own statistics (tfemo/models/functionals.py), at fit time and when a portion is
+scored (every file of a speaker gives its statistics); a file scored alone (tfemo.predict)
+has no speaker statistics and gets the training speakers' pooled mean and average
+within-speaker std instead.
 It is not a Keras model: it is fitted once (tfemo/training/estimator.py) and saved as one
 joblib file per step; `predict_batch` gives class probabilities like the Keras models' call.
 """
@@ -14,23 +19,47 @@ joblib file per step; `predict_batch` gives class probabilities like the Keras m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
 
+from tfemo.core.options import Options, option
 from tfemo.models.conv1d import (
     masked_mean_abs_delta,
     masked_mean_std,
     masked_percentiles,
 )
-from tfemo.models.functionals import utterance_functionals
+from tfemo.models.functionals import (
+    speaker_fallback,
+    standardise_by_speaker,
+    utterance_functionals,
+)
 
 STATISTICS = ("basic", "rich", "full")
 STATISTICS_HELP = ("utterance statistics: basic (mean, std), rich (also 10th/90th percentiles "
                    "and mean abs delta) or full (16 functionals per feature, plus F0 over the "
                    "voiced frames and voicing rates when the records hold pitch)")
+
+
+UTTERANCE_NORMS = ("train", "speaker")
+
+
+@dataclass(frozen=True)
+class EstimatorOptions(Options):
+    """The options every estimator model shares (SVMConfig and LogRegConfig derive from it)."""
+
+    utterance_norm: str = option(
+        "train", "utterance vectors: standardised with the training utterances' statistics "
+        "only (train), or first z-scored per speaker with that speaker's own statistics "
+        "(speaker; a file predicted alone gets the training speakers' average statistics)",
+        choices=UTTERANCE_NORMS)
+    calibration_folds: int = option(
+        0, "fit the calibration temperature on out-of-fold predictions of this many inner "
+        "speaker folds of the training speakers (0: none; then calibrate on a devel portion "
+        "with tfemo.eval --calibrate)")
 
 
 def utterance_statistics(features: np.ndarray, mask: np.ndarray, rich: bool = True) -> np.ndarray:
@@ -67,9 +96,12 @@ class UtteranceEstimator:
 
     def __init__(self, *, name: str, class_names: Sequence[str], feature_dim: int,
                  statistics: str, classifier: Any, pitch_column: int | None = None,
-                 frame_seconds: float = 0.04) -> None:
+                 frame_seconds: float = 0.04, utterance_norm: str = "train") -> None:
         if statistics not in STATISTICS:
             raise ValueError(f"statistics must be one of {STATISTICS}, got {statistics!r}")
+        if utterance_norm not in UTTERANCE_NORMS:
+            raise ValueError(f"utterance_norm must be one of {UTTERANCE_NORMS}, "
+                             f"got {utterance_norm!r}")
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
@@ -79,7 +111,14 @@ class UtteranceEstimator:
         self.statistics = statistics
         self.pitch_column = pitch_column
         self.frame_seconds = float(frame_seconds)
+        self.utterance_norm = utterance_norm
+        self.fallback: tuple[np.ndarray, ...] | None = None  # per speaker: lone files
         self.pipeline = make_pipeline(StandardScaler(), classifier)
+
+    @property
+    def per_speaker(self) -> bool:
+        """Whether scoring needs every file of a speaker together (utterance_norm speaker)."""
+        return self.utterance_norm == "speaker"
 
     def statistics_of(self, batch: Mapping[str, Any]) -> np.ndarray:
         """The utterance vectors [B, S*F] of a reader batch (dict with features and mask)."""
@@ -102,8 +141,16 @@ class UtteranceEstimator:
         if "random_state" in classifier.get_params():
             classifier.set_params(random_state=seed)
 
-    def fit(self, vectors: np.ndarray, labels: np.ndarray) -> UtteranceEstimator:
-        """Fit scaler and classifier on training utterance vectors and class indices."""
+    def fit(self, vectors: np.ndarray, labels: np.ndarray,
+            speakers: Sequence[str] | None = None) -> UtteranceEstimator:
+        """Fit scaler and classifier on training utterance vectors and class indices (and,
+        with utterance_norm speaker, each vector's speaker)."""
+        if self.per_speaker:
+            if speakers is None:
+                raise ValueError(f"{self.name} with utterance_norm speaker needs the speakers")
+            speakers = np.asarray(speakers)
+            self.fallback = speaker_fallback(vectors, speakers)
+            vectors = standardise_by_speaker(vectors, speakers, self.fallback)
         classifier = self.pipeline.steps[-1][1]
         if isinstance(classifier.get_params().get("cv"), int):  # cross-validated calibration
             smallest = int(np.unique(labels, return_counts=True)[1].min())
@@ -114,15 +161,24 @@ class UtteranceEstimator:
         self.pipeline.fit(vectors, labels)
         return self
 
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        """Class probabilities [B, C] in class_names order (0 for a class never trained on)."""
+    def probabilities(self, vectors: np.ndarray,
+                      speakers: Sequence[str] | None = None) -> np.ndarray:
+        """Class probabilities [B, C] in class_names order (0 for a class never trained on).
+        With utterance_norm speaker, `speakers` groups the vectors by speaker (None: each
+        vector alone, standardised with the training speakers' average statistics)."""
+        if self.per_speaker:
+            if self.fallback is None:
+                raise ValueError(f"{self.name}: not fitted")
+            vectors = standardise_by_speaker(
+                vectors, None if speakers is None else np.asarray(speakers), self.fallback)
         proba = self.pipeline.predict_proba(vectors)
         out = np.zeros((len(vectors), len(self.class_names)), np.float32)
         out[:, self.pipeline.classes_.astype(int)] = proba
         return out
 
     def predict_batch(self, batch: Mapping[str, Any]) -> np.ndarray:
-        """Class probabilities [B, C] of a reader batch: the estimator's forward pass."""
+        """Class probabilities [B, C] of a reader batch: the estimator's forward pass (each
+        file alone; `predict_speakers` scores a portion with per-speaker statistics)."""
         return self.probabilities(self.statistics_of(batch))
 
     def save(self, path: str | Path) -> None:
@@ -148,4 +204,5 @@ class UtteranceEstimator:
         return {"name": self.name, "class_names": list(self.class_names),
                 "feature_dim": self.feature_dim, "statistics": self.statistics,
                 "pitch_column": self.pitch_column, "frame_seconds": self.frame_seconds,
+                "utterance_norm": self.utterance_norm,
                 "classifier": type(classifier).__name__, "params": params}

@@ -9,6 +9,11 @@ functionals over the voiced frames only (an unvoiced frame's F0 of 0 Hz is not a
 voiced fraction, voiced segments per second, the mean voiced and unvoiced segment lengths, and
 every feature's mean over the voiced and over the unvoiced frames.
 
+Per-speaker standardisation of the vectors (`--utterance_norm speaker` of the estimators):
+each speaker's utterance vectors are z-scored with that speaker's own mean and std, which
+removes the speaker's voice and recording level from every functional at once (the frame-level
+`--normalise speaker` does not reach the std, percentiles or slopes); no labels are used.
+
 Pure numpy over masked arrays: training and prediction compute the same numbers. A voiced
 frame is one whose voiced column is > 0, which holds for the raw flag (0/1) and after any
 standardisation the reader applies (a positive scale maps 0 below the mean and 1 above it).
@@ -129,4 +134,53 @@ def utterance_functionals(features: np.ndarray, mask: np.ndarray, pitch_column: 
                            for p in parts], axis=-1)
 
 
-__all__ = ["PER_FEATURE", "full_width", "utterance_functionals"]
+
+
+MIN_SPEAKER_FILES = 2  # fewer utterances of a speaker give no std: the fallback is used
+STD_FLOOR = 1e-6  # a functional constant over every training utterance is centred only
+RELATIVE_FLOOR = 0.1  # a speaker's std is floored at this share of the mean within-speaker std
+
+
+def speaker_statistics(vectors: np.ndarray, speakers: np.ndarray, floor: np.ndarray | float
+                       ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each speaker's mean and std (at least `floor`) of its utterance vectors [N, D]; no labels.
+    The floor keeps a functional that hardly varies within one speaker (a voice measure that
+    is 0 in most of their files) from being blown up to thousands of standard deviations."""
+    vectors, speakers = np.asarray(vectors, np.float64), np.asarray(speakers)
+    return {str(s): (vectors[speakers == s].mean(axis=0),
+                     np.maximum(vectors[speakers == s].std(axis=0), floor))
+            for s in dict.fromkeys(speakers.tolist())}
+
+
+def speaker_fallback(vectors: np.ndarray, speakers: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What per-speaker standardisation keeps from the training utterances: the pooled mean and
+    the mean of the speakers' own stds (what a lone file is standardised with), and the std
+    floor (RELATIVE_FLOOR x that mean within-speaker std)."""
+    vectors = np.asarray(vectors, np.float64)
+    within = np.mean([std for _, std in speaker_statistics(vectors, speakers, 0.0).values()],
+                     axis=0)
+    floor = np.maximum(RELATIVE_FLOOR * within, STD_FLOOR)
+    stats = speaker_statistics(vectors, speakers, floor)
+    return vectors.mean(axis=0), np.mean([std for _, std in stats.values()], axis=0), floor
+
+
+def standardise_by_speaker(vectors: np.ndarray, speakers: np.ndarray | None,
+                           fallback: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """vectors [N, D] z-scored with each speaker's own statistics (std floored as `fallback`
+    says); a speaker with fewer than MIN_SPEAKER_FILES utterances, or no speakers at all (one
+    new file), gets the training speakers' pooled mean and average within-speaker std."""
+    mean, std, floor = fallback
+    vectors = np.asarray(vectors, np.float64)
+    out = (vectors - mean) / std
+    if speakers is None:
+        return out
+    speakers = np.asarray(speakers)
+    for speaker, (own_mean, own_std) in speaker_statistics(vectors, speakers, floor).items():
+        rows = speakers == speaker
+        if rows.sum() >= MIN_SPEAKER_FILES:
+            out[rows] = (vectors[rows] - own_mean) / own_std
+    return out
+
+__all__ = ["PER_FEATURE", "full_width", "speaker_fallback", "speaker_statistics",
+           "standardise_by_speaker", "utterance_functionals"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tfemo.core.options import Options, option
+from tfemo.core.options import option
 from tfemo.models.estimator import (
     STATISTICS,
     STATISTICS_HELP,
+    EstimatorOptions,
     UtteranceEstimator,
     estimator_layout,
 )
@@ -15,7 +16,7 @@ from tfemo.records.description import DatasetDescription
 
 
 @dataclass(frozen=True)
-class LogRegConfig(Options):
+class LogRegConfig(EstimatorOptions):
     """The options of `--model logreg` (features and classes come from the records)."""
 
     statistics: str = option("rich", STATISTICS_HELP, choices=STATISTICS)
@@ -34,4 +35,5 @@ def build(description: DatasetDescription, config: LogRegConfig) -> UtteranceEst
         class_weight=None if config.class_weight == "none" else "balanced")
     return UtteranceEstimator(name="logreg", class_names=description.label_names,
                               statistics=config.statistics, classifier=classifier,
+                              utterance_norm=config.utterance_norm,
                               **estimator_layout(description))

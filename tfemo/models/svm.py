@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tfemo.core.options import Options, option
+from tfemo.core.options import option
 from tfemo.models.estimator import (
     STATISTICS,
     STATISTICS_HELP,
+    EstimatorOptions,
     UtteranceEstimator,
     estimator_layout,
 )
@@ -19,7 +20,7 @@ GAMMAS = ("scale", "auto")
 
 
 @dataclass(frozen=True)
-class SVMConfig(Options):
+class SVMConfig(EstimatorOptions):
     """The options of `--model svm` (features and classes come from the records)."""
 
     statistics: str = option("rich", STATISTICS_HELP, choices=STATISTICS)
@@ -48,4 +49,5 @@ def build(description: DatasetDescription, config: SVMConfig) -> UtteranceEstima
                                         ensemble=False)
     return UtteranceEstimator(name="svm", class_names=description.label_names,
                               statistics=config.statistics, classifier=classifier,
+                              utterance_norm=config.utterance_norm,
                               **estimator_layout(description))

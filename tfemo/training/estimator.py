@@ -4,7 +4,9 @@
 description copy and log as a Keras run, then one pass over the training portions to collect
 utterance statistics, one fit (scaler on those portions only), and one file
 `model.ckpt-<max_steps>.joblib` so `--steps` and `latest` find it like a Keras checkpoint
-(tfemo.training.restore loads it back, as it loads a Keras checkpoint).
+(tfemo.training.restore loads it back, as it loads a Keras checkpoint); with
+`--calibration_folds N` also the temperature from N inner speaker folds
+(tfemo/training/inner_calibration.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from tfemo.core.errors import UserError
 from tfemo.core.options import option_values
 from tfemo.training.config import TrainConfig, write_run_config
+from tfemo.training.inner_calibration import calibrate_on_train_speakers
 from tfemo.training.result import TrainResult
 from tfemo.training.run_dir import (
     DESCRIPTION_COPY,
@@ -80,11 +83,14 @@ def fit_estimator(train: TrainConfig, model_name: str, model_config: Any, tfreco
         return TrainResult(train_dir, model_name, done, done,
                            checkpoint_prefix(train_dir, done), trained=False, estimator=True)
     started = time.perf_counter()
-    vectors, labels, _, _ = portion_vectors(estimator, tfrecords, train.train_portions,
-                                            speaker_normalise)
-    estimator.fit(vectors, labels)
+    vectors, labels, _, speakers = portion_vectors(estimator, tfrecords, train.train_portions,
+                                                   speaker_normalise)
+    estimator.fit(vectors, labels, speakers)
     path = estimator_file(checkpoint_prefix(train_dir, train.max_steps))
     estimator.save(path)
+    calibrate_on_train_speakers(
+        train_dir, train.max_steps, lambda: build_model(model_name, description, model_config),
+        vectors, labels, speakers, getattr(model_config, "calibration_folds", 0), train.seed)
     flags = {"model": model_name, **option_values(train), **option_values(model_config)}
     with open(train_dir / TRAIN_LOG, "a") as log:
         log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} fitted {model_name} on "
