@@ -1,7 +1,8 @@
 """Write the records with an Apache Beam pipeline: the local writer's output, on any Beam runner.
 
-The launcher plans the run exactly as tfemo.records.build does (`plan_run`: items, shards, word
-vectors, build options) and hands the pipeline only what is still to be written:
+The launcher plans the run with tfemo.records.plan, as the local runner does (`plan_run`:
+items, shards, word vectors, build options; the ledger of finished shards), and hands the
+pipeline only what is still to be written:
 
     staged files of each shard's items -> (shard, item) pairs, reshuffled over the workers
     -> BuildFn: build_serialized, the local writer's item-to-example code; bad items
@@ -31,33 +32,35 @@ import os
 import pickle
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from tfemo.core import storage
 from tfemo.core.errors import InputError, TfemoError
 from tfemo.core.storage import Location
 from tfemo.corpora.base import Corpus, Item
-from tfemo.records.build import (
+from tfemo.records.description import DatasetDescription, description_path
+from tfemo.records.example import BuildOptions, BuildResult, build_serialized
+from tfemo.records.plan import (
     PROGRESS_FILE,
     MakeOptions,
     RunPlan,
     RunReport,
     ShardPlan,
     Skip,
-    _add_to_record,
-    _describe,
-    _empty_record,
-    _load_progress,
-    _save_progress,
-    build_serialized,
+    add_skip,
+    add_to_record,
+    describe,
+    empty_record,
     fingerprint,
+    load_progress,
+    pending_shards,
     plan_run,
+    save_progress,
+    shard_key,
 )
-from tfemo.records.description import DatasetDescription, description_path
-from tfemo.records.example import BuildOptions, BuildResult
 from tfemo.records.staging import StagedItem, build_staged, stage_items
-from tfemo.records.writer import remove_stale_temp_files, shard_path, write_shard
+from tfemo.records.writer import remove_stale_temp_files, write_shard
 
 try:  # an extra: pip install "tfemo[beam]" (tools/install.sh installs it)
     import apache_beam as beam
@@ -131,13 +134,13 @@ if beam is not None:
             shard, groups = element
             entries = [(b.item.id, b) for b in groups["built"]]
             entries += [(s.item_id, s) for s in groups[SKIPPED]]
-            record, serialized = _empty_record(), []
+            record, serialized = empty_record(), []
             for _, entry in sorted(entries, key=lambda pair: pair[0]):  # the plan's order
                 if isinstance(entry, Skip):
-                    record["skipped"].append(asdict(entry))
+                    add_skip(record, entry)
                 else:
                     serialized.append(entry.data)
-                    _add_to_record(record, entry.item, entry.result, self.oov)
+                    add_to_record(record, entry.item, entry.result, self.oov)
             started = time.perf_counter()
             write_shard(serialized, storage.join(self.output_dir, shard))
             Metrics.counter(METRICS_NAMESPACE, "write").inc(
@@ -157,10 +160,9 @@ if beam is not None:
                      command: Sequence[str], key: str) -> None:
             self.corpus, self.options, self.output_dir = corpus, options, output_dir
             self.command, self.key = list(command), key
-            self.name, self.per_shard, self.oov_types = run.name, run.per_shard, len(run.oov)
-            self.vectors_name, self.word_dim = run.vectors_name, run.word_dim
-            self.build_options = run.build_options
-            self.plans = [ShardPlan(p.portion, p.index, p.count, []) for p in run.plans]
+            self.run = RunPlan(run.name, [], run.per_shard,
+                               [ShardPlan(p.portion, p.index, p.count, []) for p in run.plans],
+                               run.build_options, {}, run.oov, run.vectors_name, run.word_dim)
 
         def create_accumulator(self) -> dict:
             return {}
@@ -179,16 +181,14 @@ if beam is not None:
         def extract_output(self, accumulator: dict) -> tuple[dict, DatasetDescription]:
             output_dir = storage.location(self.output_dir)
             shards = {}
-            for plan in self.plans:
-                relative = _relative(output_dir, self.name, plan)
+            for plan in self.run.plans:
+                relative = shard_key(output_dir, self.run.name, plan)
                 if relative not in accumulator:
                     raise TfemoError(f"{output_dir}: the pipeline produced no record of {relative}")
                 shards[relative] = accumulator[relative]
             progress = {"fingerprint": self.key, "shards": shards}
-            description = _describe(self.corpus, self.name, self.options, self.per_shard,
-                                    self.plans, progress, output_dir, self.vectors_name,
-                                    self.word_dim, self.oov_types, self.command,
-                                    self.build_options)
+            description = describe(self.corpus, self.run, self.options, progress, output_dir,
+                                   self.command)
             return progress, description
 
     class WriteDescriptionFn(beam.DoFn):
@@ -200,15 +200,9 @@ if beam is not None:
         def process(self, element: tuple[dict, DatasetDescription]) -> Iterator:
             progress, description = element
             output_dir = storage.location(self.output_dir)
-            _save_progress(output_dir, progress)
+            save_progress(output_dir, progress)
             description.write(description_path(output_dir))
             yield str(description_path(output_dir))
-
-
-def _relative(output_dir: Location, name: str, plan: ShardPlan) -> str:
-    """A shard's path relative to the output folder: its key in the pipeline and progress."""
-    path = shard_path(output_dir, plan.portion, name, plan.index, plan.count)
-    return storage.relative(path, output_dir)
 
 
 def _stage(path: Location, value: object) -> str:
@@ -293,20 +287,15 @@ def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOpt
         stage_inputs = storage.is_url(output_dir)
     run = plan_run(corpus, options, items)
     key = fingerprint(corpus, run.items, options, run.vectors_name)
-    progress = _load_progress(output_dir, key)
+    progress = load_progress(output_dir, key)
     for portion in {p.portion for p in run.plans}:
         remove_stale_temp_files(storage.join(output_dir, portion))
     for stale in storage.glob(output_dir, f"{STAGING_PREFIX}*"):  # a killed run's staging
         storage.rmtree(stale)
-    todo, reused = [], {}
-    for plan in run.plans:
-        relative = _relative(output_dir, run.name, plan)
-        if relative in progress["shards"] and storage.isfile(storage.join(output_dir, relative)):
-            reused[relative] = progress["shards"][relative]
-            if on_progress:
-                on_progress(len(plan.items))
-        else:
-            todo.append((relative, plan))
+    todo, reused = pending_shards(run, output_dir, progress)
+    if on_progress:
+        for record in reused.values():
+            on_progress(record["examples"] + len(record["skipped"]))
 
     pipeline_options = PipelineOptions([*default_options(workers), *beam_options])
     pipeline = beam.Pipeline(options=pipeline_options)
@@ -323,9 +312,7 @@ def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOpt
     written = progress["shards"]
     # The combiner wrote description.json; the same fold over the same records gives the
     # in-memory description with the local writer's key order (portions in plan order).
-    description = _describe(corpus, run.name, options, run.per_shard, run.plans, progress,
-                            output_dir, run.vectors_name, run.word_dim, len(run.oov), command,
-                            run.build_options)
+    description = describe(corpus, run, options, progress, output_dir, command)
     if description.to_json() != storage.read_text(description_path(output_dir)):
         raise TfemoError(f"{description_path(output_dir)}: differs from its shard records")
     for relative, plan in todo:

@@ -22,7 +22,7 @@ from tfemo.core.errors import InputError
 from tfemo.corpora.base import Item, Trace, WordTiming
 from tfemo.labels.traces import load_item_trace, trace_on_frames
 from tfemo.records.description import RunningStats
-from tfemo.records.schema import ExampleArrays
+from tfemo.records.schema import ExampleArrays, serialize
 from tfemo.text.alignment import align_aeneas, align_uniform
 from tfemo.text.frames import word_vectors_on_frames
 from tfemo.text.tokens import tokenize
@@ -131,6 +131,20 @@ def build_example(item: Item, options: BuildOptions,
     )
     return BuildResult(example, num_frames, seconds, [t.word for t in timings], label_stats,
                        RunningStats.of(audio.reshape(-1, 1)), used, feature_stats, stages)
+
+
+def build_serialized(item: Item, options: BuildOptions,
+                     vectors: Mapping[str, np.ndarray]) -> tuple[bytes, BuildResult] | InputError:
+    """One item's serialized example and build result, or its InputError (every runner)."""
+    try:
+        result = build_example(item, options, vectors)
+    except InputError as error:
+        return error
+    started = time.perf_counter()
+    data = serialize(result.example)
+    result.stage_seconds["serialize"] = time.perf_counter() - started
+    result.example = None  # the arrays travel serialized only
+    return data, result
 
 
 def word_vector_sequence(timings: list[WordTiming], vectors: Mapping[str, np.ndarray],
