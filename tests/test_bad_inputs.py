@@ -18,6 +18,7 @@ import soundfile
 from tests.predict_factory import write_train_dir
 from tests.wav_bytes import IEEE_FLOAT, float32, pcm8, pcm16, pcm24, wav_bytes
 from tfemo import predict
+from tfemo.audio.frames import frame_features
 from tfemo.audio.io import audio_blocks, load_audio
 from tfemo.core.errors import InputError
 from tfemo.corpora.base import CATEGORICAL, Item
@@ -28,7 +29,7 @@ from tfemo.labels.gold_standard import GoldStandardOptions, Variant, make_gold_s
 from tfemo.make_gold_standard import main as make_gold_standard_main
 from tfemo.make_tfrecords import main as make_tfrecords_main
 from tfemo.records.build import MakeOptions, make_tfrecords
-from tfemo.records.example import BuildOptions, build_example, frame_features
+from tfemo.records.example import BuildOptions, build_example
 from tfemo.records.schema import read_examples
 from tfemo.records.writer import shard_paths
 

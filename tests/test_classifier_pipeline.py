@@ -18,10 +18,10 @@ import soundfile
 
 from tfemo import eval as evaluate
 from tfemo import predict, train
+from tfemo.audio.frames import frame_features
 from tfemo.audio.io import load_audio
 from tfemo.make_tfrecords import main as make_tfrecords_main
 from tfemo.records.description import DatasetDescription, RunningStats
-from tfemo.records.example import frame_features
 from tfemo.records.reader import make_dataset
 from tfemo.records.schema import read_examples
 from tfemo.records.writer import shard_paths
