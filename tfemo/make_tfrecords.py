@@ -94,7 +94,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="name used in the shard file names (default: the corpus name)")
     parser.add_argument("--partition", choices=PROTOCOLS, default="official",
                         help="official: the corpus's own portions; loso, kfold-by-speaker and "
-                             "sessions write one output per fold in <output_dir>/fold-NN/; "
+                             "sessions write one partition per fold in <output_dir>/fold-NN/ "
+                             "(ids and train statistics: the examples are written once); "
                              "fixed-speakers uses --split")
     parser.add_argument("--folds", type=int, default=0, help="k of kfold-by-speaker")
     parser.add_argument("--split", default="",
@@ -126,7 +127,7 @@ def fold_table(results: list) -> Table:
     table = Table(title="folds (each trains on the remaining speakers)")
     for column in ("fold", "output", "devel speakers", "test speakers", "train examples"):
         table.add_column(column)
-    for fold, output_dir, description, _ in results:
+    for fold, output_dir, description in results:
         table.add_row(fold.name, str(output_dir), ", ".join(fold.speakers("devel")),
                       ", ".join(fold.speakers("test")),
                       str(description.portions.get("train", {}).get("examples", 0)))
@@ -135,8 +136,7 @@ def fold_table(results: list) -> Table:
 
 def print_summary(console: Console, description: DatasetDescription, report: RunReport,
                   output_dir: storage.Location) -> None:
-    """The final summary: the table, words and alignment, and what this run did."""
-    console.print(summary_table(description, output_dir))
+    """The final summary: words and alignment, features, labels, and what this run did."""
     oov = description.oov
     if description.word_dim:
         console.print(f"word vectors: {description.word_vectors} ({description.word_dim}-d); "
@@ -150,8 +150,10 @@ def print_summary(console: Console, description: DatasetDescription, report: Run
             + f" = {description.feature_dim} per frame")
     console.print(f"labels: {', '.join(description.label_names)}"
                   + (f"; raters: {', '.join(description.raters)}" if description.raters else ""))
-    console.print(f"normalisation statistics fit on train only; description: "
-                  f"{storage.join(output_dir, 'description.json')}")
+    console.print(f"examples written once to {storage.join(output_dir, 'examples')}; each "
+                  "partition's description (its ids and statistics fit on train only): "
+                  + ", ".join(str(storage.join(folder, "description.json"))
+                              for _, folder, _ in report.views))
     console.print(f"this run: {report.written_shards} shards written, {report.reused_shards} "
                   f"already complete, {report.wall_seconds:.1f} s")
 
@@ -173,43 +175,40 @@ def main(argv: list[str] | None = None) -> int:
                               examples_per_shard=args.examples_per_shard, name=args.name,
                               features=parse_families(args.features),
                               labels=str(args.labels or ""))
-        folds = make_folds(corpus.items(task), args.partition, folds=args.folds,
-                           seed=args.seed, split=parse_split(args.split))
+        items = corpus.items(task)
+        folds = make_folds(items, args.partition, folds=args.folds, seed=args.seed,
+                           split=parse_split(args.split))
         command = ["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])]
-        results = []
-        for fold in folds:
-            output_dir = storage.join(args.output_dir, fold.name)
-            with Progress("[progress.description]{task.description}", BarColumn(),
-                          MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                          disable=args.quiet, transient=True) as progress:
-                bar = progress.add_task(f"{corpus.name} -> {output_dir}", total=len(fold.items))
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                      disable=args.quiet, transient=True) as progress:
+            bar = progress.add_task(f"{corpus.name} -> {args.output_dir}", total=len(items))
 
-                def report_skip(skip: Skip) -> None:
-                    console.print(f"[yellow]skipped[/] {skip.path}: {skip.reason}"
-                                  + (f" ({skip.detail})" if skip.detail else ""))
+            def report_skip(skip: Skip) -> None:
+                console.print(f"[yellow]skipped[/] {skip.path}: {skip.reason}"
+                              + (f" ({skip.detail})" if skip.detail else ""))
 
-                write = make_tfrecords
-                if args.runner == "beam":  # imported here: apache-beam is the `beam` extra
-                    from tfemo.records.beam_pipeline import make_tfrecords_beam
+            write = make_tfrecords
+            if args.runner == "beam":  # imported here: apache-beam is the `beam` extra
+                from tfemo.records.beam_pipeline import make_tfrecords_beam
 
-                    stage = {"auto": None, "yes": True, "no": False}[args.stage_inputs]
-                    write = functools.partial(make_tfrecords_beam,
-                                              beam_options=shlex.split(args.beam_options),
-                                              stage_inputs=stage)
-                description, report = write(
-                    corpus, output_dir, options, workers=args.workers, strict=args.strict,
-                    command=command, items=fold.items,
-                    on_progress=lambda n, bar=bar, progress=progress: progress.advance(bar, n),
-                    on_skip=report_skip)
-            results.append((fold, output_dir, description, report))
+                stage = {"auto": None, "yes": True, "no": False}[args.stage_inputs]
+                write = functools.partial(make_tfrecords_beam,
+                                          beam_options=shlex.split(args.beam_options),
+                                          stage_inputs=stage)
+            _, report = write(
+                corpus, args.output_dir, options, workers=args.workers, strict=args.strict,
+                command=command, items=items, folds=folds,
+                on_progress=lambda n: progress.advance(bar, n), on_skip=report_skip)
     except InputError as error:
         if not args.strict:
             raise
         raise stopped_by_strict(error) from None  # the shards already finished are kept
-    for _, output_dir, description, report in results:
-        print_summary(console, description, report, output_dir)
-    if len(results) > 1:
-        console.print(fold_table(results))
+    for _, output_dir, description in report.views:
+        console.print(summary_table(description, output_dir))
+    print_summary(console, report.views[-1][2], report, args.output_dir)
+    if len(report.views) > 1:
+        console.print(fold_table(report.views))
     return 0
 
 

@@ -1,10 +1,11 @@
 """The local runner: write a corpus into sharded TFRecords with this machine's process pool.
 
-Items are built in worker processes (tfemo.records.example) and written shard by shard. Each
-shard is written under a temporary name and renamed when complete, and the ledger
-(tfemo.records.plan, `.progress.json`) records the finished shards with their statistics, so a
-run that is killed and started again skips what is done and ends with the same files as an
-uninterrupted run. The description is written last.
+Items are built in worker processes (tfemo.records.example) and written shard by shard, every
+item once (tfemo.records.plan). Each shard's entries, then the shard itself, are written under
+a temporary name and renamed when complete, and the ledger (`.progress.json`) records the
+finished shards, so a run that is killed and started again skips what is done and ends with
+the same files as an uninterrupted run. `records.json`, then each fold's partition
+(tfemo.records.partitions), are written last.
 """
 
 from __future__ import annotations
@@ -18,21 +19,26 @@ from tfemo.core import storage
 from tfemo.core.errors import InputError, UserError
 from tfemo.core.parallel import ordered_map
 from tfemo.corpora.base import Corpus, Item
-from tfemo.records.description import DatasetDescription, description_path
+from tfemo.corpora.partition import Fold
+from tfemo.records.description import DatasetDescription
 from tfemo.records.example import BuildOptions, BuildResult, build_serialized
+from tfemo.records.partitions import write_partition
 from tfemo.records.plan import (
+    EXAMPLES,
     MakeOptions,
     RunReport,
     Skip,
-    add_skip,
-    add_to_record,
-    describe,
-    empty_record,
+    check_folds,
+    describe_records,
     fingerprint,
+    item_entry,
     load_progress,
     pending_shards,
     plan_run,
     save_progress,
+    skip_entry,
+    write_entries,
+    write_records_file,
 )
 from tfemo.records.writer import remove_stale_temp_files, write_shard
 
@@ -51,62 +57,67 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
                    on_progress: Callable[[int], None] | None = None,
                    on_skip: Callable[[Skip], None] | None = None,
                    items: Sequence[Item] | None = None,
+                   folds: Sequence[Fold] | None = None,
                    ) -> tuple[DatasetDescription, RunReport]:
-    """Write `corpus` (for `options.task`) to `output_dir`; return its description.
+    """Write `corpus` (for `options.task`) to `output_dir` once, then each fold's partition;
+    return the first fold's description (`report.views` has them all).
 
-    `items` replaces the corpus's own items (a fold of a partition protocol). on_progress(n)
-    is called as n more items are done; on_skip for each skipped item. With `strict`, the
-    first bad input raises InputError after the finished shards are kept.
+    `items` replaces the corpus's own items; `folds` are partitions of them (default: one,
+    the items' own portions). on_progress(n) is called as n more items are done; on_skip for
+    each skipped item. With `strict`, the first bad input raises InputError after the
+    finished shards are kept.
     """
     started = time.perf_counter()
     check_local_output(output_dir)
     output_dir = Path(output_dir)
     run = plan_run(corpus, options, items)
+    folds = check_folds(corpus, run, folds)
     progress = load_progress(output_dir, fingerprint(corpus, run.items, options,
                                                      run.vectors_name))
     report = RunReport()
-    for portion in {p.portion for p in run.plans}:
-        remove_stale_temp_files(output_dir / portion)
+    remove_stale_temp_files(output_dir / EXAMPLES)
     todo, done = pending_shards(run, output_dir, progress)
     report.reused_shards = len(done)
     if on_progress:
-        for key in done:
-            on_progress(done[key]["examples"] + len(done[key]["skipped"]))
+        for _, plan in done:
+            on_progress(len(plan.items))
 
     results = _build_all([it for _, plan in todo for it in plan.items], run.build_options,
                          run.table, workers)
     try:
         for key, plan in todo:
-            serialized, record = [], empty_record()
+            serialized, entries, skips = [], [], []
             for item in plan.items:
                 outcome = next(results)
                 if isinstance(outcome, InputError):
                     skip = Skip(item.id, outcome.path, outcome.reason, outcome.detail)
                     if strict:
                         raise outcome
-                    add_skip(record, skip)
+                    skips.append(skip_entry(item, skip))
                     if on_skip:
                         on_skip(skip)
                 else:
                     data, result = outcome
                     serialized.append(data)
-                    add_to_record(record, item, result, run.oov)
+                    entries.append(item_entry(item, result, run.oov))
                     report.stage_seconds.update(result.stage_seconds)
                 if on_progress:
                     on_progress(1)
             write_started = time.perf_counter()
+            write_entries(output_dir, key, entries, skips)
             write_shard(serialized, output_dir / key)
             report.stage_seconds["write"] += time.perf_counter() - write_started
-            progress["shards"][key] = record
+            progress["shards"].append(key)
             save_progress(output_dir, progress)
             report.written_shards += 1
     finally:
         results.close()
 
-    description = describe(corpus, run, options, progress, output_dir, command)
-    description.write(description_path(output_dir))
+    base = describe_records(corpus, run, options, command)
+    write_records_file(output_dir, base)
+    report.views = write_partition(output_dir, folds, base=base)
     report.wall_seconds = time.perf_counter() - started
-    return description, report
+    return report.views[0][2], report
 
 
 # --- building in workers -----------------------------------------------------------------

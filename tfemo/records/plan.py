@@ -1,11 +1,19 @@
 """The run plan and progress ledger of a records build, shared by every runner.
 
+A corpus is written once: every item, sorted by id, into `<output_dir>/examples/<name>-<k>-of-
+<n>.tfrecord`, whatever the partition. Beside each shard, `<shard>.items.json` holds each
+written item's entry (id, speaker, portion, class, frames, and its sufficient statistics:
+RunningStats count, mean and M2 of its audio, labels and features) and the skipped items, so
+that any partition's train-only statistics are folded from them without reading audio again
+(tfemo.records.partitions). `records.json` says what the records hold.
+
 A runner (the local process pool in tfemo.records.build, the Beam pipeline in
 tfemo.records.beam_pipeline) asks this module what to write (`plan_run`: items, shards, word
 vectors, build options; `fingerprint`), what is already done (`load_progress`,
-`pending_shards`), folds each built item into its shard's record (`empty_record`,
-`add_to_record`), records finished shards (`save_progress`) and turns the records into the
-description (`describe`). The runners differ only in how items are built and shards written.
+`pending_shards`), turns each built item into its entry (`item_entry`, `skip_entry`), writes a
+shard's entries (`write_entries`) before the shard, records finished shards (`save_progress`)
+and describes the records (`describe_records`). The runners differ only in how items are
+built and shards written.
 """
 
 from __future__ import annotations
@@ -22,26 +30,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 import tfemo
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
 from tfemo.audio.features import feature_dims
 from tfemo.core import storage
-from tfemo.core.errors import TfemoError
+from tfemo.core.errors import SchemaError, TfemoError
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
-from tfemo.corpora.partition import check_speaker_independent
+from tfemo.corpora.partition import Fold, check_speaker_independent
 from tfemo.corpora.tables import read_label_file
-from tfemo.records.description import DatasetDescription, RunningStats, description_path
+from tfemo.records.description import (
+    DESCRIPTION_FILE,
+    DatasetDescription,
+    RunningStats,
+    description_path,
+)
 from tfemo.records.example import EXAMPLE_VERSION, BuildOptions, BuildResult, item_words
 from tfemo.records.schema import SCHEMA_VERSION
-from tfemo.records.writer import shard_path
+from tfemo.records.writer import SHARD_SUFFIX, shard_name
 from tfemo.text.embeddings import load_word_vectors, vector_table
 
 PROGRESS_FILE = ".progress.json"
+RECORDS_FILE = "records.json"
+EXAMPLES = "examples"  # the folder of the shards: every item once
+ENTRIES_SUFFIX = ".items.json"  # beside each shard: its items' entries and skips
 NO_EMBEDDINGS = "none"
-SPEAKER_STATS_NOTE = ("per speaker: mean and std of all of the speaker's frames in every portion, "
-                      "computed from the audio only (no labels)")
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,7 @@ class MakeOptions:
 
 @dataclass
 class ShardPlan:
-    """One shard to write: its portion, index, count and items."""
+    """One shard: its folder (EXAMPLES; a portion in a partition), index, count and items."""
 
     portion: str
     index: int
@@ -85,6 +97,7 @@ class RunReport:
     reused_shards: int = 0
     stage_seconds: Counter = field(default_factory=Counter)
     wall_seconds: float = 0.0
+    views: list = field(default_factory=list)  # (fold, folder, description) of each partition
 
 
 @dataclass
@@ -102,15 +115,21 @@ class RunPlan:
     word_dim: int
 
 
+def split_shards(folder: str, members: Sequence[Item], per_shard: int) -> list[ShardPlan]:
+    """Contiguous shards of equal size over `members`, in their order."""
+    count = max(1, math.ceil(len(members) / per_shard))
+    size = math.ceil(len(members) / count)
+    return [ShardPlan(folder, k, count, list(members[k * size:(k + 1) * size]))
+            for k in range(count)]
+
+
 def plan_shards(items: Sequence[Item], examples_per_shard: int) -> list[ShardPlan]:
-    """Split each portion's items (sorted by id) into contiguous shards of equal size."""
+    """Split each portion's items (sorted by id) into contiguous shards of equal size: the
+    shards a partition's portions are read as (each one a slice of the examples)."""
     plans = []
     for portion in portions_of(items):
         members = sorted((i for i in items if i.portion == portion), key=lambda i: i.id)
-        count = max(1, math.ceil(len(members) / examples_per_shard))
-        size = math.ceil(len(members) / count)
-        plans.extend(ShardPlan(portion, k, count, members[k * size:(k + 1) * size])
-                     for k in range(count))
+        plans.extend(split_shards(portion, members, examples_per_shard))
     return plans
 
 
@@ -174,10 +193,13 @@ def plan_run(corpus: Corpus, options: MakeOptions,
     dimensions = tuple(corpus.label_names(CONTINUOUS)) if continuous else ()
     if options.labels:
         items = with_gold_standard(items, Path(options.labels), dimensions, options.task)
-    if corpus.speaker_independent:
-        check_speaker_independent(items, corpus.name)
+    ids = Counter(i.id for i in items)
+    repeated = sorted(i for i, n in ids.items() if n > 1)
+    if repeated:
+        raise TfemoError(f"corpus {corpus.name!r}: item ids must be unique; repeated: "
+                         f"{', '.join(repeated[:5])}")
     per_shard = options.examples_per_shard or (256 if options.task == CATEGORICAL else 8)
-    plans = plan_shards(items, per_shard)
+    plans = split_shards(EXAMPLES, sorted(items, key=lambda i: i.id), per_shard)
 
     has_text = options.embeddings != NO_EMBEDDINGS and any(
         s.transcript.strip() or s.words for i in items for s in i.segments)
@@ -198,23 +220,39 @@ def plan_run(corpus: Corpus, options: MakeOptions,
                    word_dim)
 
 
+def check_folds(corpus: Corpus, run: RunPlan, folds: Sequence[Fold] | None) -> list[Fold]:
+    """The run's folds (default: one, the items' own portions), each checked for a speaker
+    in two portions before any work (when the corpus can be split by speaker)."""
+    folds = list(folds) if folds is not None else [Fold("", tuple(run.items))]
+    if corpus.speaker_independent:
+        for fold in folds:
+            check_speaker_independent(fold.items, corpus.name)
+    return folds
+
+
 # --- the ledger: what is done ----------------------------------------------------------------
 
-def shard_key(output_dir: storage.Location, name: str, plan: ShardPlan) -> str:
+def shard_key(name: str, plan: ShardPlan) -> str:
     """A shard's path relative to the output folder: its key in the ledger (and in Beam)."""
-    path = shard_path(output_dir, plan.portion, name, plan.index, plan.count)
-    return storage.relative(path, output_dir)
+    return f"{plan.portion}/{shard_name(name, plan.index, plan.count)}"
+
+
+def entries_key(key: str) -> str:
+    """Where a shard's entries live, relative to the output folder."""
+    return key.removesuffix(SHARD_SUFFIX) + ENTRIES_SUFFIX
 
 
 def pending_shards(run: RunPlan, output_dir: storage.Location, progress: dict,
-                   ) -> tuple[list[tuple[str, ShardPlan]], dict[str, dict]]:
-    """(shards still to write, with their keys; finished shards' records by key), in plan
-    order. A shard is finished when the ledger lists it and its file is there."""
-    todo, done = [], {}
+                   ) -> tuple[list[tuple[str, ShardPlan]], list[tuple[str, ShardPlan]]]:
+    """(shards still to write, finished shards), each as (key, plan), in plan order. A shard
+    is finished when the ledger lists it and it and its entries are there."""
+    todo, done = [], []
+    finished = set(progress["shards"])
     for plan in run.plans:
-        key = shard_key(output_dir, run.name, plan)
-        if key in progress["shards"] and storage.isfile(storage.join(output_dir, key)):
-            done[key] = progress["shards"][key]
+        key = shard_key(run.name, plan)
+        if key in finished and storage.isfile(storage.join(output_dir, key)) and \
+                storage.isfile(storage.join(output_dir, entries_key(key))):
+            done.append((key, plan))
         else:
             todo.append((key, plan))
     return todo, done
@@ -222,155 +260,122 @@ def pending_shards(run: RunPlan, output_dir: storage.Location, progress: dict,
 
 def load_progress(output_dir: storage.Location, key: str) -> dict:
     """The finished shards of an earlier run with the same fingerprint, else a fresh start
-    (removing the records of a different run)."""
+    (removing the records and partitions of a different run, or of an older layout)."""
     path = storage.join(output_dir, PROGRESS_FILE)
     try:
         progress = json.loads(storage.read_text(path))
-        if progress.get("fingerprint") == key:
+        if progress.get("fingerprint") == key and isinstance(progress.get("shards"), list):
             return progress
     except (OSError, ValueError):
         pass
-    if storage.exists(path) or storage.exists(description_path(output_dir)):
+    old = [path, description_path(output_dir), storage.join(output_dir, RECORDS_FILE)]
+    if any(storage.exists(p) for p in old) or storage.glob(output_dir, "*/" + DESCRIPTION_FILE):
         print(f"{output_dir}: holds records of a different run; rewriting them", file=sys.stderr)
         _remove_old_records(output_dir)
-    return {"fingerprint": key, "shards": {}}
+    return {"fingerprint": key, "shards": []}
 
 
 def _remove_old_records(output_dir: storage.Location) -> None:
-    """Delete the shards, description and progress of an earlier, different run."""
-    for shard in storage.glob(output_dir, "*/*.tfrecord"):  # in the portion folders
-        storage.remove(shard)
-    for path in (storage.join(output_dir, PROGRESS_FILE), description_path(output_dir)):
+    """Delete the shards, entries, partitions and ledger of an earlier, different run (and the
+    per-portion and per-fold shards of the layout before schema v3)."""
+    for pattern in ("*/*.tfrecord", "*/*/*.tfrecord", f"*/*{ENTRIES_SUFFIX}",
+                    "*/" + DESCRIPTION_FILE, "*/" + PROGRESS_FILE):
+        for path in storage.glob(output_dir, pattern):
+            storage.remove(path)
+    for path in (storage.join(output_dir, PROGRESS_FILE), description_path(output_dir),
+                 storage.join(output_dir, RECORDS_FILE)):
         storage.remove(path)
 
 
 def save_progress(output_dir: storage.Location, progress: dict) -> None:
-    """Atomically record the finished shards."""
+    """Atomically record the finished shards (keys, sorted)."""
+    progress = {"fingerprint": progress["fingerprint"], "shards": sorted(set(progress["shards"]))}
     storage.write_atomic(storage.join(output_dir, PROGRESS_FILE),
                          json.dumps(progress, indent=1, sort_keys=True))
 
 
-def empty_record() -> dict:
-    """The record of a shard before any item is folded in."""
-    return {"examples": 0, "frames": 0, "seconds": 0.0, "speakers": [], "skipped": [],
-            "word_tokens": 0, "oov_tokens": 0, "alignment": {}, "label_stats": None,
-            "audio_stats": None, "feature_stats": None, "speaker_feature_stats": {},
-            "classes": {}}
+def item_entry(item: Item, result: BuildResult, oov: set[str]) -> dict:
+    """One written item: what partitions need of it, with its sufficient statistics."""
+    return {"id": item.id, "speaker": item.speaker, "portion": item.portion,
+            "metadata": dict(item.metadata),
+            "class": item.label if item.label is not None and item.load_trace is None else None,
+            "frames": result.num_frames, "seconds": result.seconds,
+            "word_tokens": len(result.words), "oov_tokens": sum(w in oov for w in result.words),
+            "alignment": result.alignment,
+            "label_stats": _stats(result.label_stats), "audio_stats": _stats(result.audio_stats),
+            "feature_stats": _stats(result.feature_stats)}
 
 
-def add_to_record(record: dict, item: Item, result: BuildResult, oov: set[str]) -> None:
-    """Fold one built example into its shard's record (counts and train statistics)."""
-    record["examples"] += 1
-    record["frames"] += result.num_frames
-    record["seconds"] += result.seconds
-    if item.speaker not in record["speakers"]:
-        record["speakers"].append(item.speaker)
-    record["word_tokens"] += len(result.words)
-    record["oov_tokens"] += sum(w in oov for w in result.words)
-    record["alignment"][result.alignment] = record["alignment"].get(result.alignment, 0) + 1
-    if item.label is not None and item.load_trace is None:
-        record["classes"][item.label] = record["classes"].get(item.label, 0) + 1
-    for key, stats in (("label_stats", result.label_stats), ("audio_stats", result.audio_stats),
-                       ("feature_stats", result.feature_stats)):
-        if stats is not None:
-            record[key] = _folded(record[key], stats)
-    if result.feature_stats is not None:
-        by_speaker = record["speaker_feature_stats"]
-        by_speaker[item.speaker] = _folded(by_speaker.get(item.speaker), result.feature_stats)
+def skip_entry(item: Item, skip: Skip) -> dict:
+    """One skipped item: the skip, and where the item would sit in a partition."""
+    return {**dataclasses.asdict(skip), "speaker": item.speaker, "portion": item.portion,
+            "metadata": dict(item.metadata)}
 
 
-def add_skip(record: dict, skip: Skip) -> None:
-    """Note a skipped item in its shard's record."""
-    record["skipped"].append(dataclasses.asdict(skip))
+def as_skip(entry: dict) -> Skip:
+    """The Skip of a skip entry."""
+    return Skip(**{f.name: entry[f.name] for f in dataclasses.fields(Skip)})
 
 
-def _folded(saved: dict | None, stats: RunningStats) -> dict:
-    """Saved statistics (a to_dict, or None) with `stats` merged in, as a to_dict again."""
-    total = RunningStats(stats.dim) if saved is None else RunningStats.from_dict(saved)
-    return total.merge(stats).to_dict()
+def write_entries(output_dir: storage.Location, key: str, entries: Sequence[dict],
+                  skips: Sequence[dict]) -> None:
+    """Write a shard's entries and skips (before the shard itself, so a finished shard always
+    has them); deterministic JSON, so any runner writes the same bytes."""
+    text = json.dumps({"items": list(entries), "skipped": list(skips)}, sort_keys=True,
+                      allow_nan=False)
+    storage.write_atomic(storage.join(output_dir, entries_key(key)), text + "\n")
 
 
-# --- the description: what was written -------------------------------------------------------
+def read_entries(output_dir: storage.Location, key: str) -> dict:
+    """A shard's entries and skips."""
+    return json.loads(storage.read_text(storage.join(output_dir, entries_key(key))))
 
-def describe(corpus: Corpus, run: RunPlan, options: MakeOptions, progress: dict,
-             output_dir: storage.Location, command: Sequence[str]) -> DatasetDescription:
-    """The description of what was written, from the shard records (train-only statistics)."""
+
+def _stats(stats: RunningStats | None) -> dict | None:
+    return None if stats is None else stats.to_dict()
+
+
+# --- what the records hold ------------------------------------------------------------------
+
+def describe_records(corpus: Corpus, run: RunPlan, options: MakeOptions,
+                     command: Sequence[str]) -> DatasetDescription:
+    """What the records hold, for every partition of them (no portions, no statistics: those
+    are the partitions'); `partition["files"]` lists the shards in id order."""
     build = run.build_options
-    portions, skipped, alignment = {}, {}, Counter()
-    totals = Counter()
-    label_stats = audio_stats = feature_stats = None
-    speaker_stats: dict[str, RunningStats] = {}
-    for plan in run.plans:
-        path = shard_path(output_dir, plan.portion, run.name, plan.index, plan.count)
-        record = progress["shards"][storage.relative(path, output_dir)]
-        entry = portions.setdefault(plan.portion, {"examples": 0, "frames": 0, "seconds": 0.0,
-                                                   "speakers": [], "files": []})
-        entry["examples"] += record["examples"]
-        entry["frames"] += record["frames"]
-        entry["seconds"] = round(entry["seconds"] + record["seconds"], 3)
-        entry["speakers"] = sorted(set(entry["speakers"]) | set(record["speakers"]))
-        entry["files"].append(storage.name(path))
-        for skip in record["skipped"]:
-            reasons = skipped.setdefault(plan.portion, {})
-            reasons[skip["reason"]] = reasons.get(skip["reason"], 0) + 1
-        for label, count in record.get("classes", {}).items():
-            classes = entry.setdefault("classes", {})
-            classes[label] = classes.get(label, 0) + count
-        for speaker, stats in record.get("speaker_feature_stats", {}).items():
-            speaker_stats[speaker] = _merge(speaker_stats.get(speaker), stats)
-        totals.update(word_tokens=record["word_tokens"], oov_tokens=record["oov_tokens"])
-        alignment.update(record["alignment"])
-        if plan.portion == "train":
-            label_stats = _merge(label_stats, record["label_stats"])
-            audio_stats = _merge(audio_stats, record["audio_stats"])
-            feature_stats = _merge(feature_stats, record.get("feature_stats"))
-    for entry in portions.values():
-        if "classes" in entry:  # in class-index order
-            entry["classes"] = {c: entry["classes"][c] for c in build.class_names
-                                if c in entry["classes"]}
-    normalisation = {"fit_on": "train"}
-    if label_stats is not None:
-        normalisation["labels"] = {"mean": _rounded(label_stats.mean()),
-                                   "std": _rounded(label_stats.std())}
-    if audio_stats is not None:
-        normalisation["audio"] = {"mean": _rounded(audio_stats.mean())[0],
-                                  "std": _rounded(audio_stats.std())[0]}
-    if feature_stats is not None:
-        normalisation["features"] = {"mean": _rounded(feature_stats.mean()),
-                                     "std": _rounded(feature_stats.std())}
-    if speaker_stats:
-        normalisation["features_by_speaker_fit_on"] = SPEAKER_STATS_NOTE
-        normalisation["features_by_speaker"] = {
-            speaker: {"frames": stats.count, "mean": _rounded(stats.mean()),
-                      "std": _rounded(stats.std())}
-            for speaker, stats in sorted(speaker_stats.items())}
     return DatasetDescription(
         name=run.name, corpus=corpus.name, task=options.task, sample_rate=SAMPLE_RATE,
         frame_length=FRAME_LENGTH, frame_seconds=FRAME_SECONDS, word_dim=run.word_dim,
         features=feature_dims(build.features),
         word_vectors=run.vectors_name, label_names=list(build.class_names or build.dimensions),
-        raters=list(build.raters), portions=portions,
-        normalisation=normalisation, alignment=dict(sorted(alignment.items())),
-        oov={"types": len(run.oov), "tokens": totals["oov_tokens"],
-             "word_tokens": totals["word_tokens"]},
-        skipped=skipped, command=list(command), tfemo_version=tfemo.__version__,
+        raters=list(build.raters), oov={"types": len(run.oov)},
+        command=list(command), tfemo_version=tfemo.__version__,
         extra={"examples_per_shard": run.per_shard, "alignment_option": options.alignment,
-               "embeddings_option": options.embeddings, "labels_option": options.labels},
+               "embeddings_option": options.embeddings, "labels_option": options.labels,
+               "speaker_independent": corpus.speaker_independent},
+        partition={"files": [shard_key(run.name, plan) for plan in run.plans]},
     )
 
 
-def _merge(total: RunningStats | None, record: dict | None) -> RunningStats | None:
-    if record is None:
-        return total
-    stats = RunningStats.from_dict(record)
-    return stats if total is None else total.merge(stats)
+def write_records_file(output_dir: storage.Location, description: DatasetDescription) -> None:
+    """Write records.json (atomically; last of the records, before any partition)."""
+    storage.write_atomic(storage.join(output_dir, RECORDS_FILE), description.to_json())
 
 
-def _rounded(values: np.ndarray) -> list[float]:
-    return [round(float(v), 6) for v in np.atleast_1d(values)]
+def read_records_file(output_dir: storage.Location) -> DatasetDescription:
+    """The records.json of a records folder."""
+    path = storage.join(output_dir, RECORDS_FILE)
+    try:
+        text = storage.read_text(path)
+    except FileNotFoundError:
+        raise SchemaError(f"{output_dir}: no {RECORDS_FILE}: not a folder of records made by "
+                          "tools/make_tfrecords.py (or its run did not finish)") from None
+    return DatasetDescription.from_dict(json.loads(text), source=str(path))
 
 
-__all__ = ["NO_EMBEDDINGS", "PROGRESS_FILE", "MakeOptions", "RunPlan", "RunReport", "ShardPlan",
-           "Skip", "add_skip", "add_to_record", "describe", "empty_record", "fingerprint",
-           "load_progress", "pending_shards", "plan_run", "plan_shards", "portions_of",
-           "save_progress", "shard_key", "with_gold_standard"]
+__all__ = ["EXAMPLES", "NO_EMBEDDINGS", "PROGRESS_FILE", "RECORDS_FILE", "MakeOptions",
+           "RunPlan", "RunReport", "ShardPlan", "Skip", "as_skip", "check_folds",
+           "describe_records",
+           "entries_key", "fingerprint", "item_entry", "load_progress", "pending_shards",
+           "plan_run", "plan_shards", "portions_of", "read_entries", "read_records_file",
+           "save_progress", "shard_key", "skip_entry", "split_shards", "with_gold_standard",
+           "write_entries", "write_records_file"]
