@@ -10,14 +10,23 @@ partition. Targets (issue 21): LOSO at most 1.5 x a single partition, and at mos
 2 cores.
 
     nice -n 10 python benchmarks/partitions.py --baseline_tree /tmp/old-tfemo
+    nice -n 10 python benchmarks/partitions.py --kill 5    # the kill test instead
+
+`--kill N`: build LOSO once uninterrupted, then N times: start the same build in a fresh
+folder, SIGKILL it (and its workers) at a random moment of its run, run it again to the end,
+and compare every file with the uninterrupted build's (the recorded command names the output
+folder, so it is left out of the comparison).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import random
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,14 +45,66 @@ def disk_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def command_of(partition: str, args: argparse.Namespace, output: Path) -> list[str]:
+    """The make_tfrecords command line of one run."""
+    return [sys.executable, "-m", "tfemo.make_tfrecords", "--corpus", args.corpus,
+            "--data_dir", str(args.data_dir), "--partition", partition, "--embeddings",
+            "none", "--features", args.features, "--output_dir", str(output), "--workers",
+            str(args.workers), "--quiet"]
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    """Every file's bytes; JSON without its `command` (it names the output folder)."""
+    found = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if path.name in ("description.json", "records.json"):
+            parsed = json.loads(data)
+            parsed.pop("command")
+            data = json.dumps(parsed, sort_keys=True).encode()
+        found[path.relative_to(folder).as_posix()] = data
+    return found
+
+
+def kill_test(args: argparse.Namespace) -> None:
+    """SIGKILL a LOSO build at random moments, rerun it, compare with an uninterrupted one."""
+    table = Table(title=f"make_tfrecords --corpus {args.corpus} --partition loso: SIGKILL at a "
+                        "random moment, then a rerun")
+    for column in ("attempt", "killed after (s)", "shards before rerun", "files",
+                   "identical"):
+        table.add_column(column, justify="right")
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory(prefix="partitions-kill-") as folder:
+        whole = Path(folder) / "whole"
+        wall, _ = run(HERE, "loso", args, whole)
+        expected = files_of(whole)
+        same = 0
+        for attempt in range(1, args.kill + 1):
+            output = Path(folder) / f"killed-{attempt}"
+            command = command_of("loso", args, output)
+            env = {**os.environ, "PYTHONPATH": str(HERE)}
+            process = subprocess.Popen(command, env=env, cwd=HERE, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True)
+            delay = rng.uniform(0.05, 0.95) * wall
+            time.sleep(delay)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            shards = len(list(output.glob("examples/*.tfrecord")))
+            subprocess.run(command, env=env, cwd=HERE, check=True, stdout=subprocess.DEVNULL)
+            found = files_of(output)
+            identical = found == expected
+            same += identical
+            table.add_row(str(attempt), f"{delay:.1f}", str(shards), str(len(found)),
+                          "yes" if identical else "NO")
+    Console(width=140).print(table)
+    print(f"{same} of {args.kill} reruns identical to the uninterrupted build")
+
+
 def run(tree: Path, partition: str, args: argparse.Namespace,
         output: Path) -> tuple[float, float]:
     """Wall and CPU seconds (the command and its workers) of one make_tfrecords run with
     tfemo imported from `tree`."""
-    command = [sys.executable, "-m", "tfemo.make_tfrecords", "--corpus", args.corpus,
-               "--data_dir", str(args.data_dir), "--partition", partition, "--embeddings",
-               "none", "--features", args.features, "--output_dir", str(output), "--workers",
-               str(args.workers), "--quiet"]
+    command = command_of(partition, args, output)
     env = {**os.environ, "PYTHONPATH": str(tree)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -62,7 +123,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--baseline_tree", type=Path, default=None,
                         help="another tfemo checkout to measure first (the 'before' rows)")
+    parser.add_argument("--kill", type=int, default=0,
+                        help="run the kill test N times instead of the timing table")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the kill moments")
     args = parser.parse_args()
+    if args.kill:
+        kill_test(args)
+        return
     trees = [("before", args.baseline_tree)] if args.baseline_tree else []
     trees.append(("after", HERE))
     table = Table(title=f"make_tfrecords --corpus {args.corpus} --embeddings none --features "

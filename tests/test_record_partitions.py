@@ -266,3 +266,94 @@ def test_a_build_killed_at_a_random_moment_then_rerun_writes_the_same_files(emod
                 data.pop("command", None)
                 tree[name] = json.dumps(data).encode()
         assert killed == expected
+
+
+def _manifest(emodb: Path, path: Path, speakers: tuple[str, ...] = SPEAKERS) -> Path:
+    """path,speaker,label rows (no portion column) over the tone tree."""
+    names = {"W": "anger", "T": "sadness", "N": "neutral"}
+    rows = ["path,speaker,label"]
+    for wav in sorted((emodb / "wav").glob("*.wav")):
+        if wav.name[:2] in speakers:
+            rows.append(f"{wav},{wav.name[:2]},{names[wav.name[5]]}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_manifest_without_portions_takes_a_partition(emodb, tmp_path, capsys):
+    manifest = _manifest(emodb, tmp_path / "corpus.csv")
+    common = ["--corpus", "manifest", "--data_dir", str(manifest), "--embeddings", "none",
+              "--features", "rms", "--workers", "1", "--quiet"]
+    assert make_tfrecords_main([*common, "--output_dir", str(tmp_path / "a")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "no portion" in lines[0] and "--partition loso" in lines[0]
+    assert make_tfrecords_main([*common, "--output_dir", str(tmp_path / "b"),
+                                "--partition", "loso"]) == 0
+    folds = fold_record_dirs(tmp_path / "b")
+    assert len(folds) == 4
+    assert DatasetDescription.read(folds[1]).portions["test"]["speakers"] == ["08"]
+
+
+@pytest.fixture(scope="module")
+def two_corpora(emodb, tmp_path_factory) -> dict[str, Path]:
+    """An EMO-DB tree (speakers 03, 08) and a manifest of other labels (speakers 09, 10)."""
+    folder = tmp_path_factory.mktemp("two")
+    tree = folder / "emodb"
+    (tree / "wav").mkdir(parents=True)
+    for wav in (emodb / "wav").glob("*.wav"):
+        if wav.name[:2] in ("03", "08"):
+            (tree / "wav" / wav.name).symlink_to(wav)
+    names = {"W": "angry", "T": "sad", "N": "calm"}
+    rows = ["path,speaker,label"] + [
+        f"{wav},s{wav.name[:2]},{names[wav.name[5]]}"
+        for wav in sorted((emodb / "wav").glob("*.wav")) if wav.name[:2] in ("09", "10")]
+    (folder / "other.csv").write_text("\n".join(rows) + "\n")
+    (folder / "map.toml").write_text('[emodb]\nanger = "angry"\nsadness = "sad"\n\n'
+                                     '[other]\nangry = "angry"\nsad = "sad"\n')
+    return {"emodb": tree, "other": folder / "other.csv", "map": folder / "map.toml"}
+
+
+def _merged(two_corpora: dict[str, Path], output: Path, *extra: str) -> int:
+    return make_tfrecords_main([
+        "--corpus", f"emodb={two_corpora['emodb']}", "--corpus", f"other={two_corpora['other']}",
+        "--label_map", str(two_corpora["map"]), "--output_dir", str(output), "--embeddings",
+        "none", "--features", "rms", "--workers", "1", "--quiet", *extra])
+
+
+def test_several_corpora_leave_one_corpus_out(two_corpora, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    assert _merged(two_corpora, tmp_path / "loco", "--partition", "leave-one-corpus-out") == 0
+    printed = capsys.readouterr().out
+    assert "other: angry 6, sad 6; dropped: calm 6" in printed
+    assert "emodb: angry 6, sad 6; dropped: neutral 6" in printed
+    folds = fold_record_dirs(tmp_path / "loco")
+    assert [f.name for f in folds] == ["fold-01", "fold-02"]
+    first, second = (DatasetDescription.read(f) for f in folds)
+    assert first.label_names == ["angry", "sad"] and first.corpus == "emodb+other"
+    assert first.portions["test"]["speakers"] == ["emodb/03", "emodb/08"]
+    assert first.portions["devel"]["speakers"] == ["other/s09"]
+    assert first.portions["train"]["speakers"] == ["other/s10"]
+    assert second.portions["test"]["speakers"] == ["other/s09", "other/s10"]
+    assert first.portions["test"]["classes"] == {"angry": 6, "sad": 6}
+    assert first.extra["corpora"]["other"]["dropped"] == {"calm": 6}
+    ids = {e.id for e in read_portion(folds[1], "test")}
+    assert len(ids) == 12 and all(i.startswith("other/") for i in ids)
+    (shard,) = (tmp_path / "loco" / "examples").glob("*.tfrecord")  # 24 items, written once
+    assert len(list(read_examples([shard]))) == 24
+    # the same partition added afterwards, from the records alone
+    assert make_partition_main(["--tfrecords", str(tmp_path / "loco"), "--partition",
+                                "leave-one-corpus-out", "--output_dir",
+                                str(tmp_path / "loco" / "again")]) == 0
+    again = DatasetDescription.read(tmp_path / "loco" / "again" / "fold-01")
+    assert again.normalisation == first.normalisation and again.portions == first.portions
+
+
+def test_several_corpora_fixed_split_and_loso(two_corpora, tmp_path):
+    assert _merged(two_corpora, tmp_path / "fixed", "--partition", "fixed-corpora",
+                   "--split", "train=emodb;test=other") == 0
+    fixed = DatasetDescription.read(tmp_path / "fixed")
+    assert sorted(fixed.portions) == ["test", "train"]
+    assert fixed.portions["train"]["speakers"] == ["emodb/03", "emodb/08"]
+    assert _merged(two_corpora, tmp_path / "loso", "--partition", "loso") == 0
+    folds = fold_record_dirs(tmp_path / "loso")
+    assert [DatasetDescription.read(f).portions["test"]["speakers"] for f in folds] == [
+        ["emodb/03"], ["emodb/08"], ["other/s09"], ["other/s10"]]

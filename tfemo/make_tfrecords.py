@@ -25,7 +25,8 @@ from tfemo.core import storage  # noqa: E402
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict  # noqa: E402
 from tfemo.core.errors import InputError, UserError  # noqa: E402
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task  # noqa: E402
-from tfemo.corpora.base import TASKS  # noqa: E402
+from tfemo.corpora.base import TASKS, Corpus  # noqa: E402
+from tfemo.corpora.merged import MergedCorpus, open_sources  # noqa: E402
 from tfemo.corpora.partition import PROTOCOLS, make_folds, parse_split  # noqa: E402
 from tfemo.records.build import (  # noqa: E402
     MakeOptions,
@@ -45,8 +46,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (every option documented in --help)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", default="demo", choices=CORPUS_NAMES,
-                        help="corpus to read")
+    parser.add_argument("--corpus", action="append", default=None,
+                        help=f"corpus to read: one of {', '.join(CORPUS_NAMES)} (default demo) "
+                             "with --data_dir; or, repeated, NAME=PATH for several corpora in "
+                             "one set of records (a reader's name, e.g. emodb=data/emodb, or "
+                             "any name for a manifest CSV, e.g. emovo=data/emovo.csv): "
+                             "speakers become NAME/<speaker>")
+    parser.add_argument("--label_map", type=Path, default=None,
+                        help="TOML mapping each corpus's labels onto one class set, one table "
+                             "per corpus name ([emovo] then angry = \"angry\"); a class "
+                             "without a mapping is dropped and reported")
     parser.add_argument("--data_dir", type=Path, default=None,
                         help="the corpus folder as distributed (manifest: the manifest CSV; "
                              "demo: the generated cache folder, made on first use when omitted)")
@@ -93,13 +102,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--name", default="",
                         help="name used in the shard file names (default: the corpus name)")
     parser.add_argument("--partition", choices=PROTOCOLS, default="official",
-                        help="official: the corpus's own portions; loso, kfold-by-speaker and "
-                             "sessions write one partition per fold in <output_dir>/fold-NN/ "
-                             "(ids and train statistics: the examples are written once); "
-                             "fixed-speakers uses --split")
+                        help="official: the corpus's own portions; loso, kfold-by-speaker, "
+                             "sessions and leave-one-corpus-out write one partition per fold "
+                             "in <output_dir>/fold-NN/ (ids and train statistics: the examples "
+                             "are written once); fixed-speakers and fixed-corpora use --split")
     parser.add_argument("--folds", type=int, default=0, help="k of kfold-by-speaker")
     parser.add_argument("--split", default="",
-                        help="fixed-speakers: 'train=03,08;devel=12;test=15'")
+                        help="fixed-speakers: 'train=03,08;devel=12;test=15'; fixed-corpora: "
+                             "'train=emodb,emovo;test=casia'")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of kfold-by-speaker's speaker shuffle")
     parser.add_argument("--strict", action="store_true",
@@ -158,6 +168,33 @@ def print_summary(console: Console, description: DatasetDescription, report: Run
                   f"already complete, {report.wall_seconds:.1f} s")
 
 
+def open_sources_or_corpus(args: argparse.Namespace) -> Corpus:
+    """One reader (`--corpus NAME --data_dir DIR`) or several (`--corpus NAME=PATH` ...)."""
+    given = args.corpus or ["demo"]
+    if len(given) == 1 and "=" not in given[0] and args.label_map is None:
+        if given[0] not in CORPUS_NAMES:
+            raise UserError(f"--corpus {given[0]}: no such corpus",
+                            f"choose from {', '.join(CORPUS_NAMES)}, or give NAME=PATH")
+        return open_corpus(given[0], args.data_dir)
+    if args.data_dir is not None:
+        raise UserError("--data_dir goes with one --corpus NAME",
+                        "give each corpus as --corpus NAME=PATH")
+    if not all("=" in text for text in given):
+        raise UserError("with several corpora (or --label_map) give each as NAME=PATH")
+    return open_sources(given, args.label_map)
+
+
+def print_sources(console: Console, corpus: Corpus) -> None:
+    """Per corpus of several: items per class, and the classes the label map dropped."""
+    if not isinstance(corpus, MergedCorpus):
+        return
+    for name, entry in corpus.summary().items():
+        console.print(f"{name}: " + ", ".join(f"{c} {n}" for c, n in entry["classes"].items())
+                      + ("; dropped: " + ", ".join(f"{c} {n}" for c, n in
+                                                   entry["dropped"].items())
+                         if entry["dropped"] else ""))
+
+
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -169,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     output_folder(args.output_dir, "--output_dir")
     console = Console(stderr=False)
     try:
-        corpus = open_corpus(args.corpus, args.data_dir)
+        corpus = open_sources_or_corpus(args)
         task = resolve_task(corpus, args.task)
         options = MakeOptions(task=task, alignment=args.alignment, embeddings=args.embeddings,
                               examples_per_shard=args.examples_per_shard, name=args.name,
@@ -204,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.strict:
             raise
         raise stopped_by_strict(error) from None  # the shards already finished are kept
+    print_sources(console, corpus)
     for _, output_dir, description in report.views:
         console.print(summary_table(description, output_dir))
     print_summary(console, report.views[-1][2], report, args.output_dir)

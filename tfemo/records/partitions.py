@@ -54,7 +54,8 @@ class Entries:
     def items(self, corpus: str) -> list[Item]:
         """The items as a partition protocol needs them (id, speaker, portion, metadata)."""
         found = [*self.written.values(), *self.skipped.values()]
-        return [Item(id=e.get("id", e.get("item_id")), speaker=e["speaker"], corpus=corpus,
+        return [Item(id=e.get("id", e.get("item_id")), speaker=e["speaker"],
+                     corpus=e.get("metadata", {}).get("corpus", corpus),
                      portion=e["portion"], audio_path=Path(e.get("path", "")),
                      metadata=dict(e.get("metadata", {})))
                 for e in sorted(found, key=lambda e: e.get("id", e.get("item_id")))]

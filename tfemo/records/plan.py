@@ -36,6 +36,7 @@ from tfemo.audio.features import feature_dims
 from tfemo.core import storage
 from tfemo.core.errors import SchemaError, TfemoError
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS, PORTIONS, Corpus, Item
+from tfemo.corpora.merged import MergedCorpus
 from tfemo.corpora.partition import Fold, check_speaker_independent
 from tfemo.corpora.tables import read_label_file
 from tfemo.records.description import (
@@ -351,7 +352,8 @@ def describe_records(corpus: Corpus, run: RunPlan, options: MakeOptions,
         command=list(command), tfemo_version=tfemo.__version__,
         extra={"examples_per_shard": run.per_shard, "alignment_option": options.alignment,
                "embeddings_option": options.embeddings, "labels_option": options.labels,
-               "speaker_independent": corpus.speaker_independent},
+               "speaker_independent": corpus.speaker_independent,
+               **({"corpora": corpus.summary()} if isinstance(corpus, MergedCorpus) else {})},
         partition={"files": [shard_key(run.name, plan) for plan in run.plans]},
     )
 
