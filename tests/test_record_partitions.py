@@ -357,3 +357,16 @@ def test_several_corpora_fixed_split_and_loso(two_corpora, tmp_path):
     folds = fold_record_dirs(tmp_path / "loso")
     assert [DatasetDescription.read(f).portions["test"]["speakers"] for f in folds] == [
         ["emodb/03"], ["emodb/08"], ["other/s09"], ["other/s10"]]
+
+
+def test_a_records_folder_holds_the_partition_last_asked_for(emodb, tmp_path):
+    output = tmp_path / "records"
+    _make(emodb, output)
+    assert (output / "description.json").exists()
+    shards = _tree(output / "examples")
+    _make(emodb, output, "--partition", "loso")  # the same examples, another partition
+    assert not (output / "description.json").exists() and len(fold_record_dirs(output)) == 4
+    assert _tree(output / "examples") == shards
+    _make(emodb, output)
+    assert (output / "description.json").exists()
+    assert not list(output.glob("fold-*/description.json"))

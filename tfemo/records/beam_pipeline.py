@@ -41,7 +41,7 @@ from tfemo.corpora.base import Corpus, Item
 from tfemo.corpora.partition import Fold
 from tfemo.records.description import DatasetDescription
 from tfemo.records.example import BuildOptions, BuildResult, build_serialized
-from tfemo.records.partitions import write_partition
+from tfemo.records.partitions import remove_other_views, write_partition
 from tfemo.records.plan import (
     EXAMPLES,
     MakeOptions,
@@ -259,6 +259,7 @@ def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOpt
     base = describe_records(corpus, run, options, command)
     write_records_file(output_dir, base)
     report = RunReport(written_shards=len(todo), reused_shards=len(done))
+    remove_other_views(output_dir, folds)
     report.views = write_partition(output_dir, folds, base=base)
     report.stage_seconds.update(stage_seconds(result))
     report.wall_seconds = time.perf_counter() - started

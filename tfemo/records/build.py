@@ -22,7 +22,7 @@ from tfemo.corpora.base import Corpus, Item
 from tfemo.corpora.partition import Fold
 from tfemo.records.description import DatasetDescription
 from tfemo.records.example import BuildOptions, BuildResult, build_serialized
-from tfemo.records.partitions import write_partition
+from tfemo.records.partitions import remove_other_views, write_partition
 from tfemo.records.plan import (
     EXAMPLES,
     MakeOptions,
@@ -115,6 +115,7 @@ def make_tfrecords(corpus: Corpus, output_dir: str | Path, options: MakeOptions,
 
     base = describe_records(corpus, run, options, command)
     write_records_file(output_dir, base)
+    remove_other_views(output_dir, folds)
     report.views = write_partition(output_dir, folds, base=base)
     report.wall_seconds = time.perf_counter() - started
     return report.views[0][2], report

@@ -107,6 +107,17 @@ def write_partition(records_dir: storage.Location, folds: Sequence[Fold],
     return written
 
 
+def remove_other_views(records_dir: storage.Location, folds: Sequence[Fold]) -> None:
+    """Remove the partitions in the records folder that are not `folds` (those of an earlier
+    run with another --partition), so that the folder holds exactly the one asked for."""
+    names = {fold.name for fold in folds}
+    stale = [] if "" in names else [description_path(records_dir)]
+    stale += [path for path in storage.glob(records_dir, "fold-*/description.json")
+              if storage.name(storage.parent(path)) not in names]
+    for path in stale:
+        storage.remove(path)
+
+
 def _relative(records_dir: storage.Location, folder: storage.Location) -> str:
     """The records folder as seen from a view folder ("." or "..", or deeper)."""
     return posixpath.relpath(str(records_dir).rstrip("/"), str(folder).rstrip("/"))
@@ -300,5 +311,5 @@ def read_portion(folder: storage.Location, portion: str) -> Iterator[ExampleArra
 
 
 __all__ = ["EXAMPLES", "Entries", "Slice", "check_examples", "portion_slices",
-           "read_all_entries", "read_portion", "records_root", "view_description",
-           "write_partition"]
+           "read_all_entries", "read_portion", "records_root", "remove_other_views",
+           "view_description", "write_partition"]
