@@ -18,24 +18,23 @@ any test score was seen, the same for every fold and every row.
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import tensorflow as tf
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from tfemo.models.registry import build_model  # noqa: E402
-from tfemo.records.description import DatasetDescription  # noqa: E402
-from tfemo.training.config import TrainConfig  # noqa: E402
-from tfemo.training.loop import _loss_and_metrics, training_stream  # noqa: E402
+from tfemo.models.registry import build_model
+from tfemo.records.description import DatasetDescription
+from tfemo.training.config import TrainConfig
+from tfemo.training.loop import _loss_and_metrics, training_stream
 
 FEATURES = "zcr,rms,mfcc,chroma,mel_db,contrast,entropy,pitch"  # as benchmarks/classify.py
 # Fixed in advance (SpecAugment's basic policy scaled to these sizes: a feature band of up to

@@ -9,7 +9,7 @@ the held-out group, in turn; the setting with the best inner UAR (pooled over th
 folds; ties: the first, most regularised, in GRID order) is retrained on the 9 speakers with
 each seed and scores the test speaker once. (Selection runs once per outer fold to keep the
 benchmark within reach of 2 shared cores; the seeds vary the weights and data order of the
-retrained model. The baselines are deterministic but for SVC's probability folds, so
+retrained model. The baselines are deterministic (the svm calibrates on fixed folds), so
 `--selection per_seed` gives each seed its own inner split and selection: then the sd over
 seeds says how much the choice of inner speakers moves the result.)
 The test speakers never choose anything. A temperature is fit
@@ -32,19 +32,18 @@ family with the best mean inner UAR is the README's recipe (configs/emotion-defa
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 FEATURES = "zcr,rms,mfcc,chroma,mel_db,contrast,entropy,pitch"
 NORMALISATIONS = {"train": "train-set statistics", "speaker": "per speaker"}

@@ -24,15 +24,34 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+import librosa
+import numpy as np
+import parselmouth
+from one_core import run_on_one_core
+from rich.console import Console
+from rich.table import Table
+
+from tfemo.audio import FRAME_SECONDS, SAMPLE_RATE
+from tfemo.audio.features import (
+    FEATURE_FAMILIES,
+    PITCH_CEILING,
+    PITCH_FLOOR,
+    extract_features,
+)
+from tfemo.audio.io import frame_count, load_audio
+from tfemo.corpora.demo import ensure_demo_corpus
+
 TARGET = 400.0
 EMODB = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb" / "wav"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line (parsed before numpy is imported, so the pinning applies to it)."""
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--audio_dir", default=None,
@@ -47,34 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the core to pin to (default: the highest one allowed)")
     return parser
 
-
-# Pin and limit threads before numpy (and the BLAS it loads) is imported.
-ARGS = build_parser().parse_args()
-if ARGS.limit < 1 or ARGS.repeats < 1:
-    build_parser().error("--limit and --repeats must be >= 1")
-os.sched_setaffinity(0, {ARGS.core})
-for _name in THREAD_VARIABLES:
-    os.environ[_name] = "1"
-
-import statistics  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-
-import librosa  # noqa: E402
-import numpy as np  # noqa: E402
-import parselmouth  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from tfemo.audio import FRAME_SECONDS, SAMPLE_RATE  # noqa: E402
-from tfemo.audio.features import (  # noqa: E402
-    FEATURE_FAMILIES,
-    PITCH_CEILING,
-    PITCH_FLOOR,
-    extract_features,
-)
-from tfemo.audio.io import frame_count, load_audio  # noqa: E402
-from tfemo.corpora.demo import ensure_demo_corpus  # noqa: E402
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
 GROUPS = {
@@ -152,7 +143,10 @@ def measure(runs: dict[str, Callable[[], None]], args: argparse.Namespace) -> di
 
 
 def main() -> None:
-    args = ARGS
+    args = build_parser().parse_args()
+    if args.limit < 1 or args.repeats < 1:
+        build_parser().error("--limit and --repeats must be >= 1")
+    run_on_one_core(args.core)  # one BLAS thread: restarts the script once to set it
     source, files = audio_files(args)
     audios = [load_audio(path) for path in files]
     audio_seconds = sum(len(audio) for audio in audios) / SAMPLE_RATE

@@ -15,16 +15,15 @@ spectra, not fine frame detail) trains with `--train_portions train` (none) or
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FACTORS = (0.0, 0.5, 1.0)
 GENERATOR = ["--steps", "800", "--batch_size", "16", "--learning_rate", "1e-3",

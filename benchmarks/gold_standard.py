@@ -26,23 +26,22 @@ map each method to <output_dir>/<method>/ with one <session>.csv each), so that 
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from rich.console import Console
+from rich.table import Table
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from tfemo.corpora.demo import DEFAULT_CONFIG, DemoCorpus, ensure_demo_corpus  # noqa: E402
-from tfemo.corpora.recola import RecolaCorpus  # noqa: E402
-from tfemo.labels.gold_standard import (  # noqa: E402
+from tfemo.corpora.demo import DEFAULT_CONFIG, DemoCorpus, ensure_demo_corpus
+from tfemo.corpora.recola import RecolaCorpus
+from tfemo.labels.gold_standard import (
     GoldStandardOptions,
     GoldStandardRun,
     Variant,

@@ -14,23 +14,22 @@ Prints two tables:
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
 import argparse
-import os
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+from rich.console import Console
+from rich.table import Table
 
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from tfemo.audio import SAMPLE_RATE  # noqa: E402
-from tfemo.audio.io import load_audio  # noqa: E402
-from tfemo.corpora.base import CATEGORICAL, CONTINUOUS  # noqa: E402
-from tfemo.corpora.demo import DemoCorpus, ensure_demo_corpus  # noqa: E402
-from tfemo.records.build import MakeOptions, make_tfrecords  # noqa: E402
-from tfemo.text.alignment import align_aeneas, align_uniform  # noqa: E402
+from tfemo.audio import SAMPLE_RATE
+from tfemo.audio.io import load_audio
+from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
+from tfemo.corpora.demo import DemoCorpus, ensure_demo_corpus
+from tfemo.records.build import MakeOptions, make_tfrecords
+from tfemo.text.alignment import align_aeneas, align_uniform
 
 STAGES = ("load", "align", "embed", "labels", "serialize", "write")
 

@@ -15,24 +15,23 @@ tfemo.eval; the table gives UAR and WA as mean ± sd over the seeds, and a major
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
 import argparse
 import contextlib
 import io
 import json
-import os
 import shutil
 import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfemo import eval as evaluate  # noqa: E402
-from tfemo import train  # noqa: E402
-from tfemo.corpora.demo import TINY_CONFIG, UNSEEN_CONFIG, ensure_demo_corpus  # noqa: E402
-from tfemo.make_tfrecords import main as make_tfrecords_main  # noqa: E402
-from tfemo.records.description import DatasetDescription  # noqa: E402
+from tfemo import eval as evaluate
+from tfemo import train
+from tfemo.corpora.demo import TINY_CONFIG, UNSEEN_CONFIG, ensure_demo_corpus
+from tfemo.make_tfrecords import main as make_tfrecords_main
+from tfemo.records.description import DatasetDescription
 
 FAMILIES = "rms,mfcc,pitch"
 SYSTEMS = {  # name: the model flags of that system

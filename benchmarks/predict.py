@@ -20,30 +20,27 @@ not change the memory).
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
+import argparse
 import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
-os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[variable] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import soundfile
+import tensorflow as tf
+from one_core import run_on_one_core
+from rich.console import Console
+from rich.table import Table
 
-import argparse  # noqa: E402
-import resource  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import soundfile  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from tfemo.audio import FRAME_SECONDS, SAMPLE_RATE  # noqa: E402
-from tfemo.audio.io import load_audio  # noqa: E402
-from tfemo.inference.predictor import Predictor  # noqa: E402
+from tfemo.audio import FRAME_SECONDS, SAMPLE_RATE
+from tfemo.audio.io import load_audio
+from tfemo.inference.predictor import Predictor
 
 tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -111,6 +108,7 @@ def memory(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    run_on_one_core(sorted(os.sched_getaffinity(0))[0])
     here = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

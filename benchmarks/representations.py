@@ -25,24 +25,23 @@ dimension swept over -3..3 prior std, decoded, drawn as feature images).
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.decomposition import PCA  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.manifold import TSNE  # noqa: E402
-from sklearn.metrics import accuracy_score, balanced_accuracy_score  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.manifold import TSNE
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 BETAS = (0.5, 1.0, 4.0, 10.0)
 # the fixed small config: the same for every β and every corpus

@@ -14,6 +14,8 @@ figures docs/scaling.md sizes a Dataflow job with.
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
 import argparse
 import os
 import resource
@@ -21,16 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from rich.console import Console
+from rich.table import Table
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from tfemo.corpora.base import TASKS  # noqa: E402
-from tfemo.corpora.demo import DemoCorpus, ensure_demo_corpus  # noqa: E402
-from tfemo.records.beam_pipeline import make_tfrecords_beam  # noqa: E402
-from tfemo.records.build import MakeOptions, make_tfrecords  # noqa: E402
-from tfemo.records.example import ALIGNMENTS  # noqa: E402
+from tfemo.corpora.base import TASKS
+from tfemo.corpora.demo import DemoCorpus, ensure_demo_corpus
+from tfemo.records.beam_pipeline import make_tfrecords_beam
+from tfemo.records.build import MakeOptions, make_tfrecords
+from tfemo.records.example import ALIGNMENTS
 
 STAGES = ("load", "features", "align", "embed", "labels", "serialize", "write")
 

@@ -11,20 +11,19 @@ training wall time. Records must exist (python tools/make_tfrecords.py).
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from rich.console import Console
+from rich.table import Table
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from tfemo.training.checkpoints import available_steps  # noqa: E402
+from tfemo.training.checkpoints import available_steps
 
 MODELS = {"audio+text": "audio,text", "audio": "audio", "text": "text"}
 

@@ -14,21 +14,20 @@ The pipeline should deliver at least 3 x what a step consumes: (a) / (b) >= 3.
 
 from __future__ import annotations
 
+import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
+
 import argparse
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import tensorflow as tf
+from rich.console import Console
+from rich.table import Table
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from tfemo.models.registry import build_model  # noqa: E402
-from tfemo.records.description import DatasetDescription  # noqa: E402
-from tfemo.records.reader import make_dataset  # noqa: E402
-from tfemo.scoring.losses import MaskedCCCLoss  # noqa: E402
+from tfemo.models.registry import build_model
+from tfemo.records.description import DatasetDescription
+from tfemo.records.reader import make_dataset
+from tfemo.scoring.losses import MaskedCCCLoss
 
 
 def pipeline(args: argparse.Namespace) -> tf.data.Dataset:

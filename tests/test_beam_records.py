@@ -8,22 +8,24 @@ filesystem, stands in for gs://), with and without the items' inputs staged.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("apache_beam", reason="the beam extra: pip install 'tfemo[beam]'")
+import tfemo.records.beam_pipeline as beam_pipeline
+from tfemo.core import storage
+from tfemo.core.errors import TfemoError
+from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
+from tfemo.corpora.demo import TINY_CONFIG, DemoCorpus, ensure_demo_corpus
+from tfemo.make_tfrecords import main as make_tfrecords_main
+from tfemo.records.beam_pipeline import make_tfrecords_beam
+from tfemo.records.build import MakeOptions, make_tfrecords
 
-import tfemo.records.beam_pipeline as beam_pipeline  # noqa: E402
-from tfemo.core import storage  # noqa: E402
-from tfemo.core.errors import TfemoError  # noqa: E402
-from tfemo.corpora.base import CATEGORICAL, CONTINUOUS  # noqa: E402
-from tfemo.corpora.demo import TINY_CONFIG, DemoCorpus, ensure_demo_corpus  # noqa: E402
-from tfemo.make_tfrecords import main as make_tfrecords_main  # noqa: E402
-from tfemo.records.beam_pipeline import make_tfrecords_beam  # noqa: E402
-from tfemo.records.build import MakeOptions, make_tfrecords  # noqa: E402
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("apache_beam") is None,
+                                reason="the beam extra: pip install 'tfemo[beam]'")
 
 IN_MEMORY = ["--direct_running_mode=in_memory"]  # one process: fast, the same transforms
 CASES = {

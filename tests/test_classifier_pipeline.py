@@ -165,7 +165,7 @@ def test_predict_labels_a_folder_and_skips_a_corrupt_file(trained, tmp_path, cap
                          "--output_dir", str(output), "--chunk_seconds", "0.4",
                          "--no_speech_check"])  # steady tones: no speech by design
     assert code == 0
-    out = capsys.readouterr().out.replace("\n", "")
+    out = capsys.readouterr().out
     assert "broken.wav: corrupt audio" in out
     rows = {Path(r["path"]).name: r for r in csv.DictReader((output / "predictions.csv").open())}
     assert sorted(rows) == ["loud.wav", "quiet.flac"]

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -47,18 +48,15 @@ def _samples(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory) -> tuple[Path, Path]:
-    """Two tiny corpora made by two separate generator processes (the CLI and ensure)."""
+    """Two tiny corpora made at the same time by two separate generator processes."""
     base = tmp_path_factory.mktemp("demo")
     stale = base / ".first.partial-999999999"  # left by a generator that was killed
     stale.mkdir()
     (stale / "utterances.csv").write_text("id\n")
-    cli = subprocess.Popen([sys.executable, "-m", "tfemo.corpora.demo", "--root",
-                            str(base / "second"), "--tiny"], cwd=REPO,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first = ensure_demo_corpus(TINY_CONFIG, base / "first")
-    _, errors = cli.communicate(timeout=120)
-    assert cli.returncode == 0, errors.decode()
-    return first, base / "second"
+    with ThreadPoolExecutor(2) as threads:
+        first, second = threads.map(lambda name: ensure_demo_corpus(TINY_CONFIG, base / name),
+                                    ("first", "second"))
+    return first, second
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +92,7 @@ def test_ensure_returns_a_complete_corpus_without_generating(roots, monkeypatch)
     def refuse(*args, **kwargs):
         raise AssertionError("ensure_demo_corpus regenerated a complete corpus")
 
-    monkeypatch.setattr(subprocess, "run", refuse)
+    monkeypatch.setattr(generate, "in_a_fresh_process", refuse)
     assert ensure_demo_corpus(TINY_CONFIG, roots[0]) == roots[0]
     with pytest.raises(InputError, match="wrong demo corpus"):
         ensure_demo_corpus(DEFAULT_CONFIG, roots[0])
@@ -104,7 +102,7 @@ def test_ensure_refuses_to_replace_a_folder_that_is_not_a_corpus(tmp_path):
     root = tmp_path / "corpus"
     root.mkdir()
     (root / "notes.txt").write_text("mine")
-    with pytest.raises(RuntimeError, match="not a complete demo corpus"):
+    with pytest.raises(FileExistsError, match="not a complete demo corpus"):
         ensure_demo_corpus(TINY_CONFIG, root)
     assert (root / "notes.txt").read_text() == "mine"
 

@@ -435,19 +435,20 @@ def test_strict_fails_with_one_line_and_keeps_the_finished_items(ravdess_root, t
 
 # --- the command ----------------------------------------------------------------------------------
 
-def test_command_on_the_demo_corpus_prints_a_summary_and_resumes(tiny_root, tmp_path, capsys,
-                                                                   monkeypatch):
-    monkeypatch.setenv("COLUMNS", "400")  # a fixed width: no line wraps, whatever the path
+def test_command_on_the_demo_corpus_writes_the_store_and_resumes(tiny_root, tmp_path, capsys):
     output = tmp_path / "demo.h5"
     args = ["--data_dir", str(tiny_root), "--task", CATEGORICAL, "--features", "mfcc",
             "--output", str(output), "--workers", "1", "--quiet"]
     assert store_main(args) == 0
-    printed = capsys.readouterr().out
-    assert "feature store" in printed and "36 items featurised" in printed
-    for portion in ("train", "devel", "test"):
-        assert portion in printed
-    assert store_main(args) == 0
-    assert "already complete" in capsys.readouterr().out
+    with FeatureStore(output) as store:
+        assert len(store) == 36 and store.families == {"mfcc": 13}
+        assert {m["portion"] for m in store.metadata()} == {"train", "devel", "test"}
+    written = output.stat().st_mtime_ns, output.read_bytes()
+    printed = capsys.readouterr().out  # off a terminal: whole lines, however long the path
+    assert f"{output} was already complete" not in printed and "36 items featurised" in printed
+    assert store_main(args) == 0  # complete already: nothing is rewritten
+    assert (output.stat().st_mtime_ns, output.read_bytes()) == written
+    assert f"{output} was already complete with these options" in capsys.readouterr().out
     assert store_main(["--data_dir", str(tiny_root), "--features", "bogus", "--output",
                        str(tmp_path / "other.h5")]) == 2
     assert "error: --features: unknown feature families ['bogus']" in capsys.readouterr().err

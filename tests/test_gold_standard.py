@@ -73,7 +73,7 @@ def synthetic(seed: int = 0, sequences: int = 6, frames: int = 200, lags=(3, 5, 
 
 def test_rater_weights_are_trained():
     """DESIGN bug 6: the fusion weights are a trainable variable and change during training."""
-    from tfemo.models.gold_standard import GoldStandardGenerator
+    from tfemo.labels.gold_generator import GoldStandardGenerator
 
     _, ratings, features = synthetic(sequences=2, frames=20)
     model = GoldStandardGenerator(1, 4, 6, alpha=1.8, max_shift=3)
@@ -89,7 +89,7 @@ def test_rater_weights_are_trained():
 
 
 def test_padded_frames_do_not_change_the_loss():
-    from tfemo.models.gold_standard import GoldStandardGenerator
+    from tfemo.labels.gold_generator import GoldStandardGenerator
 
     _, ratings, features = synthetic(sequences=2, frames=20)
     model = GoldStandardGenerator(1, 4, 6, max_shift=3)
@@ -105,7 +105,7 @@ def test_padded_frames_do_not_change_the_loss():
 
 @pytest.mark.slow
 def test_generator_beats_the_mean_on_lagged_annotators():
-    from tfemo.models.gold_standard import generate_gold_standard
+    from tfemo.labels.gold_generator import generate_gold_standard
 
     truths, ratings, features = synthetic()
     result = generate_gold_standard(ratings, features, alpha=1.8, max_shift=12, epochs=60,
@@ -117,7 +117,7 @@ def test_generator_beats_the_mean_on_lagged_annotators():
 
 
 def test_generator_needs_features_below_alpha_2():
-    from tfemo.models.gold_standard import GoldStandardGenerator, generate_gold_standard
+    from tfemo.labels.gold_generator import GoldStandardGenerator, generate_gold_standard
 
     _, ratings, _ = synthetic(sequences=1, frames=30)
     with pytest.raises(ValueError, match="needs features"):
@@ -289,7 +289,7 @@ def test_bad_rater_files_are_reported_by_name(tmp_path, capsys):
     out = tmp_path / "gs"
     assert make_gold_standard(["--corpus", "musetoolbox", "--data_dir", str(root),
                                "--output_dir", str(out)]) == 0
-    printed = capsys.readouterr().out.replace("\n", "")
+    printed = capsys.readouterr().out
     assert "skipped" in printed and "7.csv" in printed and "rater c" in printed
     assert [p.stem for p in (out / "mean").glob("*.csv")] == ["8"]
     (root / "arousal" / "8.csv").write_text("timeStamp,a,b,c\n500,0.1,0.2,0.3\n1000,0.1,0.2\n")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import ast
 import configparser
 import importlib
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,6 +48,14 @@ def test_no_library_module_imports_a_command():
     assert not offenders, "\n".join(offenders)
 
 
+def test_no_library_package_runs_as_a_program():
+    """Only the commands start programs: no __main__.py, no `if __name__ == "__main__"` below."""
+    programs = [str(path.relative_to(PACKAGE.parent)) for path in sorted(PACKAGE.rglob("*.py"))
+                if path.parent != PACKAGE and (path.name == "__main__.py"
+                                               or "__main__" in path.read_text())]
+    assert not programs
+
+
 def test_every_command_has_a_console_script_and_a_shim():
     config = configparser.ConfigParser()
     config.read(PACKAGE.parent / "setup.cfg")
@@ -54,10 +65,22 @@ def test_every_command_has_a_console_script_and_a_shim():
     assert targets == set(COMMANDS)
     for name, target in scripts.items():
         assert name == "tfemo-" + target.split(":")[0].removeprefix("tfemo.").replace("_", "-")
-    for shim in (PACKAGE.parent / "tools").glob("*.py"):
+    shims = sorted((PACKAGE.parent / "tools").glob("*.py"))
+    assert [shim.stem for shim in shims] == COMMANDS, "every command has one shim in tools/"
+    for shim in shims:
         text = shim.read_text()
         assert f"from tfemo.{shim.stem} import main" in text, f"{shim} is not a shim"
         assert len(text.splitlines()) < 12, f"{shim} holds more than a shim"
+
+
+def test_the_readme_has_one_table_of_every_command():
+    """One row per command: module, console script, shim; no command left out or listed twice."""
+    readme = (PACKAGE.parent / "README.md").read_text()
+    rows = re.findall(r"^\| `python -m tfemo\.(\w+)` \| `(tfemo-[\w-]+)` \| `tools/(\w+)\.py` \| "
+                      r"[^|]+ \|$", readme, re.MULTILINE)
+    assert sorted(command for command, _, _ in rows) == COMMANDS
+    for command, script, shim in rows:
+        assert (script, shim) == ("tfemo-" + command.replace("_", "-"), command)
 
 
 def test_the_import_contracts_name_every_command_and_stage():
@@ -67,6 +90,23 @@ def test_the_import_contracts_name_every_command_and_stage():
     assert set(forbidden["forbidden_modules"].split()) == {f"tfemo.{c}" for c in COMMANDS}
     stages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert set(forbidden["source_modules"].split()) == {f"tfemo.{s}" for s in stages}
+    layers = config["importlinter:contract:stages"]["layers"].replace("|", " ").split()
+    assert sorted(layers) == sorted({f"tfemo.{s}" for s in stages if s != "core"}
+                                    | {f"tfemo.{c}" for c in COMMANDS} | {"tfemo.core"})
+
+
+def test_tensorflow_log_level_is_set_once_before_tensorflow_loads():
+    """tfemo.core.quiet is the one place; `import tfemo` runs it without loading TensorFlow."""
+    setters = [str(path.relative_to(PACKAGE.parent)) for path in sorted(PACKAGE.rglob("*.py"))
+               if re.search(r"[\"']TF_CPP_MIN_LOG_LEVEL[\"']", path.read_text())]
+    assert setters == ["tfemo/core/quiet.py"]
+    code = ("import os, sys; import tfemo; "
+            "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], 'tensorflow' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = str(PACKAGE.parent)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["2", "False"]
 
 
 def test_every_test_the_design_note_names_exists():

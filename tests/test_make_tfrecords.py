@@ -146,7 +146,7 @@ def test_each_bad_input_is_reported_and_skipped(tiny_root, tmp_path, capsys):
     corpus = DemoCorpus(tmp_path / "corpus")
     for item_id, reason in bad.items():
         path = next(i.audio_path for i in corpus.items(CATEGORICAL) if i.id == item_id)
-        assert f"{path}: {reason}" in printed.replace("\n", "")
+        assert f"{path}: {reason}" in printed
     description = DatasetDescription.read(output)
     assert description.skipped["train"] == {reason: 1 for reason in bad.values()}
     written = set(_examples(output, "train"))
@@ -248,7 +248,7 @@ def test_a_real_corpus_layout_goes_through_the_command_line(tmp_path, capsys):
                                 "uniform", "--output_dir", str(output), "--workers", "1",
                                 "--quiet"])
     assert code == 0
-    assert "09b03Ta.wav: corrupt audio" in capsys.readouterr().out.replace("\n", "")
+    assert "09b03Ta.wav: corrupt audio" in capsys.readouterr().out
     description = DatasetDescription.read(output)
     assert description.task == CATEGORICAL and description.corpus == "emodb"
     names = description.label_names
@@ -330,7 +330,7 @@ def test_labels_option_uses_gold_standard_files_instead(tiny_root, tmp_path, cap
                                 "--labels", str(gold), "--features", "mfb_mean",
                                 "--workers", "1", "--quiet"])
     assert code == 0
-    assert f"{items[0].id}.csv: missing labels" in capsys.readouterr().out.replace("\n", "")
+    assert f"{items[0].id}.csv: missing labels" in capsys.readouterr().out
     description = DatasetDescription.read(output)
     assert description.raters == [] and description.extra["labels_option"] == str(gold)
     assert description.features == {"mfb_mean": 40}

@@ -82,6 +82,16 @@ def test_class_scores_match_scikit_learn():
     assert scores["confusion"].sum() == 200
 
 
+def test_class_scores_of_one_class_or_an_absent_prediction_are_defined(recwarn):
+    one = classification_scores(np.array([2, 2, 2]), np.array([2, 2, 2]), 4)
+    assert one["uar"] == 1.0 and one["confusion"].shape == (4, 4)
+    assert one["confusion"][2, 2] == 3
+    # class 3 predicted but never true: UAR averages over the true classes 0 and 1 only
+    absent = classification_scores(np.array([0, 0, 1, 1]), np.array([0, 3, 1, 1]), 4)
+    assert absent["uar"] == pytest.approx((0.5 + 1.0) / 2)
+    assert not [str(w.message) for w in recwarn]
+
+
 def test_the_keras_loss_takes_the_mask_as_sample_weight(data):
     from tfemo.scoring.losses import MaskedCCCLoss
 

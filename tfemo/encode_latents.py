@@ -13,16 +13,13 @@ provenance. Every encoded item id must be an item of the store (make both from o
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tomllib
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfemo.core.cli import report_user_errors  # noqa: E402
-from tfemo.core.errors import TfemoError  # noqa: E402
-from tfemo.training.run_dir import RUN_CONFIG  # noqa: E402
+from tfemo.core.cli import report_user_errors
+from tfemo.core.errors import TfemoError
+from tfemo.training.run_dir import RUN_CONFIG
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -14,16 +14,13 @@ training writes it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfemo.core import storage  # noqa: E402
-from tfemo.core.cli import report_user_errors  # noqa: E402
-from tfemo.core.errors import CheckpointNotFoundError, UserError  # noqa: E402
+from tfemo.core import storage
+from tfemo.core.cli import report_user_errors
+from tfemo.core.errors import CheckpointNotFoundError, UserError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,8 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="records folder written by tools/make_tfrecords.py (local, or a "
                              "tf.io.gfile URL such as gs://bucket/records)")
     parser.add_argument("--batch_size", type=int, default=4, help="whole files per batch")
-    parser.add_argument("--device", type=int, default=0,
-                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU)")
+    parser.add_argument("--device", type=int, default=None,
+                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU); "
+                             "given, the device is printed (default: GPU 0 if there is one)")
     parser.add_argument("--calibrate", action="store_true",
                         help="classifier: fit the temperature on this portion (held-out "
                              "speakers: devel) and save it in the train dir (temperature.json) "
@@ -63,8 +61,9 @@ def print_scores(scores: dict) -> None:
 
 def print_table(results: list[tuple[str, dict]], title: str) -> None:
     """One row per fold (or one row) of categorical or continuous scores."""
-    from rich.console import Console
     from rich.table import Table
+
+    from tfemo.core.console import command_console
 
     table = Table(title=title)
     categorical = "uar" in results[0][1]
@@ -83,7 +82,7 @@ def print_table(results: list[tuple[str, dict]], title: str) -> None:
             values = [f"{scores['dimensions'][n]['ccc']:.3f} / "
                       f"{scores['dimensions'][n]['mean_file_ccc']:.3f}" for n in names]
         table.add_row(*([name] if len(results) > 1 else []), str(scores["files"]), *values)
-    Console().print(table)
+    command_console().print(table)
 
 
 def _before_after(calibration: dict, key: str) -> str:
@@ -98,21 +97,25 @@ def _before_after(calibration: dict, key: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from tfemo.core.devices import select_device
-    from tfemo.evaluation.results import evaluate_folds, evaluate_step
+    from tfemo.core.options import from_values
+    from tfemo.evaluation.results import EvalConfig, evaluate_folds, evaluate_step
     from tfemo.training.checkpoints import available_steps
     from tfemo.training.run_dir import MODEL_FILE, fold_train_dirs
 
-    print(select_device(args.device), flush=True)
+    config = from_values(EvalConfig, vars(args))
+    device = select_device(0 if args.device is None else args.device)
+    if args.device is not None:
+        print(device, flush=True)
     folds = fold_train_dirs(args.checkpoint)
     if folds and not (args.checkpoint / MODEL_FILE).exists():
         if args.watch:
             raise UserError(f"{args.checkpoint} holds folds; --watch evaluates one train dir",
                             f"give one fold, e.g. --checkpoint {folds[0]}")
-        results = evaluate_folds(args, folds)
+        results = evaluate_folds(config, folds)
         print_table(results, f"{args.portion}: {len(folds)} folds and pooled")
         return 0
     if not args.watch:
-        print_scores(evaluate_step(args, args.steps)[0])
+        print_scores(evaluate_step(config, config.steps)[0])
         return 0
     done: set[int] = set()
     last_new = time.monotonic()
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         new = [s for s in available_steps(args.checkpoint) if s not in done]
         for step in new:
             try:
-                print_scores(evaluate_step(args, step)[0])
+                print_scores(evaluate_step(config, step)[0])
             except CheckpointNotFoundError:  # deleted by the trainer's max_to_keep meanwhile
                 print(f"checkpoint {step} was removed before it could be evaluated")
             done.add(step)

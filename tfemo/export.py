@@ -12,14 +12,10 @@ Serving serves it (`--model_base_path=<output>`), and `tfemo.serve --model <outp
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-from tfemo.core.cli import report_user_errors  # noqa: E402
+from tfemo.core.cli import report_user_errors
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -16,17 +16,14 @@ train-only; devel and test are untouched. Train on them with
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfemo.core.cli import report_user_errors  # noqa: E402
-from tfemo.core.errors import TfemoError  # noqa: E402
-from tfemo.core.options import add_flags, names  # noqa: E402
-from tfemo.models.beta_vae import BetaVAEConfig  # noqa: E402
-from tfemo.training.config import TrainConfig  # noqa: E402
+from tfemo.core.cli import report_user_errors
+from tfemo.core.errors import TfemoError
+from tfemo.core.options import add_flags, names
+from tfemo.models.beta_vae import BetaVAEConfig
+from tfemo.training.config import TrainConfig
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -13,11 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from tfemo.core.cli import report_user_errors
+from tfemo.core.console import command_console
 from tfemo.core.errors import UserError
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import CATEGORICAL, TASKS
@@ -95,7 +95,7 @@ def summary_tables(report: LabelReport) -> list[Table]:
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
+    console = command_console()
     corpus = open_corpus(args.corpus, args.data_dir)
     task = resolve_task(corpus, args.task)
     report = build_report(corpus, task)

@@ -17,13 +17,13 @@ import os
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from tfemo.audio.features import FEATURE_FAMILIES
 from tfemo.core.cli import report_user_errors
+from tfemo.core.console import command_console
 from tfemo.core.errors import InputError, UserError
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import TASKS
@@ -80,7 +80,7 @@ def summary_table(report: StoreReport, portion_of: dict[str, str]) -> Table:
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
+    console = command_console()
     features = parse_features(args.features)
     corpus = open_corpus(args.corpus, args.data_dir)
     task = resolve_task(corpus, args.task)

@@ -15,22 +15,19 @@ agreement and, where the corpus has one, CCC with its reference trace) and gold_
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from rich.markup import escape
+from rich.table import Table
 
-from rich.console import Console  # noqa: E402
-from rich.markup import escape  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from tfemo.core.cli import report_user_errors  # noqa: E402
-from tfemo.core.errors import UserError  # noqa: E402
-from tfemo.corpora import CORPUS_NAMES, open_corpus  # noqa: E402
-from tfemo.corpora.base import Corpus  # noqa: E402
-from tfemo.labels.gold_standard import (  # noqa: E402
+from tfemo.core.cli import report_user_errors
+from tfemo.core.console import command_console
+from tfemo.core.errors import UserError
+from tfemo.corpora import CORPUS_NAMES, open_corpus
+from tfemo.corpora.base import Corpus
+from tfemo.labels.gold_standard import (
     METHODS,
     REFERENCES,
     SUMMARY_FILE,
@@ -158,7 +155,7 @@ def summary_table(run: GoldStandardRun, corpus: str) -> Table:
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
+    console = command_console()
     options = GoldStandardOptions(
         centre=args.centre, lag_frames=args.lag_frames, alpha=args.alpha,
         max_shift=args.max_shift, epochs=args.epochs, steps=args.steps,

@@ -27,8 +27,9 @@ from rich.table import Table
 
 from tfemo.core import storage
 from tfemo.core.cli import report_user_errors
+from tfemo.core.console import command_console
 from tfemo.core.errors import UserError
-from tfemo.core.files import write_atomic
+from tfemo.core.storage import write_atomic
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import PORTIONS, TASKS
 from tfemo.corpora.partition import (
@@ -85,8 +86,7 @@ def _from_corpus(args: argparse.Namespace, console: Console) -> tuple[list[Fold]
     return folds, corpus.name, output
 
 
-def _add_to_records(args: argparse.Namespace, console: Console,
-                    ) -> tuple[list[Fold], str, Path]:
+def _add_to_records(args: argparse.Namespace) -> tuple[list[Fold], str, Path]:
     """The folds over the records' items, each written as a view of the records."""
     if args.data_dir is not None or args.task is not None:
         raise UserError("--tfrecords takes the items from the records",
@@ -118,9 +118,9 @@ def _write_csv(output: Path, folds: list[Fold]) -> None:
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
+    console = command_console()
     if args.tfrecords is not None:
-        folds, name, output = _add_to_records(args, console)
+        folds, name, output = _add_to_records(args)
     else:
         folds, name, output = _from_corpus(args, console)
     table = Table(title=f"{name}: {args.partition} ({len(folds)} fold(s)) -> {output}")

@@ -14,29 +14,28 @@ import shlex
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
 
-from rich.console import Console  # noqa: E402
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from tfemo.audio.features import FEATURE_FAMILIES, parse_families  # noqa: E402
-from tfemo.core import storage  # noqa: E402
-from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict  # noqa: E402
-from tfemo.core.errors import InputError, UserError  # noqa: E402
-from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task  # noqa: E402
-from tfemo.corpora.base import TASKS, Corpus  # noqa: E402
-from tfemo.corpora.merged import MergedCorpus, open_sources  # noqa: E402
-from tfemo.corpora.partition import PROTOCOLS, make_folds, parse_split  # noqa: E402
-from tfemo.records.build import (  # noqa: E402
+from tfemo.audio.features import FEATURE_FAMILIES, parse_families
+from tfemo.core import storage
+from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
+from tfemo.core.console import command_console
+from tfemo.core.errors import InputError, UserError
+from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
+from tfemo.corpora.base import TASKS, Corpus
+from tfemo.corpora.merged import MergedCorpus, open_sources
+from tfemo.corpora.partition import PROTOCOLS, make_folds, parse_split
+from tfemo.records.build import (
     MakeOptions,
     RunReport,
     Skip,
     check_local_output,
     make_tfrecords,
 )
-from tfemo.records.description import DatasetDescription  # noqa: E402
-from tfemo.records.example import ALIGNMENTS  # noqa: E402
+from tfemo.records.description import DatasetDescription
+from tfemo.records.example import ALIGNMENTS
 
 RUNNERS = ("local", "beam")
 STAGING = ("auto", "yes", "no")
@@ -204,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError("--stage_inputs works with --runner beam only",
                             "the local runner reads the corpus where it is")
     output_folder(args.output_dir, "--output_dir")
-    console = Console(stderr=False)
+    console = command_console()
     try:
         corpus = open_sources_or_corpus(args)
         task = resolve_task(corpus, args.task)

@@ -18,13 +18,10 @@ A file that cannot be read is reported and skipped (--strict stops instead).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict  # noqa: E402
+from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,26 +47,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "no class)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first file that cannot be used")
-    parser.add_argument("--device", type=int, default=-1,
-                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU)")
+    parser.add_argument("--device", type=int, default=None,
+                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU); "
+                             "given, the device is printed (default: the CPU)")
     return parser.parse_args(argv)
 
 
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from rich.console import Console
     from rich.table import Table
 
     from tfemo.audio import FRAME_SECONDS
+    from tfemo.core.console import command_console
     from tfemo.core.devices import select_device
     from tfemo.core.errors import InputError, UserError
     from tfemo.inference.outputs import write_outputs
     from tfemo.inference.predictor import Predictor
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
 
-    console = Console()
-    print(select_device(args.device), flush=True)
+    console = command_console()
+    device = select_device(-1 if args.device is None else args.device)
+    if args.device is not None:
+        print(device, flush=True)
     output_folder(args.output_dir, "--output_dir")
     requests = collect_requests(args.inputs)
     if not requests:

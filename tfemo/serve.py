@@ -11,14 +11,10 @@ microphone). With --token_file every endpoint but /healthz needs `Authorization:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-from tfemo.core.cli import report_user_errors  # noqa: E402
+from tfemo.core.cli import report_user_errors
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

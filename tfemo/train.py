@@ -21,17 +21,14 @@ the end.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfemo.core import storage  # noqa: E402
-from tfemo.core.cli import USER_ERROR, report_user_errors  # noqa: E402
-from tfemo.core.options import (  # noqa: E402
+from tfemo.core import storage
+from tfemo.core.cli import USER_ERROR, report_user_errors
+from tfemo.core.options import (
     OptionError,
     Options,
     add_flags,
@@ -42,8 +39,8 @@ from tfemo.core.options import (  # noqa: E402
     owners,
     read_toml,
 )
-from tfemo.models.registry import DEFAULT_MODEL, MODELS, ModelSpec  # noqa: E402
-from tfemo.training.config import TrainConfig  # noqa: E402
+from tfemo.models.registry import DEFAULT_MODEL, MODELS, ModelSpec
+from tfemo.training.config import TrainConfig
 
 PROG = "python -m tfemo.train"
 
@@ -54,7 +51,9 @@ class CommandOptions(Options):
 
     device: int = option(0, "GPU index; -1 for the CPU (a missing GPU falls back to the CPU); "
                          "with --strategy mirrored or multi_worker every GPU is used unless -1")
-    verbose: int = option(1, "Keras progress output", choices=(0, 1, 2))
+    verbose: int = option(1, "Keras progress output: 0 none, 1 a progress bar (one line per "
+                          "epoch when stdout is not a terminal), 2 one line per epoch",
+                          choices=(0, 1, 2))
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,7 @@ class Settings:
     model_config: Any
     train: TrainConfig
     command: CommandOptions
+    given: frozenset[str] = frozenset()  # the options set by a flag or the --config file
 
 
 def _fail(message: str) -> NoReturn:
@@ -164,7 +164,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     try:
         return Settings(model=name, model_config=from_values(chosen.config, values),
                         train=from_values(TrainConfig, values),
-                        command=from_values(CommandOptions, values))
+                        command=from_values(CommandOptions, values),
+                        given=frozenset(values))
     except ValueError as error:
         _fail(str(error))
 
@@ -173,16 +174,19 @@ def parse_args(argv: list[str] | None = None) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     """Train the chosen model on the records (one model per fold when they hold folds)."""
     settings = parse_args(argv)
+    from tfemo.core.console import keras_verbose
     from tfemo.core.devices import select_device
     from tfemo.training.config import write_run_config
     from tfemo.training.loop import fold_record_dirs, train_one
 
-    train, verbose = settings.train, settings.command.verbose
+    train, verbose = settings.train, keras_verbose(settings.command.verbose)
     if train.strategy != "default" and settings.command.device >= 0:
-        print(f"device: every visible GPU (--strategy {train.strategy}; --device picks one "
-              "for the default strategy; -1: CPU)", flush=True)
+        device = (f"device: every visible GPU (--strategy {train.strategy}; --device picks one "
+                  "for the default strategy; -1: CPU)")
     else:
-        print(select_device(settings.command.device), flush=True)
+        device = select_device(settings.command.device)
+    if "device" in settings.given:  # a device line only when a device was asked for
+        print(device, flush=True)
     folds = fold_record_dirs(train.tfrecords)
     if not folds:
         return train_one(train, settings.model, settings.model_config, verbose=verbose)

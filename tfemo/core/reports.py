@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from tfemo.core.files import write_atomic
+from tfemo.core.storage import write_atomic
 
 FLOAT_FORMAT = "%.9g"
 

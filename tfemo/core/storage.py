@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from tfemo.core.errors import StorageError
-from tfemo.core.files import write_atomic as _write_local_atomic
 
 Location = Path | str
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -169,9 +168,27 @@ def write_bytes(path: str | Path, data: bytes) -> Location:
     return location(path)
 
 
+def _write_local_atomic(path: str | Path, data: bytes | str) -> Path:
+    """Write `data` to a temp file beside `path`, fsync it and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 @_reported
 def write_atomic(path: str | Path, data: bytes | str) -> Location:
-    """Write under a temp name beside `path`, then rename into place (locally fsynced first)."""
+    """Write under a temp name beside `path`, then rename into place (locally fsynced first):
+    a reader never sees a half-written file, even after a kill. Local paths and URLs alike."""
     if not is_url(path):
         return _write_local_atomic(path, data)
     temp = join(parent(path), f".{name(path)}.tmp-{os.getpid()}")

@@ -2,25 +2,42 @@
 
 `evaluate_step` restores one checkpoint and scores every frame of every file of the portion;
 `evaluate_folds` does so for each fold's own checkpoint and records, then pools all folds' files.
+What to score is an `EvalConfig` (tfemo.eval makes it from its flags); both return the scores
+and raise errors, and printing is the command's.
 Results: `eval-<portion>-<step>.json`, a `.csv` with one row per file, for a classifier the
 confusion matrix as `-confusion.csv` and `-confusion.png`, and a line in `log_eval.txt`.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tfemo.core import storage
+from tfemo.core.options import Options, option
 from tfemo.core.tasks import Task
 from tfemo.training.run_dir import EVAL_LOG, eval_stem, step_of_checkpoint
 
 
-def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | None = None,
+@dataclass(frozen=True)
+class EvalConfig(Options):
+    """What to score: a train dir's checkpoints on one portion of its records."""
+
+    checkpoint: Path = option(Path("checkpoints"), "train dir (model.json, model.ckpt-<step>), "
+                                                   "or a folder of fold-NN/ train dirs")
+    tfrecords: Path = option(Path("tfrecords"), "records folder (local or a tf.io.gfile URL)")
+    portion: str = option("devel", "portion to score")
+    steps: str = option("latest", "global step of the checkpoint to restore, or 'latest'")
+    batch_size: int = option(4, "whole files per batch")
+    calibrate: bool = option(False, "classifier: fit the temperature on this portion and save "
+                                    "it in the train dir")
+
+
+def evaluate_step(config: EvalConfig, step: str | int, train_dir: Path | None = None,
                   tfrecords: Path | None = None) -> tuple[dict, list]:
     """Restore one checkpoint, score the portion, write the results; return scores and files."""
     from tfemo.evaluation.portion import (
@@ -32,33 +49,34 @@ def evaluate_step(args: argparse.Namespace, step: str | int, train_dir: Path | N
     from tfemo.records.description import DatasetDescription
     from tfemo.training.estimator import restore_trained
 
-    train_dir = train_dir or args.checkpoint
-    tfrecords = tfrecords or args.tfrecords
+    train_dir = train_dir or config.checkpoint
+    tfrecords = tfrecords or config.tfrecords
     model, path, spec = restore_trained(train_dir, step)
     description = DatasetDescription.read(tfrecords)
-    files = predict_portion(model, tfrecords, args.portion, args.batch_size,
+    files = predict_portion(model, tfrecords, config.portion, config.batch_size,
                             speaker_normalise=spec["data"].get("speaker_normalise", False))
-    check_coverage(files, description, args.portion)
+    check_coverage(files, description, config.portion)
     label_names = tuple(description.label_names)
     number = step_of_checkpoint(path)
     if description.task == Task.CATEGORICAL:
         from tfemo.evaluation.calibration import calibrate_portion
 
         scores = categorical_scores(files, label_names)
-        scores["calibration"] = calibrate_portion(files, train_dir, number, args.portion,
-                                                  fit=getattr(args, "calibrate", False))
+        scores["calibration"] = calibrate_portion(files, train_dir, number, config.portion,
+                                                  fit=config.calibrate)
     else:
         scores = continuous_scores(files, label_names)
-    scores.update(step=number, portion=args.portion, checkpoint=path, tfrecords=str(tfrecords))
-    write_results(eval_stem(train_dir, args.portion, number), scores, files, label_names)
+    scores.update(step=number, portion=config.portion, checkpoint=path,
+                  tfrecords=str(tfrecords))
+    write_results(eval_stem(train_dir, config.portion, number), scores, files, label_names)
     return scores, files
 
 
 def write_results(stem: Path, scores: dict, files, label_names: tuple[str, ...]) -> None:
     """JSON and per-file CSV (plus the confusion matrix as CSV and PNG for a classifier) at
     `stem`, and one line in log_eval.txt beside them."""
-    from tfemo.core.files import write_atomic
     from tfemo.core.reports import confusion_figure, confusion_table, write_csv, write_figure
+    from tfemo.core.storage import write_atomic
     from tfemo.scoring.metrics import ccc
 
     write_atomic(f"{stem}.json", json.dumps(scores, indent=1, sort_keys=True))
@@ -98,14 +116,14 @@ def write_results(stem: Path, scores: dict, files, label_names: tuple[str, ...])
                   f"frames={scores['frames']} {line}\n")
 
 
-def evaluate_folds(args: argparse.Namespace, folds: list[Path]) -> list[tuple[str, dict]]:
-    """Score every fold's checkpoint at --steps, then all folds' files pooled together."""
+def evaluate_folds(config: EvalConfig, folds: list[Path]) -> list[tuple[str, dict]]:
+    """Score every fold's checkpoint at `config.steps`, then all folds' files pooled."""
     from tfemo.evaluation.portion import categorical_scores, continuous_scores
 
     results, pooled, label_names = [], [], ()
     for fold in folds:
-        scores, files = evaluate_step(args, args.steps, fold,
-                                      storage.join(args.tfrecords, fold.name))
+        scores, files = evaluate_step(config, config.steps, fold,
+                                      storage.join(config.tfrecords, fold.name))
         results.append((fold.name, scores))
         pooled.extend(files)
         label_names = tuple(scores.get("classes") or scores["dimensions"])
@@ -115,10 +133,10 @@ def evaluate_folds(args: argparse.Namespace, folds: list[Path]) -> list[tuple[st
     else:
         scores = continuous_scores(pooled, label_names)
     steps = sorted({s["step"] for _, s in results})
-    scores.update(step="+".join(map(str, steps)), portion=args.portion, folds=len(folds),
-                  checkpoint=str(args.checkpoint), tfrecords=str(args.tfrecords))
-    write_results(eval_stem(args.checkpoint, args.portion, scores["step"], pooled=True), scores,
-                  pooled, label_names)
+    scores.update(step="+".join(map(str, steps)), portion=config.portion, folds=len(folds),
+                  checkpoint=str(config.checkpoint), tfrecords=str(config.tfrecords))
+    write_results(eval_stem(config.checkpoint, config.portion, scores["step"], pooled=True),
+                  scores, pooled, label_names)
     results.append(("pooled", scores))
     return results
 

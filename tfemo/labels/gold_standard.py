@@ -8,7 +8,7 @@ centres, tfemo.labels.traces), else the frames whose centres lie inside the span
 (its output folder), a method and its options:
 
 - "mean", "ewe": tfemo.labels.fusion, with per-rater centring and lag compensation options;
-- "generator": tfemo.models.gold_standard, one generator trained on all the recordings that
+- "generator": tfemo.labels.gold_generator, one generator trained on all the recordings that
   share the same raters (alpha < 2 needs the frame features, hence the audio);
 - `smooth_secs` > 0 smooths any GS with a centred moving average (tfemo.labels.smoothing);
   variants that differ only in smoothing share one fusion or training run.
@@ -34,7 +34,7 @@ import pandas as pd
 
 from tfemo.audio import FRAME_SECONDS, SAMPLE_RATE
 from tfemo.core.errors import InputError, TfemoError
-from tfemo.core.files import write_atomic
+from tfemo.core.storage import write_atomic
 from tfemo.corpora.base import CONTINUOUS, Corpus, Item, Trace
 from tfemo.labels.fusion import agreement_table, fuse
 from tfemo.labels.smoothing import smooth_gold_standard
@@ -242,7 +242,7 @@ def _fusion(recordings: Sequence[Recording], method: str,
 def _generator(recordings: Sequence[Recording],
                options: GoldStandardOptions) -> tuple[list[np.ndarray], dict]:
     """One generator per group of recordings with the same raters; their GS in order."""
-    from tfemo.models.gold_standard import generate_gold_standard
+    from tfemo.labels.gold_generator import generate_gold_standard
 
     groups: dict[tuple[str, ...], list[int]] = {}
     for k, recording in enumerate(recordings):

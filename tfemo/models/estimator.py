@@ -97,13 +97,20 @@ class UtteranceEstimator:
         return utterance_statistics(features, mask, self.statistics == "rich")
 
     def set_seed(self, seed: int) -> None:
-        """Seed the classifier's randomness (SVC's probability calibration folds)."""
+        """Seed the classifier's randomness, where it has any (logreg's solver)."""
         classifier = self.pipeline.steps[-1][1]
         if "random_state" in classifier.get_params():
             classifier.set_params(random_state=seed)
 
     def fit(self, vectors: np.ndarray, labels: np.ndarray) -> UtteranceEstimator:
         """Fit scaler and classifier on training utterance vectors and class indices."""
+        classifier = self.pipeline.steps[-1][1]
+        if isinstance(classifier.get_params().get("cv"), int):  # cross-validated calibration
+            smallest = int(np.unique(labels, return_counts=True)[1].min())
+            if smallest < 2:
+                raise ValueError(f"{self.name} calibrates its probabilities on folds of the "
+                                 "training utterances: every class needs at least 2")
+            classifier.set_params(cv=min(classifier.get_params()["cv"], smallest))
         self.pipeline.fit(vectors, labels)
         return self
 

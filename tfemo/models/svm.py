@@ -14,6 +14,7 @@ from tfemo.models.estimator import (
 from tfemo.records.description import DatasetDescription
 
 KERNELS = ("rbf", "linear")
+CALIBRATION_FOLDS = 5  # at most; fewer when a class has fewer training utterances
 GAMMAS = ("scale", "auto")
 
 
@@ -30,12 +31,21 @@ class SVMConfig(Options):
 
 
 def build(description: DatasetDescription, config: SVMConfig) -> UtteranceEstimator:
-    """The unfitted SVM estimator for the records of `description`."""
+    """The unfitted SVM estimator for the records of `description`.
+
+    Probabilities come from Platt scaling fit on 5-fold cross-validated decision values, then
+    one SVC fit on all the training data: scikit-learn's `CalibratedClassifierCV(SVC(),
+    ensemble=False)`, which replaces the deprecated `SVC(probability=True)` (libsvm's own
+    internal 5-fold Platt scaling). The folds are stratified and unshuffled, so the fit is
+    deterministic.
+    """
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import SVC
 
-    classifier = SVC(C=config.svm_c, kernel=config.kernel, gamma=config.gamma,
-                     class_weight=None if config.class_weight == "none" else "balanced",
-                     probability=True, random_state=0)
+    svc = SVC(C=config.svm_c, kernel=config.kernel, gamma=config.gamma,
+              class_weight=None if config.class_weight == "none" else "balanced")
+    classifier = CalibratedClassifierCV(svc, method="sigmoid", cv=CALIBRATION_FOLDS,
+                                        ensemble=False)
     return UtteranceEstimator(name="svm", class_names=description.label_names,
                               statistics=config.statistics, classifier=classifier,
                               **estimator_layout(description))

@@ -109,7 +109,6 @@ if beam is not None:
             self.options, self.table_file, self.table = options, table_file, None
 
         def setup(self) -> None:
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             self.table = _read_staged(self.table_file)
 
         def process(self, element: tuple[str, Item | StagedItem]) -> Iterator:

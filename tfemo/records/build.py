@@ -10,7 +10,6 @@ the same files as an uninterrupted run. `records.json`, then each fold's partiti
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -128,7 +127,6 @@ _worker_state: dict = {}
 
 def _init_worker(options: BuildOptions, table: dict) -> None:
     """Give a worker process the run's options and word vectors once."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _worker_state["options"], _worker_state["table"] = options, table
 
 

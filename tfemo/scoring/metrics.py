@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import ops
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import confusion_matrix, f1_score
 
 EPSILON = 1e-8
 
@@ -97,13 +97,21 @@ class StreamingCCC(keras.metrics.Metric):
 
 def classification_scores(y_true: np.ndarray, y_pred: np.ndarray,
                           num_classes: int) -> dict[str, object]:
-    """UAR (balanced accuracy), WA (accuracy), macro F1 and the confusion matrix."""
+    """UAR (balanced accuracy), WA (accuracy), macro F1 and the confusion matrix.
+
+    UAR is the mean recall of the classes present in `y_true`, read off the confusion matrix
+    over all `num_classes` (balanced_accuracy_score's value, without its warnings when only
+    one class is present or a class is predicted that never occurs).
+    """
     labels = list(range(num_classes))
     present = sorted(set(np.asarray(y_true).tolist()))
+    confusion = confusion_matrix(y_true, y_pred, labels=labels)
+    support = confusion.sum(axis=1)
+    recalls = np.diag(confusion)[support > 0] / support[support > 0]
     return {
-        "uar": float(balanced_accuracy_score(y_true, y_pred)) if present else float("nan"),
+        "uar": float(recalls.mean()) if present else float("nan"),
         "wa": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
         "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro",
                                    zero_division=0)),
-        "confusion": confusion_matrix(y_true, y_pred, labels=labels),
+        "confusion": confusion,
     }

@@ -1,7 +1,7 @@
 """The per-item results of an unfinished run: `<store>.parts/`, one small file per item.
 
 Each finished item is one `<hash of id>.npz` (frames, stats and the item's key) or one
-`<hash of id>.skip.json` (why it was left out), written with tfemo.core.files.write_atomic, so
+`<hash of id>.skip.json` (why it was left out), written with tfemo.core.storage.write_atomic, so
 after a kill every part on disk is whole; stale temp files are removed when the folder is
 opened.  `run.json` holds the run's options: parts made with other options are never mixed in.
 A part is reused only while its item's key (fields, metadata, audio file size and mtime) is
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tfemo.core.errors import UserError
-from tfemo.core.files import write_atomic
+from tfemo.core.storage import write_atomic
 from tfemo.store.featurise import ItemFeatures
 
 RUN_FILE = "run.json"

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from tfemo.core import storage
-from tfemo.core.files import write_atomic
 from tfemo.core.options import (
     OptionError,
     Options,
@@ -22,6 +21,7 @@ from tfemo.core.options import (
     toml_lines,
     toml_value,
 )
+from tfemo.core.storage import write_atomic
 from tfemo.training.run_dir import RUN_CONFIG
 from tfemo.training.strategies import STRATEGIES
 

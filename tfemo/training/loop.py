@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from tfemo.core import storage
 from tfemo.core.errors import UserError
-from tfemo.core.files import write_atomic
 from tfemo.core.options import option_values
+from tfemo.core.storage import write_atomic
 from tfemo.core.tasks import Task
 from tfemo.training.config import TrainConfig, write_run_config
 from tfemo.training.run_dir import DESCRIPTION_COPY, MODEL_FILE, SUMMARIES_DIR, TRAIN_LOG

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tfemo.core.files import write_atomic
+from tfemo.core.storage import write_atomic
 from tfemo.training.run_dir import temperature_file
 
 

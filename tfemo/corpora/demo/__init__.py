@@ -21,11 +21,11 @@ The package, one job per module:
     sessions    utterances joined into sessions, the true traces, the simulated raters
     layout      the on-disk layout (file names, columns, README.txt), described once
     writing     writing a generated corpus in that layout
-    generate    the cache folder, atomic generation in a fresh process, the command line
+    generate    the cache folder, atomic generation in a fresh process
     reader      DemoCorpus, the reader of a generated folder
 
-Command line: `python -m tfemo.corpora.demo --root DIR [--tiny] [--unseen_sentences]` generates
-into DIR.
+`ensure_demo_corpus(config, root)` returns a complete corpus folder, generating it first when
+needed; commands generate it on first use (`tfemo.make_tfrecords` with `--corpus demo`).
 """
 
 from tfemo.corpora.demo.config import (

@@ -1,31 +1,27 @@
-"""Generating the demo corpus: where it is cached, how it is made atomically, the command line.
+"""Generating the demo corpus: where it is cached and how it is made atomically.
 
 Generation writes into a hidden temporary sibling folder (named after the generator's process
 id) and renames it into place when complete; `manifest.json`, written last, marks a complete
-corpus. It runs in a fresh process (`ensure_demo_corpus` starts one) because espeak-ng's output
-depends on its earlier calls in a process (tfemo.corpora.demo.synthesis).
+corpus. It runs in a fresh process (`ensure_demo_corpus` spawns one with multiprocessing and
+waits for it) because espeak-ng's output depends on its earlier calls in a process
+(tfemo.corpora.demo.synthesis): a spawned process has made none, so every generation gives
+the same bytes.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import multiprocessing
 import os
 import shutil
-import subprocess
-import sys
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from tfemo.core.errors import InputError
-from tfemo.corpora.demo.config import (
-    DEFAULT_CONFIG,
-    GENERATOR_VERSION,
-    TINY_CONFIG,
-    DemoConfig,
-    stream,
-)
+from tfemo.corpora.demo.config import DEFAULT_CONFIG, GENERATOR_VERSION, DemoConfig, stream
 from tfemo.corpora.demo.layout import MANIFEST
 from tfemo.corpora.demo.sessions import build_sessions, label_session, make_raters
 from tfemo.corpora.demo.synthesis import plan_utterances, reset_libc_rand, synthesize_utterance
@@ -67,23 +63,23 @@ def ensure_demo_corpus(config: DemoConfig = DEFAULT_CONFIG, root: Path | None = 
     """Return the corpus folder of `config`, generating it first (in a fresh process) if needed.
 
     `root` is the corpus folder itself (default: `default_root(config)`). Generation runs in a
-    new Python process because espeak-ng's output depends on its earlier calls in a process.
+    new Python process because espeak-ng's output depends on its earlier calls in a process;
+    its errors are raised here.
     """
     root = Path(root) if root is not None else default_root(config)
     if manifest_matches(root, config):
         return root
-    package_parent = str(Path(__file__).resolve().parents[3])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
-    command = [sys.executable, "-m", "tfemo.corpora.demo", "--root", str(root),
-               "--config", json.dumps(config.to_dict())]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"generating the demo corpus in {root} failed "
-                           f"(exit {done.returncode}):\n{done.stderr.strip()}")
+    in_a_fresh_process(generate, config, root)
     if not manifest_matches(root, config):
         raise RuntimeError(f"the demo corpus generator finished but {root} has no manifest")
     return root
+
+
+def in_a_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
+    """`function(*args)` in a newly spawned Python process (never forked: a fork would carry
+    this process's espeak-ng state); its result, or its exception raised here."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
 
 
 def remove_stale_partials(root: Path) -> None:
@@ -139,35 +135,3 @@ def generate(config: DemoConfig, root: Path) -> dict:
     return {"generated": True, "seconds": round(time.monotonic() - started, 2),
             **manifest["counts"]}
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: generate a demo corpus into --root (default config, --tiny, or --config)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m tfemo.corpora.demo",
-        description="Generate the embedded demo corpus: synthetic, deterministic emotional "
-                    "speech made with espeak-ng.")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="corpus folder to create (default: the cache folder of the config)")
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--tiny", action="store_true",
-                        help="3 speakers (one per portion), 2 sentences per emotion")
-    choice.add_argument("--config", help="a DemoConfig as JSON (DemoConfig.to_dict)")
-    parser.add_argument("--unseen_sentences", action="store_true",
-                        help="the unseen-sentence protocol: devel and test speakers say "
-                             "sentences never spoken in train (same valences)")
-    args = parser.parse_args(argv)
-    if args.config:
-        config = DemoConfig.from_dict(json.loads(args.config))
-    else:
-        config = TINY_CONFIG if args.tiny else DEFAULT_CONFIG
-    if args.unseen_sentences:
-        config = replace(config, unseen_sentences=True)
-    root = args.root if args.root is not None else default_root(config)
-    summary = generate(config, root)
-    if summary["generated"]:
-        print(f"demo corpus in {root}: {summary['utterances']} utterances "
-              f"({summary['speech_minutes']:.1f} min), {summary['sessions']} sessions "
-              f"({summary['session_minutes']:.1f} min), {summary['seconds']:.1f} s")
-    else:
-        print(f"demo corpus in {root} is complete already")
-    return 0
