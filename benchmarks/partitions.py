@@ -12,10 +12,12 @@ partition. Targets (issue 21): LOSO at most 1.5 x a single partition, and at mos
     nice -n 10 python benchmarks/partitions.py --baseline_tree /tmp/old-tfemo
     nice -n 10 python benchmarks/partitions.py --kill 5    # the kill test instead
 
-`--kill N`: build LOSO once uninterrupted, then N times: start the same build in a fresh
-folder, SIGKILL it (and its workers) at a random moment of its run, run it again to the end,
-and compare every file with the uninterrupted build's (the recorded command names the output
-folder, so it is left out of the comparison).
+`--kill N`: build LOSO once uninterrupted (`--kill_shard` examples to a shard), then N times:
+start the same build in a fresh folder, SIGKILL it (and its workers) at a random moment
+between the first shard's entries and the last partition file of the uninterrupted build
+(most of a run is starting up: importing TensorFlow in the command and its workers), run it
+again to the end, and compare every file with the uninterrupted build's (the recorded command
+names the output folder, so it is left out of the comparison).
 """
 
 from __future__ import annotations
@@ -45,12 +47,13 @@ def disk_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def command_of(partition: str, args: argparse.Namespace, output: Path) -> list[str]:
+def command_of(partition: str, args: argparse.Namespace, output: Path,
+               *extra: str) -> list[str]:
     """The make_tfrecords command line of one run."""
     return [sys.executable, "-m", "tfemo.make_tfrecords", "--corpus", args.corpus,
             "--data_dir", str(args.data_dir), "--partition", partition, "--embeddings",
             "none", "--features", args.features, "--output_dir", str(output), "--workers",
-            str(args.workers), "--quiet"]
+            str(args.workers), "--quiet", *extra]
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -70,34 +73,42 @@ def kill_test(args: argparse.Namespace) -> None:
     """SIGKILL a LOSO build at random moments, rerun it, compare with an uninterrupted one."""
     table = Table(title=f"make_tfrecords --corpus {args.corpus} --partition loso: SIGKILL at a "
                         "random moment, then a rerun")
-    for column in ("attempt", "killed after (s)", "shards before rerun", "files",
-                   "identical"):
+    for column in ("attempt", "killed after (s)", "shards before rerun", "partitions before",
+                   "files", "identical"):
         table.add_column(column, justify="right")
     rng = random.Random(args.seed)
+    extra = ("--examples_per_shard", str(args.kill_shard))
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
     with tempfile.TemporaryDirectory(prefix="partitions-kill-") as folder:
         whole = Path(folder) / "whole"
-        wall, _ = run(HERE, "loso", args, whole)
+        started = time.time()
+        subprocess.run(command_of("loso", args, whole, *extra), env=env, cwd=HERE, check=True,
+                       stdout=subprocess.DEVNULL)
+        times = [p.stat().st_mtime - started for p in whole.rglob("*") if p.is_file()]
+        first = min(p.stat().st_mtime for p in whole.glob("examples/*.items.json")) - started
+        window = (max(first - 1.0, 0.0), max(times))
         expected = files_of(whole)
         same = 0
         for attempt in range(1, args.kill + 1):
             output = Path(folder) / f"killed-{attempt}"
-            command = command_of("loso", args, output)
-            env = {**os.environ, "PYTHONPATH": str(HERE)}
+            command = command_of("loso", args, output, *extra)
             process = subprocess.Popen(command, env=env, cwd=HERE, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL, start_new_session=True)
-            delay = rng.uniform(0.05, 0.95) * wall
+            delay = rng.uniform(*window)
             time.sleep(delay)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             shards = len(list(output.glob("examples/*.tfrecord")))
+            views = len(list(output.glob("fold-*/description.json")))
             subprocess.run(command, env=env, cwd=HERE, check=True, stdout=subprocess.DEVNULL)
             found = files_of(output)
             identical = found == expected
             same += identical
-            table.add_row(str(attempt), f"{delay:.1f}", str(shards), str(len(found)),
-                          "yes" if identical else "NO")
+            table.add_row(str(attempt), f"{delay:.1f}", str(shards), str(views),
+                          str(len(found)), "yes" if identical else "NO")
     Console(width=140).print(table)
-    print(f"{same} of {args.kill} reruns identical to the uninterrupted build")
+    print(f"{same} of {args.kill} reruns identical to the uninterrupted build (kill moments "
+          f"drawn from {window[0]:.1f}-{window[1]:.1f} s: first shard to last partition)")
 
 
 def run(tree: Path, partition: str, args: argparse.Namespace,
@@ -126,6 +137,8 @@ def main() -> None:
     parser.add_argument("--kill", type=int, default=0,
                         help="run the kill test N times instead of the timing table")
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill moments")
+    parser.add_argument("--kill_shard", type=int, default=32,
+                        help="--examples_per_shard of the kill test (more shards, more moments)")
     args = parser.parse_args()
     if args.kill:
         kill_test(args)
