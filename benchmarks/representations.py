@@ -165,8 +165,9 @@ def traversal_figure(model, mean: np.ndarray, condition, frames: int, title: str
 def main() -> None:
     """Records, one VAE per β, probes, table and figures."""
     from tfemo.core.reports import write_figure
-    from tfemo.evaluation.latents import encode_records, restore_trained
+    from tfemo.evaluation.latents import encode_records
     from tfemo.records.description import DatasetDescription
+    from tfemo.training.restore import restore_train_dir
 
     args = parse_args()
     started = time.perf_counter()
@@ -182,7 +183,7 @@ def main() -> None:
         run([sys.executable, "-m", "tfemo.train", "--model", "beta_vae", "--tfrecords",
              str(records), "--train_dir", str(train_dir), "--max_steps", str(args.steps),
              "--beta", str(beta), *TRAIN_FLAGS, "--train_portions", "train"])
-        model, _, _ = restore_trained(train_dir)
+        model = restore_train_dir(train_dir, wants="latents").model
         encoded = encode_records(model, records, portions)
         test = np.asarray(encoded.portions) == "test"
         rows[f"β = {beta:g}"] = {

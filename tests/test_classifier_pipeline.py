@@ -183,7 +183,7 @@ def test_predict_needs_one_train_dir_and_some_audio(trained, tmp_path, capsys):
     assert "no audio files found" in capsys.readouterr().err
     tone(tmp_path / "a.wav", 440.0, 0.5, np.random.default_rng(0))
     assert predict.main([str(tmp_path), "--checkpoint", str(trained)]) == 2
-    assert "it holds folds: pick one" in capsys.readouterr().err
+    assert "it holds folds: give one" in capsys.readouterr().err
 
 
 def test_utterance_baseline_with_speaker_normalisation(fold_records, tmp_path):

@@ -11,8 +11,9 @@ import pytest
 from tests.records_factory import write_synthetic_records
 from tests.serve_models import train_tiny, write_tone_records
 from tfemo import export
-from tfemo.inference.export import METADATA_FILE, ExportedModel, description_digest
-from tfemo.inference.predictor import restore_train_dir
+from tfemo.inference.export import description_digest
+from tfemo.training.exported import METADATA_FILE, ExportedModel
+from tfemo.training.restore import restore_train_dir
 
 LENGTHS = {"train": [57, 80, 43, 66], "devel": [37, 52], "test": [45]}
 

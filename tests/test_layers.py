@@ -90,6 +90,8 @@ def test_the_import_contracts_name_every_command_and_stage():
     assert set(forbidden["forbidden_modules"].split()) == {f"tfemo.{c}" for c in COMMANDS}
     stages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert set(forbidden["source_modules"].split()) == {f"tfemo.{s}" for s in stages}
+    loops = config["importlinter:contract:no-loops"]
+    assert (loops["type"], loops["ancestors"].split()) == ("acyclic_siblings", ["tfemo"])
     layers = config["importlinter:contract:stages"]["layers"].replace("|", " ").split()
     assert sorted(layers) == sorted({f"tfemo.{s}" for s in stages if s != "core"}
                                     | {f"tfemo.{c}" for c in COMMANDS} | {"tfemo.core"})
@@ -117,3 +119,59 @@ def test_every_test_the_design_note_names_exists():
     missing = [f"{path}::{name}" for path, name in named
                if not re.search(rf"^def {name}\(", (root / path).read_text(), re.MULTILINE)]
     assert not missing, f"docs/design.md names tests that do not exist: {missing}"
+
+
+def _import_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles = []
+    for root in sorted(edges):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+    return cycles
+
+
+def test_the_cycle_finder_finds_a_loop():
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert _import_cycles(edges) == [["a", "b", "c"]]
+
+
+def test_no_module_of_tfemo_is_in_an_import_loop():
+    """Function-level imports count: grimp (import-linter's graph) sees every import."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("tfemo", include_external_packages=False)
+    edges = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
+    cycles = _import_cycles(edges)
+    assert not cycles, f"import loops: {cycles}"

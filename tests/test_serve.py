@@ -408,8 +408,8 @@ def test_serve_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
 
 
 def test_batched_chunks_of_many_streams_equal_each_stream_alone(regressor):
-    from tfemo.inference.export import ExportedModel
     from tfemo.service.batching import ChunkBatcher
+    from tfemo.training.exported import ExportedModel
 
     exported = ExportedModel.load(regressor)
     batcher = ChunkBatcher(exported)

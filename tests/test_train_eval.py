@@ -57,6 +57,35 @@ def test_a_missing_step_lists_the_steps_that_exist(records, tmp_path, capsys):
     assert "no checkpoint at step 8188; steps that exist: 1, 2, 3" in capsys.readouterr().err
 
 
+def test_train_one_returns_what_it_did_and_prints_nothing(records, tmp_path, capsys):
+    """The library returns a TrainResult and writes log_train.txt; printing is tfemo.train's."""
+    from tfemo.core.errors import TfemoError
+    from tfemo.training.loop import train_one
+    from tfemo.training.restore import restore_train_dir
+
+    settings = train.parse_args(["--tfrecords", str(records), "--train_dir", str(tmp_path),
+                                 *SMALL, "--max_steps", "2", "--save_interval_secs", "0"])
+    heard: list[str] = []
+    first = train_one(settings.train, settings.model, settings.model_config, verbose=0,
+                      notify=heard.append, command="tfemo-train --max_steps 2")
+    assert (first.start_step, first.step, first.trained) == (0, 2, True)
+    assert first.checkpoint == str(tmp_path / "model.ckpt-2") and not heard
+    again = train_one(settings.train, settings.model, settings.model_config, verbose=0,
+                      notify=heard.append)
+    assert (again.start_step, again.step, again.trained) == (2, 2, False)
+    assert len(heard) == 1 and heard[0].endswith("(step 2)")
+    assert capsys.readouterr().out == ""
+    log = (tmp_path / "log_train.txt").read_text()
+    assert log.count("=== run started") == 2 and log.count("command: tfemo-train") == 1
+    restored = restore_train_dir(tmp_path)
+    assert (restored.name, restored.step, restored.checkpoint) == (
+        settings.model, 2, first.checkpoint)
+    assert list(restored.description.label_names) == ["arousal", "valence"]
+    assert not restored.speaker_normalise and restored.spec.predicts_labels
+    with pytest.raises(TfemoError, match="predicts labels and has no latents"):
+        restore_train_dir(tmp_path, wants="latents")
+
+
 def _has_gpu() -> bool:
     import tensorflow as tf
 

@@ -44,9 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     """Restore, encode, write; print what was written."""
-    from tfemo.evaluation.latents import encode_records, restore_trained
+    from tfemo.evaluation.latents import encode_records
     from tfemo.records.description import DatasetDescription
     from tfemo.store.reader import FeatureStore
+    from tfemo.training.restore import restore_train_dir
 
     if not args.store.exists():
         raise TfemoError(f"{args.store}: no such feature store (make it with "
@@ -57,13 +58,14 @@ def run(args: argparse.Namespace) -> int:
         if not run_file.exists():
             raise TfemoError(f"{run_file}: missing; give --tfrecords")
         tfrecords = Path(tomllib.loads(run_file.read_text())["tfrecords"])
-    model, spec, path = restore_trained(args.checkpoint, args.steps)
+    restored = restore_train_dir(args.checkpoint, args.steps, wants="latents")
+    model, path = restored.model, restored.checkpoint
     description = DatasetDescription.read(tfrecords)
     portions = args.portions.split("+") if args.portions else sorted(description.portions)
     encoded = encode_records(model, tfrecords, portions, args.batch_size,
-                             speaker_normalise=spec["data"].get("speaker_normalise", False))
+                             speaker_normalise=restored.speaker_normalise)
     name = args.name or args.checkpoint.resolve().name
-    provenance = {"model": spec["model"], "train_dir": str(args.checkpoint.resolve()),
+    provenance = {"model": restored.name, "train_dir": str(args.checkpoint.resolve()),
                   "checkpoint": path, "tfrecords": str(Path(tfrecords).resolve()),
                   "portions": portions, "beta": model.beta, "latent_dim": model.latent_dim,
                   "conditional": model.conditional, "computed_from": "records"}

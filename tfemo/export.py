@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from tfemo.core.devices import select_device
-    from tfemo.inference.export import METADATA_FILE, export_model
+    from tfemo.inference.export import export_model
+    from tfemo.training.exported import METADATA_FILE
 
     select_device(-1)
     output = export_model(args.checkpoint, args.output, args.steps)

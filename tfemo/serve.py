@@ -52,10 +52,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from tfemo.core.devices import select_device
     from tfemo.core.errors import UserError
-    from tfemo.inference.export import is_export
     from tfemo.service.app import create_app
     from tfemo.service.auth import read_token
     from tfemo.service.config import ServiceConfig
+    from tfemo.training.exported import is_export
 
     select_device(-1)
     if not is_export(args.model):

@@ -24,7 +24,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tfemo.core import storage
 from tfemo.core.cli import USER_ERROR, report_user_errors
@@ -41,6 +41,9 @@ from tfemo.core.options import (
 )
 from tfemo.models.registry import DEFAULT_MODEL, MODELS, ModelSpec
 from tfemo.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from tfemo.training.result import TrainResult
 
 PROG = "python -m tfemo.train"
 
@@ -170,9 +173,29 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         _fail(str(error))
 
 
+def _report(result: TrainResult, max_steps: int) -> None:
+    """What a training run did, in a line or two."""
+    from tfemo.training.run_dir import estimator_file
+
+    if result.estimator:
+        if result.trained:
+            print(f"fitted {result.model} on {result.examples} utterances; saved "
+                  f"{estimator_file(result.checkpoint)}")
+        else:
+            print(f"already fitted (step {result.step}); nothing to do")
+        return
+    if not result.trained:
+        print(f"already at step {result.start_step} >= --max_steps {max_steps}; nothing to do")
+        return
+    if result.workers > 1:
+        print(f"{'chief' if result.chief else 'worker'} weights digest {result.weights_digest}")
+    print(f"trained to step {result.step}; checkpoint {result.checkpoint}")
+
+
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     """Train the chosen model on the records (one model per fold when they hold folds)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     settings = parse_args(argv)
     from tfemo.core.console import keras_verbose
     from tfemo.core.devices import select_device
@@ -187,16 +210,22 @@ def main(argv: list[str] | None = None) -> int:
         device = select_device(settings.command.device)
     if "device" in settings.given:  # a device line only when a device was asked for
         print(device, flush=True)
+    command = " ".join([PROG, *argv])
+
+    def notify(message: str) -> None:
+        print(message, flush=True)
+
     folds = fold_record_dirs(train.tfrecords)
     if not folds:
-        return train_one(train, settings.model, settings.model_config, verbose=verbose)
+        _report(train_one(train, settings.model, settings.model_config, verbose=verbose,
+                          notify=notify, command=command), train.max_steps)
+        return 0
     for index, fold in enumerate(folds):
         name = storage.name(fold)
         print(f"=== {name}: {fold} -> {train.train_dir / name}", flush=True)
-        code = train_one(train, settings.model, settings.model_config, fold,
-                         train.train_dir / name, verbose=verbose)
-        if code:
-            return code
+        _report(train_one(train, settings.model, settings.model_config, fold,
+                          train.train_dir / name, verbose=verbose, notify=notify,
+                          command=command), train.max_steps)
         if index == 0:  # the first fold accepted these settings: record them for the folds
             write_run_config(train.train_dir, settings.model, train, settings.model_config)
     return 0

@@ -1,4 +1,4 @@
-"""Latents of a trained β-VAE: restore a train dir, encode records, per-item terms.
+"""Latents of a trained β-VAE (restored by tfemo.training.restore): encode records, per-item terms.
 
 `encode_records` runs the restored model on whole utterances of the records (the frames the
 model was trained on, in the records' order) and returns, per item, the latent mean and
@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from tfemo.core.errors import TfemoError
-from tfemo.training.run_dir import MODEL_FILE, read_model_file
 
 
 @dataclass
@@ -29,21 +28,6 @@ class Encoded:
     log_var: np.ndarray  # [N, D]
     reconstruction: np.ndarray  # [N] squared error per real frame (standardised units)
     kl: np.ndarray  # [N]
-
-
-def restore_trained(train_dir: str | Path, step: str | int = "latest") -> tuple[Any, dict, str]:
-    """The model of a train dir restored from checkpoint `step`, its model.json, the path."""
-    from tfemo.models.registry import model_from_config
-    from tfemo.training.checkpoints import checkpoint_path, restore_model
-
-    train_dir = Path(train_dir)
-    spec = read_model_file(train_dir)
-    if spec["model"] != "beta_vae":
-        raise TfemoError(f"{train_dir / MODEL_FILE}: holds a {spec['model']} model, not beta_vae")
-    model = model_from_config(spec["model"], spec["config"])
-    path = checkpoint_path(train_dir, step)
-    restore_model(model, path)
-    return model, spec, path
 
 
 def encode_records(model: Any, tfrecords: str | Path, portions: list[str],

@@ -47,14 +47,15 @@ def evaluate_step(config: EvalConfig, step: str | int, train_dir: Path | None = 
         predict_portion,
     )
     from tfemo.records.description import DatasetDescription
-    from tfemo.training.estimator import restore_trained
+    from tfemo.training.restore import restore_train_dir
 
     train_dir = train_dir or config.checkpoint
     tfrecords = tfrecords or config.tfrecords
-    model, path, spec = restore_trained(train_dir, step)
+    restored = restore_train_dir(train_dir, step)
+    model, path = restored.model, restored.checkpoint
     description = DatasetDescription.read(tfrecords)
     files = predict_portion(model, tfrecords, config.portion, config.batch_size,
-                            speaker_normalise=spec["data"].get("speaker_normalise", False))
+                            speaker_normalise=restored.speaker_normalise)
     check_coverage(files, description, config.portion)
     label_names = tuple(description.label_names)
     number = step_of_checkpoint(path)

@@ -30,7 +30,7 @@ from tfemo.audio.frames import frame_features
 from tfemo.audio.io import load_audio, to_pcm_frames
 from tfemo.audio.opensmile_features import OPENSMILE_FAMILIES, import_opensmile
 from tfemo.audio.speech import SpeechActivity, voiced_f0
-from tfemo.core.errors import InputError, TfemoError, UserError
+from tfemo.core.errors import InputError, UserError
 from tfemo.core.tasks import Task
 from tfemo.corpora.files import audio_duration
 from tfemo.inference.streaming import STREAM_FRAMES
@@ -38,8 +38,8 @@ from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import STD_FLOOR
 from tfemo.records.schema import AUDIO_SCALE
 from tfemo.scoring.calibration import apply_temperature
-from tfemo.training.run_dir import DESCRIPTION_COPY as DESCRIPTION_FILE
-from tfemo.training.run_dir import MODEL_FILE
+from tfemo.training.exported import ExportedModel, is_export
+from tfemo.training.restore import restore_train_dir
 
 QUADRANTS = {
     (True, True): "high arousal, positive valence",
@@ -63,18 +63,6 @@ class FileResult:
     voiced_fraction: float | None = None
 
 
-@dataclass
-class RestoredModel:
-    """A train dir's model with its checkpoint loaded, and what it was trained on."""
-
-    model: Any
-    name: str
-    config: dict[str, Any]
-    description: DatasetDescription
-    checkpoint: str
-    speaker_normalise: bool
-
-
 def quadrant(arousal: float, valence: float) -> str:
     """The quadrant of the arousal-valence plane a point falls in (0 counts as high/positive)."""
     return QUADRANTS[(arousal >= 0.0, valence >= 0.0)]
@@ -93,22 +81,6 @@ def check_frame_inputs(train_dir: str | Path, name: str, keys: tuple[str, ...]) 
                         "frame-aligned word vectors of a transcript)",
                         "score its records with python -m tfemo.eval, or train it with "
                         "--modalities audio to label new files")
-
-
-def restore_train_dir(train_dir: str | Path, steps: str | int = "latest") -> RestoredModel:
-    """The model of a tfemo.train dir (a Keras checkpoint or a fitted scikit-learn estimator)."""
-    from tfemo.training.estimator import restore_trained
-
-    train_dir = Path(train_dir)
-    for name in (MODEL_FILE, DESCRIPTION_FILE):
-        if not (train_dir / name).is_file():
-            folds = sorted(p.name for p in train_dir.glob("fold-*"))
-            hint = f" (it holds folds: pick one, e.g. {train_dir / folds[0]})" if folds else ""
-            raise TfemoError(f"{train_dir}: no {name}; not a train dir of tfemo.train{hint}")
-    model, checkpoint, spec = restore_trained(train_dir, steps)
-    return RestoredModel(model, spec["model"], spec["config"],
-                         DatasetDescription.read(train_dir / DESCRIPTION_FILE), checkpoint,
-                         bool(spec["data"].get("speaker_normalise", False)))
 
 
 def description_of_export(metadata: dict[str, Any]) -> DatasetDescription:
@@ -137,9 +109,7 @@ class Predictor:
     def __init__(self, model_dir: str | Path, steps: str | int = "latest",
                  chunk_frames: int = 1500, alignment: str = "aeneas",
                  stream_frames: int = STREAM_FRAMES, speech_check: bool = True) -> None:
-        from tfemo.inference.export import ExportedModel, is_export
         from tfemo.models.registry import forward_function
-        from tfemo.training.run_dir import step_of_checkpoint
         from tfemo.training.temperature import read_temperature
 
         if chunk_frames <= 0:
@@ -167,8 +137,7 @@ class Predictor:
             # batch and time sizes unknown: one trace serves every file and chunk of the run
             self._forward = forward_function(self.model, self.input_signature())
             # calibration: the temperature `tfemo.eval --calibrate` fit on the devel speakers
-            self.temperature = read_temperature(model_dir,
-                                                step_of_checkpoint(self.checkpoint))
+            self.temperature = read_temperature(model_dir, restored.step)
         if set(self.description.features) & set(OPENSMILE_FAMILIES):
             import_opensmile()  # a model on openSMILE features needs the extra: say so first
         self.speech_check = speech_check

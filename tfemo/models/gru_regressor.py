@@ -9,6 +9,9 @@ layer per frame: outputs [B, T, D], one value per label dimension.
 The GRUs run forwards only and get the mask, so frames after the end of an utterance cannot
 change the outputs on its real frames; outputs on padded frames are set to zero. Losses must
 still count only frames where `mask` is True (docs/design.md, defect 2).
+
+Its steps (`frames`, the GRUs, `outputs`; tfemo.models.recurrent) are what `call`, export's
+`serve_chunk` and streaming all run.
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ from tfemo.models.conv1d import (
     feature_sizes_from_description,
     frame_mask,
 )
+from tfemo.models.recurrent import RecurrentSteps
 from tfemo.records.description import DatasetDescription
 
 
 @keras.saving.register_keras_serializable(package="tfemo")
-class GRURegressor(keras.Model):
+class GRURegressor(RecurrentSteps, keras.Model):
     """Standardise -> forward GRU x gru_layers -> Dense(D) per frame: batch dict -> [B, T, D].
 
     Built eagerly from its sizes (T is free), so it reloads from its config without data.
@@ -73,11 +77,19 @@ class GRURegressor(keras.Model):
         if self.standardiser.mean is not None and len(self.standardiser.mean) != self.feature_dim:
             raise ValueError(f"feature statistics have {len(self.standardiser.mean)} values, "
                              f"feature_dim is {self.feature_dim}")
-        self.grus = [layers.GRU(self.hidden, return_sequences=True, name=f"gru_{index}")
+        self.grus = [layers.GRU(self.hidden, return_sequences=True, return_state=True,
+                                name=f"gru_{index}")
                      for index in range(self.gru_layers)]
         self.dropout = layers.Dropout(self.dropout_rate)
         self.head = layers.Dense(len(self.label_names), name="output")
         self.build()
+
+    recurrent = "gru"
+
+    @property
+    def recurrent_layers(self) -> list:
+        """The forward GRUs, first to last."""
+        return self.grus
 
     @property
     def input_keys(self) -> tuple[str, ...]:
@@ -93,17 +105,26 @@ class GRURegressor(keras.Model):
             shape = (None, None, self.hidden)
         self.head.build(shape)
 
-    def call(self, inputs: Mapping[str, Any], training=None):
-        """Predictions [B, T, D]; zero on padded frames."""
-        features = feature_input(inputs, self.name)
-        mask = frame_mask(inputs, features)
-        x = self.standardiser(features, mask)
-        for index, gru in enumerate(self.grus):
-            if index:
-                x = self.dropout(x, training=training)
-            x = gru(x, mask=mask, training=training)
+    def input_mask(self, inputs: Mapping[str, Any]):
+        """The batch's `mask` [B, T] as bool (every frame real when it has none)."""
+        return frame_mask(inputs, feature_input(inputs, self.name))
+
+    def frames(self, inputs: Mapping[str, Any], mask, training=None):
+        """The standardised features [B, T, F]: what the first GRU reads."""
+        return self.standardiser(feature_input(inputs, self.name), mask)
+
+    def between_layers(self, x, training=None):
+        """Dropout between two GRUs."""
+        return self.dropout(x, training=training)
+
+    def outputs(self, x, mask, training=None):
+        """Dense(D) per frame on the last GRU's sequence; zero on padded frames."""
         predictions = self.head(self.dropout(x, training=training))
         return ops.where(ops.expand_dims(mask, -1), predictions, 0.0)
+
+    def call(self, inputs: Mapping[str, Any], training=None):
+        """Predictions [B, T, D]; zero on padded frames (`step` from the zero state)."""
+        return self.step(inputs, None, training=training)[0]
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, for `from_config` and `.keras` reloading."""

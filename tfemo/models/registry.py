@@ -102,7 +102,7 @@ def model_from_config(name: str, config: dict[str, Any]) -> keras.Model:
     spec = model_spec(name)
     if spec.is_estimator:
         raise TypeError(f"model {name} is a fitted estimator: load its saved file "
-                        "(tfemo.training.estimator.restore_trained)")
+                        "(tfemo.training.restore.restore_train_dir)")
     return spec.model_class.from_config(config)
 
 

@@ -14,6 +14,9 @@ losses must still use only frames where `mask` is True (design section 6, bug 2)
 
 Ablations come from the same code: `modalities=("audio",)` or `("text",)` builds one branch
 and no attention (the branch's projection feeds the LSTM directly).
+
+Its steps (`frames`, the LSTMs, `outputs`; tfemo.models.recurrent) are what `call`, export's
+`serve_chunk` and streaming all run.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import keras
 from keras import layers, ops
 
 from tfemo.core.options import Options, option, option_values
+from tfemo.models.recurrent import RecurrentSteps
 from tfemo.records.description import DatasetDescription
 
 MODALITIES = ("audio", "text")
@@ -164,7 +168,7 @@ class ModalityAttention(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tfemo")
-class SemanticFusion(keras.Model):
+class SemanticFusion(RecurrentSteps, keras.Model):
     """Audio + word-vector fusion model: batch dict -> per-frame tanh predictions [B, T, D].
 
     Built eagerly from its sizes (T is free), so it has weights before the first call and a
@@ -212,7 +216,8 @@ class SemanticFusion(keras.Model):
                                                 name="text_projection")
         if len(self.modalities) > 1:
             self.fusion = ModalityAttention(self.attention_units, name="modality_attention")
-        self.lstms = [layers.LSTM(self.hidden, return_sequences=True, name=f"lstm_{index}")
+        self.lstms = [layers.LSTM(self.hidden, return_sequences=True, return_state=True,
+                                  name=f"lstm_{index}")
                       for index in range(self.lstm_layers)]
         self.head = layers.Dense(len(self.label_names), activation="tanh", name="output")
         self.build()
@@ -230,6 +235,13 @@ class SemanticFusion(keras.Model):
             raise ValueError(f"audio_scale must be positive, got {self.audio_scale}")
         if self.hidden < 1 or self.lstm_layers < 1 or self.fusion_size < 1:
             raise ValueError("hidden, lstm_layers and fusion_size must be positive")
+
+    recurrent = "lstm"
+
+    @property
+    def recurrent_layers(self) -> list:
+        """The forward LSTMs, first to last."""
+        return self.lstms
 
     @property
     def input_keys(self) -> tuple[str, ...]:
@@ -258,17 +270,22 @@ class SemanticFusion(keras.Model):
                            f"got keys {sorted(inputs)}")
         return ops.cast(inputs[key], "float32")
 
-    def call(self, inputs: Mapping[str, Any], training=None, return_attention: bool = False):
-        """Predictions [B, T, D]; with `return_attention`, also the weights [B, T, M]."""
+    def input_mask(self, inputs: Mapping[str, Any]):
+        """The batch's `mask` [B, T] as bool, or None when it has none."""
         if not isinstance(inputs, Mapping):
             raise TypeError(f"{self.name} takes a dict of batch tensors, got {type(inputs)}")
+        mask = inputs.get("mask")
+        return None if mask is None else ops.cast(mask, "bool")
+
+    def fused(self, inputs: Mapping[str, Any], mask, training=None):
+        """The per-frame fused vectors [B, T, fusion_size] and the attention weights [B, T, M]."""
         vectors = []
         if "audio" in self.modalities:
             audio = self._input(inputs, "audio") * (1.0 / self.audio_scale)
             batch, steps = ops.shape(audio)[0], ops.shape(audio)[1]
             frame_mask = None
-            if self.audio_encoder.batch_norm and inputs.get("mask") is not None:
-                frame_mask = ops.reshape(ops.cast(inputs["mask"], "bool"), (-1,))
+            if self.audio_encoder.batch_norm and mask is not None:
+                frame_mask = ops.reshape(mask, (-1,))
             encoded = self.audio_encoder(ops.reshape(audio, (-1, self.frame_length)),
                                          training=training, frame_mask=frame_mask)
             encoded = ops.reshape(encoded, (batch, steps, self.audio_encoder.output_dim))
@@ -276,14 +293,24 @@ class SemanticFusion(keras.Model):
         if "text" in self.modalities:
             vectors.append(self.text_projection(self._input(inputs, "words")))
         if len(vectors) > 1:
-            x, weights = self.fusion(vectors)
-        else:
-            x = vectors[0]
-            weights = ops.ones_like(x[..., :1])
-        for lstm in self.lstms:
-            x = lstm(x, training=training)
-        predictions = self.head(x)
-        return (predictions, weights) if return_attention else predictions
+            return self.fusion(vectors)
+        return vectors[0], ops.ones_like(vectors[0][..., :1])
+
+    def frames(self, inputs: Mapping[str, Any], mask, training=None):
+        """The per-frame fused vectors [B, T, fusion_size]: what the first LSTM reads."""
+        return self.fused(inputs, mask, training=training)[0]
+
+    def outputs(self, x, mask, training=None):
+        """tanh(Dense(D)) per frame on the last LSTM's sequence."""
+        return self.head(x)
+
+    def call(self, inputs: Mapping[str, Any], training=None, return_attention: bool = False):
+        """Predictions [B, T, D] (`step` from the zero state); with `return_attention`, also
+        the fusion weights [B, T, M] (from a second pass of `fused`: for analysis)."""
+        predictions = self.step(inputs, None, training=training)[0]
+        if not return_attention:
+            return predictions
+        return predictions, self.fused(inputs, self.input_mask(inputs), training=training)[1]
 
     def attention(self, inputs: Mapping[str, Any]):
         """Fusion weights [B, T, M] in inference mode, M in `self.modalities` order."""

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from tfemo.inference.export import ExportedModel
+from tfemo.training.exported import ExportedModel
 
 _STOP = object()
 

@@ -3,8 +3,8 @@
 `fit_estimator` is `train_one` for `--model svm|logreg`: the same model.json check, run.toml,
 description copy and log as a Keras run, then one pass over the training portions to collect
 utterance statistics, one fit (scaler on those portions only), and one file
-`model.ckpt-<max_steps>.joblib` so `--steps` and `latest` find it like a Keras checkpoint.
-`restore_trained` loads either kind of model from a train dir (eval and predict use it).
+`model.ckpt-<max_steps>.joblib` so `--steps` and `latest` find it like a Keras checkpoint
+(tfemo.training.restore loads it back, as it loads a Keras checkpoint).
 """
 
 from __future__ import annotations
@@ -17,15 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from tfemo.core.errors import CheckpointNotFoundError, UserError
+from tfemo.core.errors import UserError
 from tfemo.core.options import option_values
 from tfemo.training.config import TrainConfig, write_run_config
+from tfemo.training.result import TrainResult
 from tfemo.training.run_dir import (
     DESCRIPTION_COPY,
     TRAIN_LOG,
+    check_model_file,
     checkpoint_prefix,
     estimator_file,
-    read_model_file,
 )
 
 
@@ -49,13 +50,12 @@ def portion_vectors(estimator: Any, tfrecords: Path, portions: str,
 
 
 def fit_estimator(train: TrainConfig, model_name: str, model_config: Any, tfrecords: Path,
-                  train_dir: Path) -> int:
+                  train_dir: Path) -> TrainResult:
     """Fit (once) estimator `model_name` on the training portions of `tfrecords`, save it as
     step train.max_steps in `train_dir`; nothing to do when that step is already saved."""
     from tfemo.models.registry import build_model
     from tfemo.records.description import DatasetDescription
     from tfemo.training.checkpoints import available_steps
-    from tfemo.training.loop import check_model_file
 
     description = DatasetDescription.read(tfrecords)
     if not description.features:
@@ -75,9 +75,10 @@ def fit_estimator(train: TrainConfig, model_name: str, model_config: Any, tfreco
     write_run_config(train_dir, model_name, replace(train, tfrecords=tfrecords,
                                                     train_dir=train_dir), model_config)
     description.write(train_dir / DESCRIPTION_COPY)
-    if available_steps(train_dir) and max(available_steps(train_dir)) >= train.max_steps:
-        print(f"already fitted (step {max(available_steps(train_dir))}); nothing to do")
-        return 0
+    done = max(available_steps(train_dir), default=0)
+    if done >= train.max_steps:
+        return TrainResult(train_dir, model_name, done, done,
+                           checkpoint_prefix(train_dir, done), trained=False, estimator=True)
     started = time.perf_counter()
     vectors, labels, _, _ = portion_vectors(estimator, tfrecords, train.train_portions,
                                             speaker_normalise)
@@ -90,31 +91,6 @@ def fit_estimator(train: TrainConfig, model_name: str, model_config: Any, tfreco
                   f"{tfrecords} {train.train_portions} ({len(labels)} utterances, "
                   f"{vectors.shape[1]} statistics) in {time.perf_counter() - started:.1f} s; "
                   f"saved {path.name}\nflags: {json.dumps(flags, default=str, sort_keys=True)}\n")
-    print(f"fitted {model_name} on {len(labels)} utterances; saved {path}")
-    return 0
-
-
-def restore_trained(train_dir: str | Path, steps: str | int = "latest"
-                    ) -> tuple[Any, str, dict]:
-    """The model of `train_dir` at `steps` (Keras checkpoint or fitted estimator), the
-    checkpoint prefix and the model.json spec; a user error for a model that predicts no labels."""
-    from tfemo.models.estimator import UtteranceEstimator
-    from tfemo.models.registry import model_from_config, model_spec
-    from tfemo.training.checkpoints import checkpoint_path, restore_model
-
-    train_dir = Path(train_dir)
-    spec = read_model_file(train_dir)
-    if not model_spec(spec["model"]).predicts_labels:
-        raise UserError(f"{train_dir}: a {spec['model']} model learns a representation and "
-                        "predicts no labels",
-                        f"encode with python -m tfemo.encode_latents --checkpoint {train_dir}")
-    path = checkpoint_path(train_dir, steps)
-    if model_spec(spec["model"]).is_estimator:
-        file = estimator_file(path)
-        if not file.is_file():
-            raise CheckpointNotFoundError(f"{file}: missing (a {spec['model']} train dir keeps "
-                                          "one .joblib file per step)")
-        return UtteranceEstimator.load(file), path, spec
-    model = model_from_config(spec["model"], spec["config"])
-    restore_model(model, path)
-    return model, path, spec
+    return TrainResult(train_dir, model_name, 0, train.max_steps,
+                       checkpoint_prefix(train_dir, train.max_steps), trained=True,
+                       estimator=True, examples=len(labels))

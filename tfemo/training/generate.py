@@ -11,9 +11,9 @@ trained on and the ids of every item in them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +23,9 @@ from tfemo.records.description import DatasetDescription
 from tfemo.records.generated import GENERATED, add_generated_portion
 from tfemo.records.schema import ExampleArrays
 from tfemo.training.config import TrainConfig
-from tfemo.training.run_dir import MODEL_FILE
+
+if TYPE_CHECKING:
+    from tfemo.training.restore import RestoredModel
 
 GENERATOR_PORTIONS = "train"  # the only portion a generator may learn from
 
@@ -50,20 +52,16 @@ def portion_items(tfrecords: Path, portions: str) -> list[SeenItem]:
                                   strict=True)]
 
 
-def train_generator(tfrecords: Path, train_dir: Path, train: TrainConfig, config):
+def train_generator(tfrecords: Path, train_dir: Path, train: TrainConfig,
+                    config) -> RestoredModel:
     """Train (or resume) the class-conditional VAE on the train portion; restore it."""
-    from tfemo.models.registry import model_from_config
-    from tfemo.training.checkpoints import checkpoint_path, restore_model
     from tfemo.training.loop import train_one
+    from tfemo.training.restore import restore_train_dir
 
     train = replace(train, tfrecords=tfrecords, train_dir=train_dir,
                     train_portions=GENERATOR_PORTIONS, normalise="train", balance="none")
     train_one(train, "beta_vae", replace(config, conditional="class"), verbose=0)
-    spec = json.loads((train_dir / MODEL_FILE).read_text())
-    model = model_from_config(spec["model"], spec["config"])
-    path = checkpoint_path(train_dir, "latest")
-    restore_model(model, path)
-    return model, spec, path
+    return restore_train_dir(train_dir, "latest", wants="latents")
 
 
 def per_class_counts(seen: list[SeenItem], classes: int, per_class: int,
@@ -107,15 +105,17 @@ def generate_for_fold(tfrecords: Path, train_dir: Path, train: TrainConfig, conf
     if (per_class > 0) == (factor > 0):
         raise TfemoError("give exactly one of a positive per_class or factor")
     description = DatasetDescription.read(tfrecords)
-    model, spec, path = train_generator(tfrecords, train_dir, train, config)
-    seen = portion_items(tfrecords, spec["data"]["train_portions"])
+    generator = train_generator(tfrecords, train_dir, train, config)
+    model, trained_on = generator.model, generator.data["train_portions"]
+    seen = portion_items(tfrecords, trained_on)
     counts = per_class_counts(seen, description.num_classes, per_class, factor)
     examples = generate_examples(model, description, seen, counts, seed,
                                  prefix=f"gen-{tfrecords.name}")
     provenance = {
         "generator": "beta_vae", "conditional": "class", "train_dir": str(train_dir.resolve()),
-        "checkpoint": path, "options": option_values(replace(config, conditional="class")),
-        "fold": tfrecords.name, "trained_on": spec["data"]["train_portions"],
+        "checkpoint": generator.checkpoint,
+        "options": option_values(replace(config, conditional="class")),
+        "fold": tfrecords.name, "trained_on": trained_on,
         "train_ids": sorted(i.id for i in seen),
         "train_speakers": sorted({i.speaker for i in seen}),
         "per_class": {description.label_names[c]: n for c, n in counts.items()},

@@ -4,15 +4,17 @@
 records' description and the typed configs (TrainConfig and the model's own), refuses to resume
 a train dir made with other settings, writes run.toml, restores the latest checkpoint, skips
 the steps already taken in the seeded stream (so a resumed run continues exactly where it
-stopped) and fits with the periodic checkpoint and summary callbacks.
+stopped) and fits with the periodic checkpoint and summary callbacks. It returns what it did
+(a TrainResult) and raises errors (tfemo.core.errors); it writes log_train.txt, and the
+command prints.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from tfemo.core import storage
 from tfemo.core.errors import UserError
 from tfemo.core.options import option_values
-from tfemo.core.storage import write_atomic
 from tfemo.core.tasks import Task
 from tfemo.training.config import TrainConfig, write_run_config
-from tfemo.training.run_dir import DESCRIPTION_COPY, MODEL_FILE, SUMMARIES_DIR, TRAIN_LOG
+from tfemo.training.result import TrainResult
+from tfemo.training.run_dir import DESCRIPTION_COPY, SUMMARIES_DIR, TRAIN_LOG, check_model_file
 
 if TYPE_CHECKING:
     from tfemo.records.description import DatasetDescription
@@ -43,26 +45,6 @@ def fold_record_dirs(tfrecords: str | Path) -> list[storage.Location]:
         return []
     return [p for p in storage.glob(tfrecords, "fold-*")
             if storage.exists(storage.join(p, "description.json"))]
-
-
-def check_model_file(train_dir: Path, name: str, config: dict, data: dict,
-                     write: bool = True) -> None:
-    """Refuse to resume a train dir made with another model or data stream; else write it
-    (`write=False`, on a non-chief worker: only compare).
-
-    `data` holds what fixes the order of training batches (records, seed, batch and sequence
-    sizes): resuming skips the steps already taken, which is only right for the same stream.
-    """
-    path = train_dir / MODEL_FILE
-    spec = {"model": name, "config": config, "data": data}
-    if path.exists():
-        saved = json.loads(path.read_text())
-        if saved != json.loads(json.dumps(spec)):
-            raise UserError(f"{path}: this train dir holds a {saved['model']} model trained with "
-                            "other flags or data", "use a new --train_dir, or the same flags")
-        return
-    if write:
-        write_atomic(path, json.dumps(spec, indent=1, sort_keys=True))
 
 
 def _distribution(strategy: Any, train: TrainConfig, tfrecords: Path) -> tuple[int, int]:
@@ -95,11 +77,19 @@ def check_speaker_normalisation(train: TrainConfig, tfrecords: storage.Location)
                         "use --normalise train with generated samples, or leave them out")
 
 
+def _silent(message: str) -> None:
+    """The default `notify`: say nothing."""
+
+
 def train_one(train: TrainConfig, model_name: str, model_config: Any,
               tfrecords: Path | None = None, train_dir: Path | None = None,
-              verbose: int = 1) -> int:
+              verbose: int = 1, notify: Callable[[str], None] = _silent,
+              command: str = "") -> TrainResult:
     """Train (or resume) model `model_name` with `model_config` on the records in `tfrecords`
-    (default: train.tfrecords), into `train_dir` (default: train.train_dir)."""
+    (default: train.tfrecords), into `train_dir` (default: train.train_dir).
+
+    `notify` hears what a run does before its long fit (e.g. the checkpoint it resumes from);
+    `command` is the command line logged in log_train.txt."""
     from tfemo.models.registry import model_spec
 
     tfrecords = storage.location(tfrecords or train.tfrecords)
@@ -109,11 +99,13 @@ def train_one(train: TrainConfig, model_name: str, model_config: Any,
         from tfemo.training.estimator import fit_estimator
 
         return fit_estimator(train, model_name, model_config, tfrecords, train_dir)
-    return _train_keras(train, model_name, model_config, tfrecords, train_dir, verbose)
+    return _train_keras(train, model_name, model_config, tfrecords, train_dir, verbose, notify,
+                        command)
 
 
 def _train_keras(train: TrainConfig, model_name: str, model_config: Any, tfrecords: Path,
-                 train_dir: Path, verbose: int) -> int:
+                 train_dir: Path, verbose: int, notify: Callable[[str], None],
+                 command: str) -> TrainResult:
     """train_one for a Keras model: fit step by step with checkpoints (see the module doc)."""
     import keras
 
@@ -181,12 +173,13 @@ def _train_keras(train: TrainConfig, model_name: str, model_config: Any, tfrecor
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     flags = {"model": model_name, **option_values(train), **option_values(model_config)}
     if chief:
-        _log_start(flags, tfrecords, train_dir, description, start_step, started)
+        _log_start(flags, command, tfrecords, train_dir, description, start_step, started)
     if start_step:
-        print(f"resuming from {manager.latest_checkpoint} (step {start_step})", flush=True)
+        notify(f"resuming from {manager.latest_checkpoint} (step {start_step})")
     if start_step >= train.max_steps:
-        print(f"already at step {start_step} >= --max_steps {train.max_steps}; nothing to do")
-        return 0
+        return TrainResult(train_dir, model_name, start_step, start_step,
+                           manager.latest_checkpoint, trained=False, workers=workers,
+                           chief=chief)
 
     data, steps_per_epoch = training_stream(train, tfrecords, description, model)
     # The stream is a fixed function of the seed: skipping the steps already taken puts a
@@ -206,10 +199,9 @@ def _train_keras(train: TrainConfig, model_name: str, model_config: Any, tfrecor
     final_step = global_step(model)
     if chief:
         _log_end(train_dir, final_step, manager.latest_checkpoint)
-    if workers > 1:  # equal on every worker when the replicas stayed in sync
-        print(f"{'chief' if chief else 'worker'} weights digest {weights_digest(model)}")
-    print(f"trained to step {final_step}; checkpoint {manager.latest_checkpoint}")
-    return 0
+    return TrainResult(train_dir, model_name, start_step, final_step, manager.latest_checkpoint,
+                       trained=True, workers=workers, chief=chief,
+                       weights_digest=weights_digest(model) if workers > 1 else "")
 
 
 def _loss_and_metrics(description) -> dict:
@@ -278,7 +270,7 @@ def training_stream(train: TrainConfig, tfrecords: Path, description: DatasetDes
     return data, max(1, math.ceil(totals["examples"] / train.batch_size))
 
 
-def _log_start(flags: dict[str, Any], tfrecords: Path, train_dir: Path,
+def _log_start(flags: dict[str, Any], command: str, tfrecords: Path, train_dir: Path,
                description: DatasetDescription, start_step: int, started: str) -> None:
     """Append this run's block to log_train.txt: hyperparameters and the data it trains on."""
     flags = {k: str(v) for k, v in sorted(flags.items())}
@@ -286,7 +278,7 @@ def _log_start(flags: dict[str, Any], tfrecords: Path, train_dir: Path,
                 for p, e in description.portions.items()}
     lines = [
         f"=== run started {started} at step {start_step}",
-        "command: python -m tfemo.train " + " ".join(sys.argv[1:]),
+        *([f"command: {command}"] if command else []),
         "flags: " + json.dumps(flags, sort_keys=True),
         f"data: {tfrecords} name={description.name} corpus={description.corpus} "
         f"task={description.task} labels={list(description.label_names)} "

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from tfemo.core.errors import UserError
+from tfemo.core.storage import write_atomic
 
 MODEL_FILE = "model.json"
 RUN_CONFIG = "run.toml"
@@ -72,13 +73,38 @@ def read_model_file(train_dir: str | Path) -> dict:
     """The model name, config and data stream a run saved (a user error if it is missing)."""
     path = Path(train_dir) / MODEL_FILE
     if not path.is_file():
-        folds = fold_train_dirs(train_dir)
-        hint = f"; it holds folds: give one, e.g. {folds[0]}" if folds else ""
-        raise UserError(f"{train_dir}: no {MODEL_FILE}; not a train dir of tfemo.train",
-                        f"give the --train_dir tfemo.train wrote{hint}")
+        raise not_a_train_dir(train_dir, MODEL_FILE)
     return json.loads(path.read_text())
+
+
+def not_a_train_dir(train_dir: str | Path, missing: str) -> UserError:
+    """The user error for a folder without file `missing` of a train dir (folds: name one)."""
+    folds = fold_train_dirs(train_dir)
+    hint = f"; it holds folds: give one, e.g. {folds[0]}" if folds else ""
+    return UserError(f"{train_dir}: no {missing}; not a train dir of tfemo.train",
+                     f"give the --train_dir tfemo.train wrote{hint}")
 
 
 def fold_train_dirs(train_dir: str | Path) -> list[Path]:
     """The fold-NN train dirs under `train_dir` (each with its model.json), sorted."""
     return sorted(p for p in Path(train_dir).glob(FOLD_GLOB) if (p / MODEL_FILE).exists())
+
+
+def check_model_file(train_dir: Path, name: str, config: dict, data: dict,
+                     write: bool = True) -> None:
+    """Refuse to resume a train dir made with another model or data stream; else write its
+    model.json (`write=False`, on a non-chief worker: only compare).
+
+    `data` holds what fixes the order of training batches (records, seed, batch and sequence
+    sizes): resuming skips the steps already taken, which is only right for the same stream.
+    """
+    path = Path(train_dir) / MODEL_FILE
+    spec = {"model": name, "config": config, "data": data}
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved != json.loads(json.dumps(spec)):
+            raise UserError(f"{path}: this train dir holds a {saved['model']} model trained with "
+                            "other flags or data", "use a new --train_dir, or the same flags")
+        return
+    if write:
+        write_atomic(path, json.dumps(spec, indent=1, sort_keys=True))
