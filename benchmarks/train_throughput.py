@@ -6,6 +6,10 @@ fed from memory (one batch repeated), (c) the full training loop (Model.fit on t
 The pipeline should deliver at least 3 x what a step consumes: (a) / (b) >= 3.
 
     python benchmarks/train_throughput.py [--tfrecords tfrecords] [--steps 40]
+    python benchmarks/train_throughput.py --cache no --pipeline_only   # reading and parsing
+
+`--cache no` reads and parses the records on every step (tfemo.train's default caches them);
+`--pipeline_only` stops after (a).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ def pipeline(args: argparse.Namespace) -> tf.data.Dataset:
     """The training input pipeline exactly as tfemo.train builds it."""
     data = make_dataset(args.tfrecords, "train", sequence_length=args.sequence_length,
                         batch_size=args.batch_size, shuffle=True, seed=1, repeat=True,
-                        drop_remainder=True, features=("audio", "words", "labels"), cache=True)
+                        drop_remainder=True, features=("audio", "words", "labels"),
+                        cache=args.cache == "yes")
     return data.map(lambda batch: (batch, batch["labels"], batch["mask"]))
 
 
@@ -52,6 +57,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--sequence_length", type=int, default=150)
+    parser.add_argument("--cache", choices=("yes", "no"), default="yes",
+                        help="cache the parsed records in memory, as tfemo.train does")
+    parser.add_argument("--pipeline_only", action="store_true", help="measure (a) only")
     args = parser.parse_args()
     description = DatasetDescription.read(args.tfrecords)
 
@@ -59,10 +67,15 @@ def main() -> None:
     iterator = iter(data)
     for _ in range(args.steps):  # first pass fills the cache: time the steady state
         next(iterator)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         next(iterator)
     input_only = frames_per_second(args.steps, time.perf_counter() - started, args)
+    input_cpu = frames_per_second(args.steps, time.process_time() - cpu, args)
+    if args.pipeline_only:  # CPU: frames per CPU second of this process (all its threads)
+        Console().print(f"(a) input pipeline alone, cache {args.cache}: {input_only:,.0f} "
+                        f"frames / s, {input_cpu:,.0f} frames / CPU s")
+        return
 
     model = compiled_model(description)
     batch = next(iter(data))

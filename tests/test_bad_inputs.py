@@ -18,6 +18,7 @@ import soundfile
 from tests.predict_factory import write_train_dir
 from tests.wav_bytes import IEEE_FLOAT, float32, pcm8, pcm16, pcm24, wav_bytes
 from tfemo import predict
+from tfemo.audio.frames import frame_features
 from tfemo.audio.io import audio_blocks, load_audio
 from tfemo.core.errors import InputError
 from tfemo.corpora.base import CATEGORICAL, Item
@@ -28,9 +29,8 @@ from tfemo.labels.gold_standard import GoldStandardOptions, Variant, make_gold_s
 from tfemo.make_gold_standard import main as make_gold_standard_main
 from tfemo.make_tfrecords import main as make_tfrecords_main
 from tfemo.records.build import MakeOptions, make_tfrecords
-from tfemo.records.example import BuildOptions, build_example, frame_features
-from tfemo.records.schema import read_examples
-from tfemo.records.writer import shard_paths
+from tfemo.records.example import BuildOptions, build_example
+from tfemo.records.partitions import read_portion
 
 RATE = 16_000
 LOCAL_FAMILIES = ("zcr", "rms", "mfcc", "chroma", "mel_db", "entropy", "mfb_mean", "mfb_cat")
@@ -143,7 +143,7 @@ def test_records_name_every_bad_file_and_equal_a_run_without_them(audio_dir, tmp
                                 str(tmp_path / "out_clean")]) == 0
     assert _flat(f"skipped {audio_dir}") not in _flat(capsys.readouterr().out)
     written = {e.id.rsplit("/", 1)[-1] for portion in ("train", "devel", "test")
-               for e in read_examples(shard_paths(tmp_path / "out_both", portion))}
+               for e in read_portion(tmp_path / "out_both", portion)}
     assert written == {Path(n).stem for n in good}
     assert _records(tmp_path / "out_both") == _records(tmp_path / "out_clean")
     assert _description(tmp_path / "out_both") == _description(tmp_path / "out_clean")

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("apache_beam") is None,
 
 IN_MEMORY = ["--direct_running_mode=in_memory"]  # one process: fast, the same transforms
 CASES = {
-    "categorical": MakeOptions(task=CATEGORICAL, examples_per_shard=5),  # 3 shards a portion
+    "categorical": MakeOptions(task=CATEGORICAL, examples_per_shard=5),  # 8 shards
     "continuous": MakeOptions(task=CONTINUOUS, features=("zcr", "rms")),  # labels, features
 }
 
@@ -75,8 +75,7 @@ def test_direct_runner_writes_the_local_writers_bytes(tiny_root, tmp_path, case)
                                        beam_options=IN_MEMORY)
     expected, written = _files(tmp_path / "local"), _files(tmp_path / "beam")
     assert sorted(written) == sorted(expected)
-    assert sum(name.endswith(".tfrecord") for name in written) == \
-        sum(len(p["files"]) for p in local.portions.values())
+    assert sum(name.endswith(".tfrecord") for name in written) == len(local.partition["files"])
     for name in expected:
         assert written[name] == expected[name], name
     assert beam.to_json() == local.to_json() and list(beam.portions) == list(local.portions)
@@ -85,12 +84,13 @@ def test_direct_runner_writes_the_local_writers_bytes(tiny_root, tmp_path, case)
 
 
 def test_each_runner_resumes_the_others_output(tiny_root, tmp_path):
-    corpus, options = DemoCorpus(tiny_root), MakeOptions(task=CONTINUOUS)  # a shard a portion
+    corpus = DemoCorpus(tiny_root)
+    options = MakeOptions(task=CONTINUOUS, examples_per_shard=1)  # 3 recordings: 3 shards
     make_tfrecords_beam(corpus, tmp_path, options, command=["same"], beam_options=IN_MEMORY)
     before = _files(tmp_path)
     _, report = make_tfrecords(corpus, tmp_path, options, command=["same"])
     assert (report.written_shards, report.reused_shards) == (0, 3)
-    next(tmp_path.glob("train/*.tfrecord")).unlink()  # one shard lost: Beam writes only it
+    next(tmp_path.glob("examples/*.tfrecord")).unlink()  # one shard lost: Beam writes only it
     _, report = make_tfrecords_beam(corpus, tmp_path, options, command=["same"],
                                     beam_options=IN_MEMORY)
     assert (report.written_shards, report.reused_shards) == (1, 2)
@@ -130,14 +130,14 @@ def test_a_bad_file_is_skipped_and_reported_alike(tiny_root, tmp_path, capsys):
     for written in (_files(outputs["beam"]), _files(outputs["staged"])):
         assert sorted(written) == sorted(expected)
         for name in expected:
-            if name == "description.json":  # the recorded command names the runner
+            if name in ("description.json", "records.json"):  # the command names the runner
                 local_json, beam_json = (json.loads(d[name]) for d in (expected, written))
                 assert local_json.pop("command") != beam_json.pop("command")
                 assert beam_json == local_json
-                assert local_json["skipped"] == {"train": {"corrupt audio": 1,
-                                                           "missing audio": 1}}
             else:
                 assert written[name] == expected[name], name
+    assert json.loads(expected["description.json"])["skipped"] == {
+        "train": {"corrupt audio": 1, "missing audio": 1}}
 
 
 def test_strict_is_refused_and_an_unknown_runner_is_a_usage_error(tiny_root, tmp_path):
@@ -154,7 +154,7 @@ def test_two_direct_runner_processes_write_the_same_bytes(tiny_root, tmp_path):
     make_tfrecords(corpus, tmp_path / "local", options, workers=2, command=["same"])
     _, report = make_tfrecords_beam(corpus, tmp_path / "beam", options, workers=2,
                                     command=["same"])  # multi_processing, 2 SDK workers
-    assert report.written_shards == 9
+    assert report.written_shards == 8  # 36 utterances, 5 to a shard
     assert _files(tmp_path / "beam") == _files(tmp_path / "local")
 
 
@@ -175,7 +175,7 @@ def test_a_url_output_holds_the_local_writers_bytes(tiny_root, tmp_path, ram, mo
     for name in expected:
         assert written[name] == expected[name], name
     assert beam.to_json() == local.to_json() and report.written_shards == \
-        sum(len(p["files"]) for p in local.portions.values())
+        len(local.partition["files"])
     assert not any(local.skipped.values())
 
 
@@ -191,16 +191,18 @@ def test_unstaged_workers_cannot_build_a_hidden_corpus(tiny_root, tmp_path, ram,
 
 def test_a_url_output_resumes_and_clears_what_a_killed_run_left(tiny_root, tmp_path, ram,
                                                                 capsys):
-    corpus, options = DemoCorpus(tiny_root), MakeOptions(task=CONTINUOUS)  # a shard a portion
+    corpus = DemoCorpus(tiny_root)
+    options = MakeOptions(task=CONTINUOUS, examples_per_shard=1)  # 3 recordings: 3 shards
     make_tfrecords(corpus, tmp_path, options, command=["same"])
     assert make_tfrecords_main(["--data_dir", str(tiny_root), "--task", CONTINUOUS,
+                                "--examples_per_shard", "1",
                                 "--output_dir", ram + "/", "--runner", "beam", "--quiet",
                                 "--workers", "1", f"--beam_options={IN_MEMORY[0]}"]) == 0
     assert f"{ram}/description.json" in capsys.readouterr().out  # "//" kept
     expected, written = _files(tmp_path), _url_files(ram)
     assert sorted(written) == sorted(expected)
     for name in expected:
-        if name == "description.json":  # the recorded command differs
+        if name in ("description.json", "records.json"):  # the recorded command differs
             local_json, beam_json = (json.loads(d[name]) for d in (expected, written))
             assert ram + "/" in beam_json.pop("command") and local_json.pop("command")
             assert beam_json == local_json
@@ -209,9 +211,9 @@ def test_a_url_output_resumes_and_clears_what_a_killed_run_left(tiny_root, tmp_p
     _, report = make_tfrecords_beam(corpus, ram, options, command=["same"],
                                     beam_options=IN_MEMORY)
     assert (report.written_shards, report.reused_shards) == (0, 3)
-    (train,) = storage.glob(storage.join(ram, "train"), "*.tfrecord")
-    storage.remove(train)  # one shard lost, a temp file and a staging folder left behind
-    storage.write_bytes(storage.join(ram, "devel", ".x.tfrecord.tmp-7"), b"half")
+    shard = storage.glob(storage.join(ram, "examples"), "*.tfrecord")[1]
+    storage.remove(shard)  # one shard lost, a temp file and a staging folder left behind
+    storage.write_bytes(storage.join(ram, "examples", ".x.tfrecord.tmp-7"), b"half")
     storage.write_bytes(storage.join(ram, ".beam-staging-7", "items-000000.pkl"), b"old")
     _, report = make_tfrecords_beam(corpus, ram, options, command=["same"],
                                     beam_options=IN_MEMORY)

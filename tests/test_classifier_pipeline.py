@@ -18,13 +18,12 @@ import soundfile
 
 from tfemo import eval as evaluate
 from tfemo import predict, train
+from tfemo.audio.frames import frame_features
 from tfemo.audio.io import load_audio
 from tfemo.make_tfrecords import main as make_tfrecords_main
 from tfemo.records.description import DatasetDescription, RunningStats
-from tfemo.records.example import frame_features
+from tfemo.records.partitions import read_portion
 from tfemo.records.reader import make_dataset
-from tfemo.records.schema import read_examples
-from tfemo.records.writer import shard_paths
 from tfemo.training.loop import class_weights
 
 SPEAKERS = ("03", "08", "09", "10")
@@ -80,7 +79,7 @@ def test_records_carry_the_features_and_train_only_statistics(tonal_emodb, fold_
     train_stats = RunningStats(16)
     speaker_stats = {s: RunningStats(16) for s in SPEAKERS}
     for portion in description.portions:
-        for example in read_examples(shard_paths(fold, portion)):
+        for example in read_portion(fold, portion):
             audio = load_audio(tonal_emodb / "wav" / f"{example.id}.wav")
             expected = frame_features(audio, example.num_frames, FAMILIES)
             np.testing.assert_allclose(example.features, expected, rtol=1e-6, atol=1e-6)

@@ -139,18 +139,25 @@ def test_values_equal_tfemo_feature_functions_on_the_same_audio(ravdess_root, tm
         np.testing.assert_array_equal(found[item.id].stats, utterance_statistics(parts))
 
 
-@pytest.mark.slow  # imports TensorFlow (tfemo.records.example) for the records' own function
-def test_frames_equal_the_records_frame_features(tiny_root, tmp_path):
-    from tfemo.records.example import frame_features
+@pytest.mark.slow  # imports TensorFlow (tfemo.records.example) to build the records' examples
+def test_frames_equal_the_features_stored_in_the_records(tiny_root, tmp_path):
+    from tfemo.records.example import BuildOptions, build_example
 
     corpus = DemoCorpus(tiny_root)
     _store(corpus, tmp_path / "s.h5", features=FEATURE_FAMILIES)
     with FeatureStore(tmp_path / "s.h5") as store:
         found = {item.id: item.frames for item in store}
+    options = BuildOptions(CATEGORICAL, class_names=tuple(corpus.label_names(CATEGORICAL)),
+                           features=FEATURE_FAMILIES)
     for item in corpus.items(CATEGORICAL)[:6]:
-        audio = load_audio(item.audio_path)
-        np.testing.assert_array_equal(
-            found[item.id], frame_features(audio, frame_count(len(audio)), FEATURE_FAMILIES))
+        example = build_example(item, options, {}).example
+        np.testing.assert_array_equal(found[item.id], example.features)
+
+
+def test_frame_features_and_the_store_load_no_tensorflow():
+    code = ("import sys, tfemo.audio.frames, tfemo.store.featurise, tfemo.store.build; "
+            "sys.exit('tensorflow' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_demo_corpus_layout_select_and_dataframe(tiny_root, tmp_path):

@@ -104,8 +104,8 @@ def test_the_portion_refuses_wrong_examples_and_generators_that_saw_scored_items
                                                                                  tmp_path):
     import shutil
 
-    fold = tmp_path / "fold"
-    shutil.copytree(sorted(folds.glob("fold-*"))[0], fold)
+    shutil.copytree(folds, tmp_path / "records")  # a fold is a view: copy the records too
+    fold = sorted((tmp_path / "records").glob("fold-*"))[0]
     description = DatasetDescription.read(fold)
     dim = description.feature_dim
 

@@ -16,9 +16,8 @@ from tfemo.corpora.demo import TINY_CONFIG, DemoCorpus, ensure_demo_corpus
 from tfemo.make_tfrecords import main as make_tfrecords_main
 from tfemo.records.build import MakeOptions, make_tfrecords
 from tfemo.records.description import DatasetDescription, RunningStats
+from tfemo.records.partitions import read_portion
 from tfemo.records.reader import make_dataset
-from tfemo.records.schema import read_examples
-from tfemo.records.writer import shard_paths
 from tfemo.text.embeddings import load_word_vectors
 
 
@@ -36,7 +35,7 @@ def continuous_records(tiny_root, tmp_path_factory) -> tuple[Path, DatasetDescri
 
 
 def _examples(output: Path, portion: str):
-    return {e.id: e for e in read_examples(shard_paths(output, portion))}
+    return {e.id: e for e in read_portion(output, portion)}
 
 
 def test_records_round_trip_the_audio_labels_and_ratings(tiny_root, continuous_records):
@@ -279,7 +278,7 @@ def test_emodb_from_shared_data(tmp_path):
     assert make_tfrecords_main(["--corpus", "emodb", "--data_dir", str(emodb), "--alignment",
                                 "uniform", "--output_dir", str(output), "--quiet",
                                 "--partition", "loso"]) == 0
-    folds = sorted(p for p in output.iterdir() if p.is_dir())
+    folds = sorted(output.glob("fold-*"))
     assert len(folds) == 10
     tested = []
     for fold in folds:
@@ -298,7 +297,7 @@ def test_loso_writes_one_output_per_fold(tmp_path):
                                 "uniform", "--output_dir", str(output), "--workers", "1",
                                 "--quiet", "--partition", "loso"])
     assert code == 0
-    folds = sorted(p.name for p in output.iterdir() if p.is_dir())
+    folds = sorted(p.name for p in output.glob("fold-*"))
     speakers = set()
     for fold in folds:
         description = DatasetDescription.read(output / fold)

@@ -13,7 +13,8 @@ from tfemo.core import storage
 from tfemo.core.errors import InputError
 from tfemo.corpora.base import CONTINUOUS
 from tfemo.corpora.demo import TINY_CONFIG, DemoCorpus, ensure_demo_corpus
-from tfemo.records.build import MakeOptions, build_serialized, plan_run
+from tfemo.records.example import build_serialized
+from tfemo.records.plan import MakeOptions, plan_run
 from tfemo.records.staging import build_staged, stage_items
 
 

@@ -20,8 +20,8 @@ from tfemo.corpora.base import CONTINUOUS
 from tfemo.corpora.demo import TINY_CONFIG, DemoCorpus, ensure_demo_corpus
 from tfemo.make_tfrecords import main as make_tfrecords_main
 from tfemo.records.description import DatasetDescription, RunningStats
-from tfemo.records.schema import AUDIO_SCALE, ExampleArrays, read_examples
-from tfemo.records.writer import shard_paths
+from tfemo.records.partitions import read_portion
+from tfemo.records.schema import AUDIO_SCALE, ExampleArrays
 
 FAMILIES = "rms,zcr,mfcc"
 ALL = ("train", "devel", "test")
@@ -32,7 +32,7 @@ EMODB_SPEAKERS = {"03": ("train", 0.05, 0.0), "08": ("train", 0.1, 0.0),
 
 def examples(records: Path, portions: tuple[str, ...]) -> list[ExampleArrays]:
     """Every example of the given portions, read back from the shards."""
-    return [e for p in portions for e in read_examples(shard_paths(records, p))]
+    return [e for p in portions for e in read_portion(records, p)]
 
 
 def audio_stats(found: list[ExampleArrays], audio_paths: dict[str, Path]) -> RunningStats:

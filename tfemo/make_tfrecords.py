@@ -25,7 +25,8 @@ from tfemo.core.config_file import add_config_flags, parse_with_config
 from tfemo.core.console import command_console
 from tfemo.core.errors import InputError, UserError
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
-from tfemo.corpora.base import TASKS
+from tfemo.corpora.base import TASKS, Corpus
+from tfemo.corpora.merged import MergedCorpus, open_sources
 from tfemo.corpora.partition import PROTOCOLS, make_folds, parse_split
 from tfemo.records.build import (
     MakeOptions,
@@ -45,8 +46,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (every option documented in --help)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", default="demo", choices=CORPUS_NAMES,
-                        help="corpus to read")
+    parser.add_argument("--corpus", action="append", default=None,
+                        help=f"corpus to read: one of {', '.join(CORPUS_NAMES)} (default demo) "
+                             "with --data_dir; or, repeated, NAME=PATH for several corpora in "
+                             "one set of records (a reader's name, e.g. emodb=data/emodb, or "
+                             "any name for a manifest CSV, e.g. emovo=data/emovo.csv): "
+                             "speakers become NAME/<speaker>")
+    parser.add_argument("--label_map", type=Path, default=None,
+                        help="TOML mapping each corpus's labels onto one class set, one table "
+                             "per corpus name ([emovo] then angry = \"angry\"); a class "
+                             "without a mapping is dropped and reported")
     parser.add_argument("--data_dir", type=Path, default=None,
                         help="the corpus folder as distributed (manifest: the manifest CSV; "
                              "demo: the generated cache folder, made on first use when omitted)")
@@ -93,12 +102,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--name", default="",
                         help="name used in the shard file names (default: the corpus name)")
     parser.add_argument("--partition", choices=PROTOCOLS, default="official",
-                        help="official: the corpus's own portions; loso, kfold-by-speaker and "
-                             "sessions write one output per fold in <output_dir>/fold-NN/; "
-                             "fixed-speakers uses --split")
+                        help="official: the corpus's own portions; loso, kfold-by-speaker, "
+                             "sessions and leave-one-corpus-out write one partition per fold "
+                             "in <output_dir>/fold-NN/ (ids and train statistics: the examples "
+                             "are written once); fixed-speakers and fixed-corpora use --split")
     parser.add_argument("--folds", type=int, default=0, help="k of kfold-by-speaker")
     parser.add_argument("--split", default="",
-                        help="fixed-speakers: 'train=03,08;devel=12;test=15'")
+                        help="fixed-speakers: 'train=03,08;devel=12;test=15'; fixed-corpora: "
+                             "'train=emodb,emovo;test=casia'")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of kfold-by-speaker's speaker shuffle")
     parser.add_argument("--strict", action="store_true",
@@ -127,7 +138,7 @@ def fold_table(results: list) -> Table:
     table = Table(title="folds (each trains on the remaining speakers)")
     for column in ("fold", "output", "devel speakers", "test speakers", "train examples"):
         table.add_column(column)
-    for fold, output_dir, description, _ in results:
+    for fold, output_dir, description in results:
         table.add_row(fold.name, str(output_dir), ", ".join(fold.speakers("devel")),
                       ", ".join(fold.speakers("test")),
                       str(description.portions.get("train", {}).get("examples", 0)))
@@ -136,8 +147,7 @@ def fold_table(results: list) -> Table:
 
 def print_summary(console: Console, description: DatasetDescription, report: RunReport,
                   output_dir: storage.Location) -> None:
-    """The final summary: the table, words and alignment, and what this run did."""
-    console.print(summary_table(description, output_dir))
+    """The final summary: words and alignment, features, labels, and what this run did."""
     oov = description.oov
     if description.word_dim:
         console.print(f"word vectors: {description.word_vectors} ({description.word_dim}-d); "
@@ -151,10 +161,39 @@ def print_summary(console: Console, description: DatasetDescription, report: Run
             + f" = {description.feature_dim} per frame")
     console.print(f"labels: {', '.join(description.label_names)}"
                   + (f"; raters: {', '.join(description.raters)}" if description.raters else ""))
-    console.print(f"normalisation statistics fit on train only; description: "
-                  f"{storage.join(output_dir, 'description.json')}")
+    console.print(f"examples written once to {storage.join(output_dir, 'examples')}; each "
+                  "partition's description (its ids and statistics fit on train only): "
+                  + ", ".join(str(storage.join(folder, "description.json"))
+                              for _, folder, _ in report.views))
     console.print(f"this run: {report.written_shards} shards written, {report.reused_shards} "
                   f"already complete, {report.wall_seconds:.1f} s")
+
+
+def open_sources_or_corpus(args: argparse.Namespace) -> Corpus:
+    """One reader (`--corpus NAME --data_dir DIR`) or several (`--corpus NAME=PATH` ...)."""
+    given = args.corpus or ["demo"]
+    if len(given) == 1 and "=" not in given[0] and args.label_map is None:
+        if given[0] not in CORPUS_NAMES:
+            raise UserError(f"--corpus {given[0]}: no such corpus",
+                            f"choose from {', '.join(CORPUS_NAMES)}, or give NAME=PATH")
+        return open_corpus(given[0], args.data_dir)
+    if args.data_dir is not None:
+        raise UserError("--data_dir goes with one --corpus NAME",
+                        "give each corpus as --corpus NAME=PATH")
+    if not all("=" in text for text in given):
+        raise UserError("with several corpora (or --label_map) give each as NAME=PATH")
+    return open_sources(given, args.label_map)
+
+
+def print_sources(console: Console, corpus: Corpus) -> None:
+    """Per corpus of several: items per class, and the classes the label map dropped."""
+    if not isinstance(corpus, MergedCorpus):
+        return
+    for name, entry in corpus.summary().items():
+        console.print(f"{name}: " + ", ".join(f"{c} {n}" for c, n in entry["classes"].items())
+                      + ("; dropped: " + ", ".join(f"{c} {n}" for c, n in
+                                                   entry["dropped"].items())
+                         if entry["dropped"] else ""))
 
 
 @report_user_errors
@@ -168,49 +207,47 @@ def main(argv: list[str] | None = None) -> int:
     output_folder(args.output_dir, "--output_dir")
     console = command_console()
     try:
-        corpus = open_corpus(args.corpus, args.data_dir)
+        corpus = open_sources_or_corpus(args)
         task = resolve_task(corpus, args.task)
         options = MakeOptions(task=task, alignment=args.alignment, embeddings=args.embeddings,
                               examples_per_shard=args.examples_per_shard, name=args.name,
                               features=parse_families(args.features),
                               labels=str(args.labels or ""))
-        folds = make_folds(corpus.items(task), args.partition, folds=args.folds,
-                           seed=args.seed, split=parse_split(args.split))
+        items = corpus.items(task)
+        folds = make_folds(items, args.partition, folds=args.folds, seed=args.seed,
+                           split=parse_split(args.split))
         command = ["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])]
-        results = []
-        for fold in folds:
-            output_dir = storage.join(args.output_dir, fold.name)
-            with Progress("[progress.description]{task.description}", BarColumn(),
-                          MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                          disable=args.quiet, transient=True) as progress:
-                bar = progress.add_task(f"{corpus.name} -> {output_dir}", total=len(fold.items))
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                      disable=args.quiet, transient=True) as progress:
+            bar = progress.add_task(f"{corpus.name} -> {args.output_dir}", total=len(items))
 
-                def report_skip(skip: Skip) -> None:
-                    console.print(f"[yellow]skipped[/] {skip.path}: {skip.reason}"
-                                  + (f" ({skip.detail})" if skip.detail else ""))
+            def report_skip(skip: Skip) -> None:
+                console.print(f"[yellow]skipped[/] {skip.path}: {skip.reason}"
+                              + (f" ({skip.detail})" if skip.detail else ""))
 
-                write = make_tfrecords
-                if args.runner == "beam":  # imported here: apache-beam is the `beam` extra
-                    from tfemo.records.beam_pipeline import make_tfrecords_beam
+            write = make_tfrecords
+            if args.runner == "beam":  # imported here: apache-beam is the `beam` extra
+                from tfemo.records.beam_pipeline import make_tfrecords_beam
 
-                    stage = {"auto": None, "yes": True, "no": False}[args.stage_inputs]
-                    write = functools.partial(make_tfrecords_beam,
-                                              beam_options=shlex.split(args.beam_options),
-                                              stage_inputs=stage)
-                description, report = write(
-                    corpus, output_dir, options, workers=args.workers, strict=args.strict,
-                    command=command, items=fold.items,
-                    on_progress=lambda n, bar=bar, progress=progress: progress.advance(bar, n),
-                    on_skip=report_skip)
-            results.append((fold, output_dir, description, report))
+                stage = {"auto": None, "yes": True, "no": False}[args.stage_inputs]
+                write = functools.partial(make_tfrecords_beam,
+                                          beam_options=shlex.split(args.beam_options),
+                                          stage_inputs=stage)
+            _, report = write(
+                corpus, args.output_dir, options, workers=args.workers, strict=args.strict,
+                command=command, items=items, folds=folds,
+                on_progress=lambda n: progress.advance(bar, n), on_skip=report_skip)
     except InputError as error:
         if not args.strict:
             raise
         raise stopped_by_strict(error) from None  # the shards already finished are kept
-    for _, output_dir, description, report in results:
-        print_summary(console, description, report, output_dir)
-    if len(results) > 1:
-        console.print(fold_table(results))
+    print_sources(console, corpus)
+    for _, output_dir, description in report.views:
+        console.print(summary_table(description, output_dir))
+    print_summary(console, report.views[-1][2], report, args.output_dir)
+    if len(report.views) > 1:
+        console.print(fold_table(report.views))
     return 0
 
 

@@ -22,9 +22,10 @@ unless given. Item ids are the audio paths as written, without their extension (
 the manifest's folder when an absolute path lies inside it). A transcript becomes one segment
 spanning the whole file: it ends at the duration in the audio file's header, or, when the
 header cannot be read (the audio is reported later, per item), at `WHOLE_FILE_END`, a time
-past any real audio that the readers of segments clip to the audio. Portions must be given in
-a ``portion`` column (train, devel or test); listing the items of a manifest without one is
-an error that says so.
+past any real audio that the readers of segments clip to the audio. Portions come from a
+``portion`` column (train, devel or test); without one the items have no portion (""), which a
+partition protocol (``--partition loso`` and the others) assigns; the corpus's own portions
+(``--partition official``) are then refused in one line that says so.
 
 Errors name the file: a bad manifest row raises InputError(manifest, "bad manifest",
 "line N: ...").
@@ -199,11 +200,7 @@ class ManifestCorpus(Corpus):
         return self._header_cache
 
     def _items_of(self, task: str) -> list[Item]:
-        """One item per manifest row; needs a portion column."""
-        if not self.has_portions:
-            raise InputError(self.manifest, "no portions",
-                             "the manifest has no portion column: add one (train, devel or "
-                             "test per row) so that every item has a portion")
+        """One item per manifest row (portion "" without a portion column)."""
         dimensions, raters = self._label_header() if task == CONTINUOUS else ((), ())
         items = []
         for row in self._rows:
@@ -211,7 +208,7 @@ class ManifestCorpus(Corpus):
             if row.transcript:
                 segments = (Segment(0.0, _whole_file_end(row.path), row.transcript),)
             common = dict(id=row.id, speaker=row.speaker, corpus=self.name,
-                          portion=row.portion, audio_path=row.path, segments=segments,
+                          portion=row.portion or "", audio_path=row.path, segments=segments,
                           language=self.language, gender=row.gender,
                           metadata={"manifest": str(self.manifest), "line": str(row.line)})
             if task == CATEGORICAL:

@@ -8,7 +8,11 @@ A protocol turns a corpus's items into one or more folds; each fold gives every 
 - `kfold-by-speaker`: speakers shuffled with `seed` into k groups; fold i tests group i,
   develops on group i+1 and trains on the rest (RAVDESS: 6 folds of 4 actors);
 - `sessions`: like loso over `metadata["session"]` (IEMOCAP leave-one-session-out);
-- `fixed-speakers`: one fold from an explicit mapping, e.g. "train=03,08;devel=12;test=15".
+- `fixed-speakers`: one fold from an explicit mapping, e.g. "train=03,08;devel=12;test=15";
+- `leave-one-corpus-out` (several corpora, tfemo.corpora.merged): fold i tests corpus i; of
+  each other corpus, its first speaker in sorted order develops and the rest train;
+- `fixed-corpora`: one fold from corpus names, e.g. "train=emodb,emovo;test=casia" (a corpus in
+  no portion is left out).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import numpy as np
 from tfemo.core.errors import TfemoError
 from tfemo.corpora.base import Item
 
-PROTOCOLS = ("official", "loso", "kfold-by-speaker", "sessions", "fixed-speakers")
+PROTOCOLS = ("official", "loso", "kfold-by-speaker", "sessions", "fixed-speakers",
+             "leave-one-corpus-out", "fixed-corpora")
 
 
 class PartitionError(TfemoError):
@@ -75,7 +80,25 @@ def make_folds(items: Sequence[Item], protocol: str, *, folds: int = 0, seed: in
                split: dict[str, list[str]] | None = None) -> list[Fold]:
     """The folds of `protocol` over `items` (see the module docstring)."""
     if protocol == "official":
+        unassigned = sorted(i.id for i in items if not i.portion)
+        if unassigned:
+            raise PartitionError(f"{len(unassigned)} items have no portion (first: "
+                                 f"{unassigned[0]}; a manifest without a portion column): give "
+                                 "--partition loso, kfold-by-speaker or fixed-speakers, or add "
+                                 "a portion column")
         return [Fold("", tuple(items))]
+    if protocol == "leave-one-corpus-out":
+        return _leave_one_corpus_out(items)
+    if protocol == "fixed-corpora":
+        if not split:
+            raise PartitionError("fixed-corpora needs --split 'train=a,b;test=c' (corpus names)")
+        mapping = _by_speaker(split)
+        unknown = sorted(set(mapping) - {i.corpus for i in items})
+        if unknown:
+            raise PartitionError(f"fixed-corpora: no corpus named {', '.join(unknown)} "
+                                 f"(the corpora: {', '.join(sorted({i.corpus for i in items}))})")
+        return [Fold("", tuple(dataclasses.replace(i, portion=mapping[i.corpus])
+                               for i in items if i.corpus in mapping))]
     if protocol == "fixed-speakers":
         if not split:
             raise PartitionError("fixed-speakers needs --split 'train=...;devel=...;test=...'")
@@ -106,6 +129,24 @@ def make_folds(items: Sequence[Item], protocol: str, *, folds: int = 0, seed: in
                              for i in items)
         result.append(Fold(f"fold-{index + 1:02d}", re_portioned))
     return result
+
+
+def _leave_one_corpus_out(items: Sequence[Item]) -> list[Fold]:
+    """Fold i tests corpus i; each other corpus's first speaker develops, the rest train."""
+    corpora = sorted({i.corpus for i in items})
+    if len(corpora) < 2:
+        raise PartitionError("leave-one-corpus-out needs items of at least 2 corpora (give "
+                             "--corpus NAME=PATH more than once)")
+    first = {c: min(i.speaker for i in items if i.corpus == c) for c in corpora}
+    folds = []
+    for index, test in enumerate(corpora):
+        def portion(item: Item, test: str = test) -> str:
+            if item.corpus == test:
+                return "test"
+            return "devel" if item.speaker == first[item.corpus] else "train"
+        folds.append(Fold(f"fold-{index + 1:02d}",
+                          tuple(dataclasses.replace(i, portion=portion(i)) for i in items)))
+    return folds
 
 
 def _by_speaker(split: dict[str, list[str]]) -> dict[str, str]:

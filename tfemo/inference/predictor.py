@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
+from tfemo.audio.frames import frame_features
 from tfemo.audio.io import load_audio, to_pcm_frames
 from tfemo.audio.opensmile_features import OPENSMILE_FAMILIES, import_opensmile
 from tfemo.audio.speech import SpeechActivity, voiced_f0
@@ -34,7 +35,6 @@ from tfemo.core.tasks import Task
 from tfemo.corpora.files import audio_duration
 from tfemo.inference.streaming import STREAM_FRAMES
 from tfemo.records.description import DatasetDescription
-from tfemo.records.example import frame_features
 from tfemo.records.reader import STD_FLOOR
 from tfemo.records.schema import AUDIO_SCALE
 from tfemo.scoring.calibration import apply_temperature

@@ -1,17 +1,18 @@
 """Write the records with an Apache Beam pipeline: the local writer's output, on any Beam runner.
 
-The launcher plans the run exactly as tfemo.records.build does (`plan_run`: items, shards, word
-vectors, build options) and hands the pipeline only what is still to be written:
+The launcher plans the run with tfemo.records.plan, as the local runner does (`plan_run`:
+items, shards, word vectors, build options; the ledger of finished shards), and hands the
+pipeline only what is still to be written:
 
     staged files of each shard's items -> (shard, item) pairs, reshuffled over the workers
     -> BuildFn: build_serialized, the local writer's item-to-example code; bad items
         (InputError) go to the tagged output "skipped"
-    -> CoGroupByKey by shard -> WriteShardFn: sort by item id, fold the shard's record
-        (counts, train statistics, skips) and write the shard under a temporary name, renamed
-        when complete (writer.write_shard)
-    -> CombineGlobally(DescribeFn): the shard records, merged in plan order, give the
-        train-only normalisation statistics and the description, float for float
-    -> WriteDescriptionFn: .progress.json, then description.json.
+    -> CoGroupByKey by shard -> WriteShardFn: sort by item id, write the shard's entries
+        (tfemo.records.plan) and then the shard under a temporary name, renamed when
+        complete (writer.write_shard).
+
+The launcher then records the finished shards (.progress.json), writes records.json and each
+fold's partition (tfemo.records.partitions) from the entries, as the local runner does.
 
 Locally it runs on the DirectRunner (multi_processing, `workers` SDK workers); pipeline options
 alone move it to Dataflow, Flink or Spark (docs/scaling.md). The output folder (shards,
@@ -26,38 +27,44 @@ them, like Dataflow's.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from tfemo.core import storage
 from tfemo.core.errors import InputError, TfemoError
 from tfemo.core.storage import Location
 from tfemo.corpora.base import Corpus, Item
-from tfemo.records.build import (
-    PROGRESS_FILE,
+from tfemo.corpora.partition import Fold
+from tfemo.records.description import DatasetDescription
+from tfemo.records.example import BuildOptions, BuildResult, build_serialized
+from tfemo.records.partitions import remove_other_views, write_partition
+from tfemo.records.plan import (
+    EXAMPLES,
     MakeOptions,
     RunPlan,
     RunReport,
     ShardPlan,
     Skip,
-    _add_to_record,
-    _describe,
-    _empty_record,
-    _load_progress,
-    _save_progress,
-    build_serialized,
+    as_skip,
+    check_folds,
+    describe_records,
     fingerprint,
+    item_entry,
+    load_progress,
+    pending_shards,
     plan_run,
+    read_entries,
+    save_progress,
+    skip_entry,
+    write_entries,
+    write_records_file,
 )
-from tfemo.records.description import DatasetDescription, description_path
-from tfemo.records.example import BuildOptions, BuildResult
 from tfemo.records.staging import StagedItem, build_staged, stage_items
-from tfemo.records.writer import remove_stale_temp_files, shard_path, write_shard
+from tfemo.records.writer import remove_stale_temp_files, write_shard
 
 try:  # an extra: pip install "tfemo[beam]" (tools/install.sh installs it)
     import apache_beam as beam
@@ -113,7 +120,7 @@ if beam is not None:
                 outcome = build_serialized(item, self.options, self.table)
             if isinstance(outcome, InputError):
                 skip = Skip(item.id, outcome.path, outcome.reason, outcome.detail)
-                yield beam.pvalue.TaggedOutput(SKIPPED, (shard, skip))
+                yield beam.pvalue.TaggedOutput(SKIPPED, (shard, skip_entry(item, skip)))
                 return
             data, result = outcome
             for stage, seconds in result.stage_seconds.items():
@@ -121,93 +128,24 @@ if beam is not None:
             yield shard, _Built(item, data, result)
 
     class WriteShardFn(beam.DoFn):
-        """One shard's built items and skips -> the shard file, and (shard, record)."""
+        """One shard's built items and skips -> its entries and the shard file; its key."""
 
         def __init__(self, output_dir: str, oov: set[str]) -> None:
             self.output_dir, self.oov = output_dir, oov
 
         def process(self, element: tuple[str, dict[str, Iterable]]) -> Iterator:
             shard, groups = element
-            entries = [(b.item.id, b) for b in groups["built"]]
-            entries += [(s.item_id, s) for s in groups[SKIPPED]]
-            record, serialized = _empty_record(), []
-            for _, entry in sorted(entries, key=lambda pair: pair[0]):  # the plan's order
-                if isinstance(entry, Skip):
-                    record["skipped"].append(asdict(entry))
-                else:
-                    serialized.append(entry.data)
-                    _add_to_record(record, entry.item, entry.result, self.oov)
+            output_dir = storage.location(self.output_dir)
+            built = sorted(groups["built"], key=lambda b: b.item.id)  # the plan's order
+            skips = sorted(groups[SKIPPED], key=lambda s: s["item_id"])
             started = time.perf_counter()
-            write_shard(serialized, storage.join(self.output_dir, shard))
+            write_entries(output_dir, shard,
+                          [item_entry(b.item, b.result, self.oov) for b in built], skips)
+            write_shard([b.data for b in built], storage.join(output_dir, shard))
             Metrics.counter(METRICS_NAMESPACE, "write").inc(
                 round((time.perf_counter() - started) * _MICROSECONDS))
             Metrics.counter(METRICS_NAMESPACE, "shards_written").inc()
-            yield shard, record
-
-    class DescribeFn(beam.CombineFn):
-        """Shard records -> (progress, description); merged in plan order, so exact.
-
-        The accumulator keeps each shard's sufficient statistics (RunningStats count, mean,
-        M2 per shard) apart; extract_output folds them in the plan's shard order, the local
-        writer's order, so every float of the normalisation statistics is the same.
-        """
-
-        def __init__(self, corpus: Corpus, run: RunPlan, options: MakeOptions, output_dir: str,
-                     command: Sequence[str], key: str) -> None:
-            self.corpus, self.options, self.output_dir = corpus, options, output_dir
-            self.command, self.key = list(command), key
-            self.name, self.per_shard, self.oov_types = run.name, run.per_shard, len(run.oov)
-            self.vectors_name, self.word_dim = run.vectors_name, run.word_dim
-            self.build_options = run.build_options
-            self.plans = [ShardPlan(p.portion, p.index, p.count, []) for p in run.plans]
-
-        def create_accumulator(self) -> dict:
-            return {}
-
-        def add_input(self, accumulator: dict, element: tuple[str, dict]) -> dict:
-            shard, record = element
-            accumulator[shard] = record
-            return accumulator
-
-        def merge_accumulators(self, accumulators: Iterable[dict]) -> dict:
-            merged: dict = {}
-            for accumulator in accumulators:
-                merged.update(accumulator)
-            return merged
-
-        def extract_output(self, accumulator: dict) -> tuple[dict, DatasetDescription]:
-            output_dir = storage.location(self.output_dir)
-            shards = {}
-            for plan in self.plans:
-                relative = _relative(output_dir, self.name, plan)
-                if relative not in accumulator:
-                    raise TfemoError(f"{output_dir}: the pipeline produced no record of {relative}")
-                shards[relative] = accumulator[relative]
-            progress = {"fingerprint": self.key, "shards": shards}
-            description = _describe(self.corpus, self.name, self.options, self.per_shard,
-                                    self.plans, progress, output_dir, self.vectors_name,
-                                    self.word_dim, self.oov_types, self.command,
-                                    self.build_options)
-            return progress, description
-
-    class WriteDescriptionFn(beam.DoFn):
-        """Write .progress.json, then description.json (last, like the local writer)."""
-
-        def __init__(self, output_dir: str) -> None:
-            self.output_dir = output_dir
-
-        def process(self, element: tuple[dict, DatasetDescription]) -> Iterator:
-            progress, description = element
-            output_dir = storage.location(self.output_dir)
-            _save_progress(output_dir, progress)
-            description.write(description_path(output_dir))
-            yield str(description_path(output_dir))
-
-
-def _relative(output_dir: Location, name: str, plan: ShardPlan) -> str:
-    """A shard's path relative to the output folder: its key in the pipeline and progress."""
-    path = shard_path(output_dir, plan.portion, name, plan.index, plan.count)
-    return storage.relative(path, output_dir)
+            yield shard
 
 
 def _stage(path: Location, value: object) -> str:
@@ -228,10 +166,9 @@ def _shard_items(element: tuple[str, str]) -> Iterator[tuple[str, Item | StagedI
         yield shard, item
 
 
-def build_pipeline(pipeline: beam.Pipeline, corpus: Corpus, run: RunPlan, options: MakeOptions,
-                   output_dir: Location, todo: list[tuple[str, ShardPlan]],
-                   reused: dict[str, dict], command: Sequence[str], key: str,
-                   staging: Location, stage_inputs: bool = False) -> None:
+def build_pipeline(pipeline: beam.Pipeline, run: RunPlan, output_dir: Location,
+                   todo: list[tuple[str, ShardPlan]], staging: Location,
+                   stage_inputs: bool = False) -> None:
     """Add the record-writing transforms to `pipeline` (see the module docstring).
 
     The items and the word-vector table reach the workers as files in `staging` (one per shard,
@@ -253,14 +190,9 @@ def build_pipeline(pipeline: beam.Pipeline, corpus: Corpus, run: RunPlan, option
              | "Build" >> beam.ParDo(BuildFn(run.build_options, table_file)).with_outputs(
                  SKIPPED, main="built"))
     shards = pipeline | "Shards" >> beam.Create([(relative, None) for relative, _ in todo])
-    written = ({"shard": shards, "built": built.built, SKIPPED: built[SKIPPED]}
-               | "ByShard" >> beam.CoGroupByKey()
-               | "WriteShards" >> beam.ParDo(WriteShardFn(str(output_dir), run.oov)))
-    kept = pipeline | "ReusedShards" >> beam.Create(sorted(reused.items()))
-    _ = ((written, kept) | "AllShards" >> beam.Flatten()
-         | "Describe" >> beam.CombineGlobally(
-             DescribeFn(corpus, run, options, str(output_dir), command, key))
-         | "WriteDescription" >> beam.ParDo(WriteDescriptionFn(str(output_dir))))
+    _ = ({"shard": shards, "built": built.built, SKIPPED: built[SKIPPED]}
+         | "ByShard" >> beam.CoGroupByKey()
+         | "WriteShards" >> beam.ParDo(WriteShardFn(str(output_dir), run.oov)))
 
 
 def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOptions, *,
@@ -269,9 +201,10 @@ def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOpt
                         on_progress: Callable[[int], None] | None = None,
                         on_skip: Callable[[Skip], None] | None = None,
                         items: Sequence[Item] | None = None,
+                        folds: Sequence[Fold] | None = None,
                         stage_inputs: bool | None = None,
                         ) -> tuple[DatasetDescription, RunReport]:
-    """`build.make_tfrecords` on Apache Beam: the same files, description and skip reports.
+    """`build.make_tfrecords` on Apache Beam: the same files, partitions and skip reports.
 
     `output_dir` is a local folder or a tf.io.gfile URL (gs://...). `beam_options` are
     pipeline options appended to the DirectRunner defaults (so `--runner DataflowRunner ...`
@@ -291,52 +224,45 @@ def make_tfrecords_beam(corpus: Corpus, output_dir: str | Path, options: MakeOpt
     if stage_inputs is None:
         stage_inputs = storage.is_url(output_dir)
     run = plan_run(corpus, options, items)
+    folds = check_folds(corpus, run, folds)
     key = fingerprint(corpus, run.items, options, run.vectors_name)
-    progress = _load_progress(output_dir, key)
-    for portion in {p.portion for p in run.plans}:
-        remove_stale_temp_files(storage.join(output_dir, portion))
+    progress = load_progress(output_dir, key)
+    remove_stale_temp_files(storage.join(output_dir, EXAMPLES))
     for stale in storage.glob(output_dir, f"{STAGING_PREFIX}*"):  # a killed run's staging
         storage.rmtree(stale)
-    todo, reused = [], {}
-    for plan in run.plans:
-        relative = _relative(output_dir, run.name, plan)
-        if relative in progress["shards"] and storage.isfile(storage.join(output_dir, relative)):
-            reused[relative] = progress["shards"][relative]
-            if on_progress:
-                on_progress(len(plan.items))
-        else:
-            todo.append((relative, plan))
+    todo, done = pending_shards(run, output_dir, progress)
+    if on_progress:
+        for _, plan in done:
+            on_progress(len(plan.items))
 
     pipeline_options = PipelineOptions([*default_options(workers), *beam_options])
     pipeline = beam.Pipeline(options=pipeline_options)
     staging = storage.join(output_dir, f"{STAGING_PREFIX}{os.getpid()}")
     try:
-        build_pipeline(pipeline, corpus, run, options, output_dir, todo, reused, command, key,
-                       staging, stage_inputs)
+        build_pipeline(pipeline, run, output_dir, todo, staging, stage_inputs)
         result = pipeline.run()
         result.wait_until_finish()
     finally:
         storage.rmtree(staging)
 
-    progress = json.loads(storage.read_text(storage.join(output_dir, PROGRESS_FILE)))
-    written = progress["shards"]
-    # The combiner wrote description.json; the same fold over the same records gives the
-    # in-memory description with the local writer's key order (portions in plan order).
-    description = _describe(corpus, run.name, options, run.per_shard, run.plans, progress,
-                            output_dir, run.vectors_name, run.word_dim, len(run.oov), command,
-                            run.build_options)
-    if description.to_json() != storage.read_text(description_path(output_dir)):
-        raise TfemoError(f"{description_path(output_dir)}: differs from its shard records")
     for relative, plan in todo:
-        for skip in written[relative]["skipped"]:
+        if not storage.isfile(storage.join(output_dir, relative)):
+            raise TfemoError(f"{output_dir}: the pipeline wrote no {relative}")
+        for skip in read_entries(output_dir, relative)["skipped"]:
             if on_skip:
-                on_skip(Skip(**skip))
+                on_skip(as_skip(skip))
         if on_progress:
             on_progress(len(plan.items))
-    report = RunReport(written_shards=len(todo), reused_shards=len(reused))
+    progress["shards"] = [*progress["shards"], *(relative for relative, _ in todo)]
+    save_progress(output_dir, progress)
+    base = describe_records(corpus, run, options, command)
+    write_records_file(output_dir, base)
+    report = RunReport(written_shards=len(todo), reused_shards=len(done))
+    remove_other_views(output_dir, folds)
+    report.views = write_partition(output_dir, folds, base=base)
     report.stage_seconds.update(stage_seconds(result))
     report.wall_seconds = time.perf_counter() - started
-    return description, report
+    return report.views[0][2], report
 
 
 def stage_seconds(result: beam.runners.runner.PipelineResult) -> dict[str, float]:

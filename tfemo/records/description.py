@@ -65,6 +65,7 @@ class DatasetDescription:
     or "GZIP", as the shards were written. `features` maps each hand-crafted feature family to
     its width, in the order the families are concatenated in the records' `features` list; the
     JSON keeps it as a list of [family, width] pairs, because its keys are sorted on writing.
+    `partition` says which examples each portion reads (tfemo.records.partitions).
     """
 
     name: str
@@ -87,6 +88,7 @@ class DatasetDescription:
     compression: str = ""
     tfemo_version: str = __version__
     extra: dict[str, Any] = field(default_factory=dict)
+    partition: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -168,7 +170,8 @@ class DatasetDescription:
         if version != SCHEMA_VERSION:
             raise SchemaError(
                 f"{source}: records made by schema v{version}, this tfemo reads "
-                f"v{SCHEMA_VERSION}: run tools/make_tfrecords.py again"
+                f"v{SCHEMA_VERSION} (a corpus written once, folds as views of it): run "
+                "tools/make_tfrecords.py again with the same options"
             )
         missing = [key for key in _REQUIRED if key not in data]
         if missing:

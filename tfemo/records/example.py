@@ -11,18 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
-from tfemo.audio.features import extract_features
+from tfemo.audio.frames import check_finite_features, frame_features
 from tfemo.audio.io import load_audio, to_pcm_frames
 from tfemo.core.errors import InputError
 from tfemo.corpora.base import Item, Trace, WordTiming
 from tfemo.labels.traces import load_item_trace, trace_on_frames
 from tfemo.records.description import RunningStats
-from tfemo.records.schema import ExampleArrays
+from tfemo.records.schema import ExampleArrays, serialize
 from tfemo.text.alignment import align_aeneas, align_uniform
 from tfemo.text.frames import word_vectors_on_frames
 from tfemo.text.tokens import tokenize
@@ -133,6 +132,20 @@ def build_example(item: Item, options: BuildOptions,
                        RunningStats.of(audio.reshape(-1, 1)), used, feature_stats, stages)
 
 
+def build_serialized(item: Item, options: BuildOptions,
+                     vectors: Mapping[str, np.ndarray]) -> tuple[bytes, BuildResult] | InputError:
+    """One item's serialized example and build result, or its InputError (every runner)."""
+    try:
+        result = build_example(item, options, vectors)
+    except InputError as error:
+        return error
+    started = time.perf_counter()
+    data = serialize(result.example)
+    result.stage_seconds["serialize"] = time.perf_counter() - started
+    result.example = None  # the arrays travel serialized only
+    return data, result
+
+
 def word_vector_sequence(timings: list[WordTiming], vectors: Mapping[str, np.ndarray],
                          dim: int) -> np.ndarray:
     """Each word's vector once, in spoken order (by start time, ties in transcript order):
@@ -141,23 +154,6 @@ def word_vector_sequence(timings: list[WordTiming], vectors: Mapping[str, np.nda
     if not ordered:
         return np.zeros((0, dim), np.float32)
     return np.stack([np.asarray(vectors[timings[k].word], np.float32) for k in ordered])
-
-
-def frame_features(audio: np.ndarray, num_frames: int, families: tuple[str, ...]) -> np.ndarray:
-    """The families' per-frame features side by side, float32 [num_frames, sum of widths]."""
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the caller
-        parts = extract_features(audio, num_frames, families)
-    return np.concatenate([parts[name] for name in families], axis=1).astype(np.float32)
-
-
-def check_finite_features(features: np.ndarray, path: str | Path, audio: np.ndarray) -> None:
-    """Finite audio can still overflow float32 features (a float file with huge values)."""
-    finite = np.isfinite(features)
-    if not finite.all():
-        frame = int(np.argmax(~finite.all(axis=1)))
-        raise InputError(path, "bad audio",
-                         f"features are NaN or infinite from {frame * FRAME_SECONDS:.2f} s on "
-                         f"(peak amplitude {float(np.max(np.abs(audio))):.3g}; expected [-1, 1])")
 
 
 def _check_trace_names(trace: Trace, options: BuildOptions) -> None:

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from tfemo.core import storage
 from tfemo.core.errors import SchemaError
 from tfemo.core.storage import Location
 from tfemo.records.description import DatasetDescription
+from tfemo.records.partitions import Slice, check_examples, portion_slices
 from tfemo.records.schema import FRAME_FEATURES, WORD_FEATURES, parse
 from tfemo.records.writer import shard_paths
 
@@ -141,6 +143,80 @@ def _chunker(length: int, frame_keys: tuple[str, ...]):
     return chunk
 
 
+def portion_sources(output_dir: str | Path, description: DatasetDescription,
+                    portion: str) -> list[Slice]:
+    """The shards of a portion ("a+b" joins portions) in order, each as the files it reads
+    and the ids it keeps (a view's portion, tfemo.records.partitions), or as its own file (a
+    portion with a folder of its own, such as `generated`)."""
+    sources: list[Slice] = []
+    checked = False
+    for part in portion.split("+"):
+        slices = portion_slices(output_dir, description, part)
+        if slices is None:
+            found = shard_paths(output_dir, part)
+            _check_files(description, found, storage.join(output_dir, part))
+            slices = [Slice((path,), None) for path in found]
+        elif not checked:
+            check_examples(output_dir, description)
+            checked = True
+        sources.extend(slices)
+    return sources
+
+
+def portion_shard_count(output_dir: str | Path, portion: str) -> int:
+    """How many shards a portion is read as (what a worker of several can be given)."""
+    return len(portion_sources(output_dir, DatasetDescription.read(output_dir), portion))
+
+
+def _example_id(record: tf.Tensor) -> tf.Tensor:
+    """The id of a serialized example, parsing nothing else."""
+    context, _ = tf.io.parse_single_sequence_example(
+        record, context_features={"id": tf.io.FixedLenFeature([], tf.string)})
+    return context["id"]
+
+
+def _records(sources: list[Slice], compression: str, shuffle: bool, seed: int,
+             num_parallel: int) -> tf.data.Dataset:
+    """The serialized examples of `sources`, shard after shard (or interleaved, shuffled).
+
+    Shard k of a view reads its slice of the examples' files and keeps the records whose id
+    the static table maps to k: the records of a copy's shard k, in the same order, so the
+    stream equals a copy's for the same seed. No Python runs per record.
+    """
+    count = len(sources)
+    if all(source.ids is None for source in sources):
+        shards = tf.data.Dataset.from_tensor_slices([str(s.files[0]) for s in sources])
+
+        def read(path: tf.Tensor) -> tf.data.Dataset:
+            return tf.data.TFRecordDataset(path, compression_type=compression)
+    else:
+        flat = [str(path) for source in sources for path in source.files]
+        stops = np.cumsum([len(source.files) for source in sources])
+        starts = tf.constant(stops - [len(source.files) for source in sources], tf.int64)
+        stops = tf.constant(stops, tf.int64)
+        flat = tf.constant(flat, tf.string) if flat else tf.zeros([0], tf.string)
+        keep_all = tf.constant([source.ids is None for source in sources])
+        keys = [i for source in sources for i in source.ids or ()]
+        values = [k for k, source in enumerate(sources) for _ in source.ids or ()]
+        table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(keys, tf.string),
+                                                tf.constant(values, tf.int64)),
+            default_value=-1)
+        shards = tf.data.Dataset.range(count)
+
+        def read(k: tf.Tensor) -> tf.data.Dataset:
+            files = flat[starts[k]:stops[k]]
+            return tf.data.TFRecordDataset(files, compression_type=compression).filter(
+                lambda record: tf.logical_or(keep_all[k],
+                                             tf.equal(table.lookup(_example_id(record)), k)))
+
+    if shuffle:
+        shards = shards.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        return shards.interleave(read, cycle_length=min(count, 8), block_length=1,
+                                 num_parallel_calls=num_parallel, deterministic=True)
+    return shards.flat_map(read)
+
+
 def make_dataset(
     output_dir: str | Path,
     portion: str,
@@ -197,29 +273,11 @@ def make_dataset(
 
     description = DatasetDescription.read(output_dir)
     spec = description.record_spec()
-    paths = []
-    for part in portion.split("+"):
-        found = shard_paths(output_dir, part)
-        _check_files(description, found, storage.join(output_dir, part))
-        paths.extend(found)
+    sources = portion_sources(output_dir, description, portion)
     wanted = tuple(key for key in spec.features if key in features)  # per-frame keys
     parsed = wanted + tuple(key for key in spec.word_features if key in features)
-    files = tf.data.Dataset.from_tensor_slices([str(path) for path in paths])
     compression = description.compression
-
-    if shuffle:
-        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-        records = files.interleave(
-            lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
-            cycle_length=min(len(paths), 8),
-            block_length=1,
-            num_parallel_calls=num_parallel,
-            deterministic=True,
-        )
-    else:
-        records = files.flat_map(
-            lambda path: tf.data.TFRecordDataset(path, compression_type=compression)
-        )
+    records = _records(sources, compression, shuffle, seed, num_parallel)
 
     dataset = records.map(
         lambda record: parse(record, spec, features=parsed),
@@ -276,4 +334,5 @@ def portion_frame_count(output_dir: str | Path, portion: str) -> int:
     return int(counts["frames"])
 
 
-__all__ = ["AUTOTUNE", "DEFAULT_FEATURES", "make_dataset", "portion_frame_count"]
+__all__ = ["AUTOTUNE", "DEFAULT_FEATURES", "make_dataset", "portion_frame_count",
+           "portion_shard_count", "portion_sources"]

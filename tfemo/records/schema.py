@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from tfemo.core.errors import SchemaError
 
-SCHEMA_VERSION = 2  # v2: the word_sequence feature list
+SCHEMA_VERSION = 3  # v2: the word_sequence feature list; v3: written once, partitions as views
 AUDIO_SCALE = 32768.0  # int16 PCM -> float32 in [-1, 1)
 FRAME_FEATURES = ("audio", "words", "features", "labels", "ratings")
 WORD_FEATURES = ("word_sequence",)  # one row per word, not per frame

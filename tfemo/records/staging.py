@@ -24,8 +24,7 @@ from tfemo.core import storage
 from tfemo.core.errors import InputError
 from tfemo.corpora.base import Item, Trace
 from tfemo.labels.traces import load_item_trace
-from tfemo.records.build import build_serialized
-from tfemo.records.example import BuildOptions, BuildResult
+from tfemo.records.example import BuildOptions, BuildResult, build_serialized
 
 COPY_THREADS = 8  # staging is network-bound on the launcher: copy several files at once
 

@@ -1,11 +1,9 @@
 """One item -> its frame features and utterance statistics, with the code the records use.
 
 Audio is loaded with tfemo.audio.io.load_audio (16 kHz mono), framed on the 40 ms record grid
-(frame_count, as tfemo.records.example.build_example does) and featurised with
-tfemo.audio.features.extract_features; the frames are the families side by side in the order
-asked, as tfemo.records.example.frame_features concatenates them (that module is not imported
-here because it loads TensorFlow), and the statistics are utterance_statistics of the same
-families.  Every bad input becomes an InputError naming the file.
+(frame_count, as tfemo.records.example.build_example does), and featurised and checked by
+tfemo.audio.frames, the code the records use; the statistics are utterance_statistics of the
+same families.  Every bad input becomes an InputError naming the file.
 """
 
 from __future__ import annotations
@@ -15,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfemo.audio import SAMPLE_RATE
-from tfemo.audio.features import extract_features, utterance_statistics
+from tfemo.audio.features import utterance_statistics
+from tfemo.audio.frames import check_finite_features, family_features, join_families
 from tfemo.audio.io import frame_count, load_audio
 from tfemo.core.errors import InputError
 from tfemo.corpora.base import Item
@@ -35,16 +34,16 @@ def featurise(item: Item, families: tuple[str, ...]) -> ItemFeatures:
     """Load, frame and featurise one item's audio; the frames and stats are always finite."""
     audio = load_audio(item.audio_path)  # InputError for missing, corrupt, non-finite audio
     num_frames = frame_count(len(audio))
-    with np.errstate(over="ignore", invalid="ignore"):  # huge samples: reported just below
-        parts = extract_features(audio, num_frames, families)
+    parts = family_features(audio, num_frames, families)
+    frames = join_families(parts, families)
+    check_finite_features(frames, item.audio_path, audio)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: reported just below
         stats = utterance_statistics(parts)
-    frames = np.concatenate([parts[name] for name in families], axis=1).astype(np.float32)
-    for name, values in (("frames", frames), ("stats", stats)):
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise InputError(item.audio_path, "non-finite features",
-                             f"{int(bad.sum())} values of the {name} are NaN or infinite "
-                             f"(samples of magnitude up to {float(np.abs(audio).max()):.3g})")
+    bad = ~np.isfinite(stats)
+    if bad.any():
+        raise InputError(item.audio_path, "non-finite features",
+                         f"{int(bad.sum())} values of the stats are NaN or infinite "
+                         f"(samples of magnitude up to {float(np.abs(audio).max()):.3g})")
     return ItemFeatures(frames, stats, num_frames, len(audio) / SAMPLE_RATE)
 
 

@@ -50,7 +50,7 @@ def fold_record_dirs(tfrecords: str | Path) -> list[storage.Location]:
 def _distribution(strategy: Any, train: TrainConfig, tfrecords: Path) -> tuple[int, int]:
     """(workers, train shards: 0 for one worker) of a run; the global batch must split evenly
     among the replicas."""
-    from tfemo.records.writer import shard_paths
+    from tfemo.records.reader import portion_shard_count
     from tfemo.training.strategies import worker_count
 
     replicas = strategy.num_replicas_in_sync
@@ -61,7 +61,7 @@ def _distribution(strategy: Any, train: TrainConfig, tfrecords: Path) -> tuple[i
     workers = worker_count(strategy)
     if workers == 1:
         return 1, 0
-    return workers, sum(len(shard_paths(tfrecords, p)) for p in train.train_portions.split("+"))
+    return workers, portion_shard_count(tfrecords, train.train_portions)
 
 
 def check_speaker_normalisation(train: TrainConfig, tfrecords: storage.Location) -> None:
