@@ -24,6 +24,7 @@ from tests.corpus_trees import (
 from tfemo.core.errors import InputError
 from tfemo.corpora.base import CATEGORICAL, CONTINUOUS
 from tfemo.corpora.manifest import WHOLE_FILE_END, ManifestCorpus
+from tfemo.corpora.partition import PartitionError, make_folds
 from tfemo.corpora.recola import DIMENSIONS, RATERS, RecolaCorpus, recording_portion
 from tfemo.labels.traces import trace_on_frames
 
@@ -290,14 +291,15 @@ def test_manifest_errors_name_the_manifest_and_line(tmp_path, case):
     assert caught.value.path == str(manifest) and detail in caught.value.detail
 
 
-def test_manifest_without_portions_says_what_to_add(tmp_path):
+def test_manifest_without_portions_needs_a_protocol_that_assigns_them(tmp_path):
     manifest = write_lines(tmp_path / "m.csv", ["path,speaker,label", "a.wav,s1,x"])
     corpus = ManifestCorpus(manifest)
     assert corpus.label_names() == ("x",)
-    with pytest.raises(InputError) as caught:
-        corpus.items()
-    assert caught.value.path == str(manifest) and "add one" in caught.value.detail
-    assert "portion column" in caught.value.detail
+    items = corpus.items()
+    assert [(i.speaker, i.portion) for i in items] == [("s1", "")]
+    with pytest.raises(PartitionError) as caught:
+        make_folds(items, "official")
+    assert "portion column" in str(caught.value) and "--partition loso" in str(caught.value)
 
 
 def test_missing_or_empty_manifest(tmp_path):

@@ -217,7 +217,11 @@ def test_make_tfrecords_reads_its_flags_from_a_config_file(tmp_path):
                       'embeddings = "none"\n')
     args = make_tfrecords.parse_args(["--config", str(config), "--partition", "official"])
     assert (args.corpus, args.features, args.partition, args.strict, args.embeddings) == (
-        "emodb", "mfcc", "official", True, "none")
+        ["emodb"], "mfcc", "official", True, "none")
+    args = make_tfrecords.parse_args(["--config", str(config), "--corpus", "ravdess"])
+    assert args.corpus == ["ravdess"]
+    config.write_text('corpus = ["emodb=a", "emovo=b"]\n')
+    assert make_tfrecords.parse_args(["--config", str(config)]).corpus == ["emodb=a", "emovo=b"]
     config.write_text('corpus = "nope"\n')
     with pytest.raises(SystemExit) as stop:
         make_tfrecords.parse_args(["--config", str(config)])

@@ -19,8 +19,7 @@ from tfemo.core.errors import InputError
 from tfemo.corpora.base import CATEGORICAL
 from tfemo.corpora.manifest import ManifestCorpus
 from tfemo.records.build import MakeOptions, make_tfrecords
-from tfemo.records.schema import read_examples
-from tfemo.records.writer import shard_paths
+from tfemo.records.partitions import read_portion
 
 NAMES = st.sampled_from(["a", "b c", "été", "日本語", "emoji 😀", "x-1", "tab\tname", "ß ü"])
 MANIFEST_FAULTS = ("missing column", "duplicate id", "non-UTF-8", "empty cell", "bad portion")
@@ -93,7 +92,7 @@ def test_manifests_are_refused_by_name_or_every_good_row_is_written(tmp_path_fac
                                     MakeOptions(task=CATEGORICAL, embeddings="none"),
                                     on_skip=skips.append, items=items)
     written = {e.id for p in description.portions
-               for e in read_examples(shard_paths(folder / "records", p))}
+               for e in read_portion(folder / "records", p)}
     expected = {r["path"][:-4] for r in case["rows"] if r["exists"]}
     assert written == expected
     named = {s.path for s in skips}

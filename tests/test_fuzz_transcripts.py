@@ -23,8 +23,7 @@ from tfemo.corpora.base import CATEGORICAL, Item, Segment
 from tfemo.corpora.manifest import ManifestCorpus
 from tfemo.records.build import MakeOptions, make_tfrecords
 from tfemo.records.example import BuildOptions, build_example, item_words
-from tfemo.records.schema import read_examples
-from tfemo.records.writer import shard_paths
+from tfemo.records.partitions import read_portion
 from tfemo.text.embeddings import load_word_vectors, vector_table
 from tfemo.text.tokens import tokenize
 
@@ -106,7 +105,7 @@ def test_a_manifest_with_any_transcripts_writes_the_usable_ones(setup, tmp_path_
                                              embeddings=str(folder / "vectors.txt")),
         on_skip=skips.append)
     written = {e.id for p in description.portions
-               for e in read_examples(shard_paths(out / "records", p))}
+               for e in read_portion(out / "records", p)}
     skipped = {Path(s.path).stem for s in skips}
     assert written | skipped == {f"u{k}" for k in range(len(texts))}
     assert not written & skipped

@@ -35,9 +35,9 @@ from tfemo.models.multimodal import (
 from tfemo.models.multimodal import build as build_multimodal
 from tfemo.records.description import DatasetDescription
 from tfemo.records.example import word_vector_sequence
+from tfemo.records.partitions import read_portion
 from tfemo.records.reader import make_dataset
-from tfemo.records.schema import ExampleArrays, deserialize, parse, read_examples, serialize
-from tfemo.records.writer import shard_paths
+from tfemo.records.schema import ExampleArrays, deserialize, parse, serialize
 from tfemo.text.embeddings import SPACY_MD, load_word_vectors, vector_table
 
 F, D, C = 4, 6, 3
@@ -283,7 +283,7 @@ def test_iemocap_sessions_folds_train_and_pool_with_corpus_word_timings(tmp_path
     assert description.label_names == ["neutral", "happy", "angry", "sad"]
     vectors, _ = vector_table(["what", "excuse"], load_word_vectors(SPACY_MD))
     for portion in ("train", "devel", "test"):
-        for example in read_examples(shard_paths(output / "fold-01", portion)):
+        for example in read_portion(output / "fold-01", portion):
             # WHAT(2) and Excuse, each once, in spoken order (<s>, <sil>, noises dropped)
             assert np.allclose(example.word_sequence,
                                np.stack([vectors["what"], vectors["excuse"]]), atol=1e-6)

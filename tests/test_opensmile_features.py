@@ -151,8 +151,7 @@ def test_records_with_egemaps_train_an_svm_that_predicts(opensmile, tmp_path, mo
     from tfemo.make_tfrecords import main as make_tfrecords_main
     from tfemo.records.description import DatasetDescription
     from tfemo.records.example import frame_features
-    from tfemo.records.schema import read_examples
-    from tfemo.records.writer import shard_paths
+    from tfemo.records.partitions import read_portion
 
     root = ensure_demo_corpus(TINY_CONFIG, root=tmp_path / "tiny")
     records = tmp_path / "records"
@@ -163,7 +162,7 @@ def test_records_with_egemaps_train_an_svm_that_predicts(opensmile, tmp_path, mo
     description = DatasetDescription.read(records)
     assert description.features == {"mfcc": 13, "egemaps": 25}
     items = {i.id: i for i in DemoCorpus(root).items(CATEGORICAL)}
-    example = next(iter(read_examples(shard_paths(records, "train"))))
+    example = next(iter(read_portion(records, "train")))
     audio = load_audio(items[example.id].audio_path)
     np.testing.assert_allclose(example.features,
                                frame_features(audio, len(example.audio), ("mfcc", "egemaps")),

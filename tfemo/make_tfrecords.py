@@ -42,11 +42,19 @@ RUNNERS = ("local", "beam")
 STAGING = ("auto", "yes", "no")
 
 
+def corpus_argument(text: str) -> str:
+    """A `--corpus` value: a reader's name, or NAME=PATH (checked when the corpus opens)."""
+    if "=" not in text and text not in CORPUS_NAMES:
+        raise argparse.ArgumentTypeError(
+            f"no such corpus (choose from {', '.join(CORPUS_NAMES)}, or give NAME=PATH)")
+    return text
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (every option documented in --help)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", action="append", default=None,
+    parser.add_argument("--corpus", action="append", default=None, type=corpus_argument,
                         help=f"corpus to read: one of {', '.join(CORPUS_NAMES)} (default demo) "
                              "with --data_dir; or, repeated, NAME=PATH for several corpora in "
                              "one set of records (a reader's name, e.g. emodb=data/emodb, or "

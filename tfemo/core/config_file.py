@@ -50,6 +50,15 @@ def _converted(action: argparse.Action, key: str, value: Any, where: str) -> Any
             raise OptionError(f"{where} must be true or false, got {value!r}")
         # store_false flags (e.g. --no_speech_check -> speech_check) keep their dest's sense
         return value if key == action.dest else not value
+    if isinstance(action, argparse._AppendAction):
+        # a repeatable flag (--corpus A=x --corpus B=y) takes one value or a list of them
+        values = value if isinstance(value, list) else [value]
+        return [_converted_one(action, item, where) for item in values]
+    return _converted_one(action, value, where)
+
+
+def _converted_one(action: argparse.Action, value: Any, where: str) -> Any:
+    """One TOML value checked as the flag's `type` and `choices` check its text."""
     if isinstance(value, bool | dict | list):
         raise OptionError(f"{where} must be a single value, got {value!r}")
     kind = action.type
@@ -88,13 +97,20 @@ def parse_with_config(parser: argparse.ArgumentParser,
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--config", type=Path)
     known, _ = pre.parse_known_args(argv)
+    defaults: dict[str, Any] = {}
     if known.config is not None:
         try:
-            parser.set_defaults(**config_defaults(parser, known.config))
+            defaults = config_defaults(parser, known.config)
         except OptionError as error:
             print(f"error: {error}", file=sys.stderr, flush=True)
             raise SystemExit(USER_ERROR) from None
+        parser.set_defaults(**defaults)
     args = parser.parse_args(argv)
+    for dest, value in defaults.items():
+        # a repeatable flag given on the command line replaces the file's list, not extends it
+        given = getattr(args, dest)
+        if isinstance(value, list) and isinstance(given, list) and len(given) > len(value):
+            setattr(args, dest, given[len(value):])
     if args.check_config:
         raise SystemExit(0)
     return args
