@@ -134,3 +134,30 @@ def test_a_quoted_command_parses(where, module, args, tmp_path, monkeypatch, cap
     except SystemExit as stop:
         error = capsys.readouterr().err.strip().splitlines()
         assert stop.code in (0, None), f"{where}\n  {error[-1] if error else stop.code}"
+
+
+def _anchors(text: str) -> set[str]:
+    """GitHub's anchors of a Markdown text's headings (outside code fences)."""
+    _, outside = _split_fences(text)
+    anchors = set()
+    for heading in re.findall(r"^#+ (.+)$", outside, re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def test_the_links_between_the_pages_resolve():
+    """Every relative link names a file that exists and, with #anchor, one of its headings."""
+    broken = []
+    for page in PAGES:
+        _, outside = _split_fences(page.read_text())
+        for target in re.findall(r"\]\(([^)\s]+)\)", outside):
+            if re.match(r"[a-z]+:", target):
+                continue  # a URL
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path) if path else page
+            if not file.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and file.suffix == ".md" and anchor not in _anchors(file.read_text()):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
