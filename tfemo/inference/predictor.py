@@ -63,6 +63,7 @@ class FileResult:
     trace: np.ndarray | None = None
     no_speech: bool = False  # classifier: no speech found (tfemo.audio.speech_check); no class
     voiced_fraction: float | None = None  # share of speech (VAD) or voiced frames (Praat)
+    speech: np.ndarray | None = None  # regressor: per-frame VAD mask (tfemo.inference.segments)
 
 
 def quadrant(arousal: float, valence: float) -> str:
