@@ -134,3 +134,45 @@ def test_a_bad_segments_value_is_a_one_line_error(models, inputs, tmp_path, caps
     assert SegmentMode.parse("none") is None
     assert SegmentMode.parse("window:1.5") == SegmentMode("window", 1.5)
     assert len(capsys.readouterr().err.strip().splitlines()) == 3
+
+
+def _long_quiet(path: Path, seconds: int, block: int = 60, seed: int = 7) -> Path:
+    """`seconds` of alternating blocks of silence, white noise and brown noise (16-bit WAV),
+    written block by block."""
+    rng = np.random.default_rng(seed)
+    with soundfile.SoundFile(path, "w", RATE, 1, subtype="PCM_16") as out:
+        for start in range(0, seconds, block):
+            size = min(block, seconds - start) * RATE
+            kind = start // block % 3
+            piece = (np.zeros(size) if kind == 0 else 0.05 * rng.standard_normal(size)
+                     if kind == 1 else np.cumsum(rng.standard_normal(size)) * 1e-3)
+            if kind == 2:
+                piece = np.clip(piece - np.convolve(piece, np.ones(801) / 801, "same"), -1, 1)
+            out.write(piece.astype(np.float32))
+    return path
+
+
+@pytest.mark.slow  # an hour of audio through the VAD (about a minute)
+def test_an_hour_of_silence_and_noise_gives_no_segments(models, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _long_quiet(folder / "hour.wav", 3600)
+    assert predict.main([str(folder), "--checkpoint", str(models["classifier"]),
+                         "--output_dir", str(tmp_path / "out"), "--segments", "vad"]) == 0
+    assert _rows(tmp_path / "out" / "segments.csv") == []
+    row = _rows(tmp_path / "out" / "predictions.csv")[0]
+    assert row["no_speech"] == "True" and row["top_class"] == ""
+    assert float(row["seconds"]) == pytest.approx(3600, abs=0.05)
+    assert (tmp_path / "out" / "timelines" / "hour.png").exists()
+
+
+def test_silence_and_noise_have_no_speech_with_or_without_segments(models, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _long_quiet(folder / "quiet.wav", 45, block=15)
+    for extra in ([], ["--segments", "vad"]):
+        output = tmp_path / f"out{len(extra)}"
+        assert predict.main([str(folder), "--checkpoint", str(models["classifier"]),
+                             "--output_dir", str(output), *extra]) == 0
+        row = _rows(output / "predictions.csv")[0]
+        assert row["no_speech"] == "True" and row["top_class"] == ""
