@@ -257,17 +257,23 @@ class Predictor:
         """The model on one batch dict (its input keys and `mask`): [B, C] or [B, T, D]."""
         return np.asarray(self._forward(batch))
 
-    def run(self, path: Path, inputs: dict[str, np.ndarray]) -> FileResult:
+    def run(self, path: Path, inputs: dict[str, np.ndarray],
+            speech_check: bool | None = None) -> FileResult:
         """The model over one file's inputs, chunk by chunk (see the module docstring)."""
         frames = len(inputs["audio"])
         return self.run_chunks(path, ({k: v[start:start + self.chunk_frames]
                                        for k, v in inputs.items()}
-                                      for start in range(0, frames, self.chunk_frames)))
+                                      for start in range(0, frames, self.chunk_frames)),
+                               speech_check)
 
-    def run_chunks(self, path: Path, chunks: Iterable[dict[str, np.ndarray]]) -> FileResult:
-        """The model over one file's inputs given chunk by chunk ([n, ...] each)."""
+    def run_chunks(self, path: Path, chunks: Iterable[dict[str, np.ndarray]],
+                   speech_check: bool | None = None) -> FileResult:
+        """The model over one file's inputs given chunk by chunk ([n, ...] each);
+        `speech_check` None: the predictor's own (False: speech already found, e.g. a VAD
+        segment)."""
         outputs, sizes = [], []
-        check_speech = self.categorical and self.speech_check
+        check_speech = self.categorical and (self.speech_check if speech_check is None
+                                             else speech_check)
         speech = SpeechCheck(self.vad) if check_speech else None
         for chunk in chunks:
             size = len(chunk["audio"])

@@ -122,7 +122,8 @@ def _classified(predictor: Predictor, path: Path, audio: np.ndarray, cut: list[S
     probabilities, sizes, flags = [], [], []
     for (start, end), share in zip(cut, shares, strict=True):
         piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
-        result = predictor.run(path, predictor.inputs_from_audio(piece, path))
+        result = predictor.run(path, predictor.inputs_from_audio(piece, path),
+                               speech_check=False)  # the VAD has spoken
         probabilities.append(result.probabilities)
         flags.append(share == 0.0)
         sizes.append(result.frames if share > 0 else 0)

@@ -110,8 +110,8 @@ class UtteranceTracker:
         first = max(0, int(start * SAMPLE_RATE) - self._offset)
         piece = self._audio[first:int(end * SAMPLE_RATE) - self._offset]
         predictor = self.predictor
-        result = predictor.run(Path("utterance"), predictor.inputs_from_audio(piece,
-                                                                               "utterance"))
+        result = predictor.run(Path("utterance"), predictor.inputs_from_audio(piece, "utterance"),
+                               speech_check=False)  # the VAD found it
         out: dict[str, Any] = {"start": start, "end": end}
         out.update(summary(predictor.label_names, predictor.categorical,
                            result.probabilities, result.trace))
