@@ -1,0 +1,182 @@
+"""Evaluating on another corpus's records (issue 22): label sets never mixed, results named after
+the records they score, nothing written before the checks pass; per-corpus and per-fold scores.
+
+Two tiny tone corpora of the same audio: an EMO-DB tree (anger, sadness, neutral) and a
+manifest whose labels are angry, sad and calm, each made into leave-one-speaker-out records;
+a `--model svm` (fast, deterministic) is trained on the EMO-DB folds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from tfemo import eval as evaluate
+from tfemo import train
+from tfemo.make_tfrecords import main as make_tfrecords_main
+
+SPEAKERS = ("03", "08", "09", "10")
+TONES = {"W": (440.0, 0.5), "T": (150.0, 0.08), "N": (250.0, 0.2)}
+OTHER = {"W": "angry", "T": "sad", "N": "calm"}
+COMMON = ["--embeddings", "none", "--features", "rms,mfcc", "--workers", "1", "--quiet"]
+RUN = ["--model", "svm", "--max_steps", "3", "--device", "-1", "--verbose", "0"]
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory) -> dict[str, Path]:
+    """Records A (EMO-DB tree, loso), records B (manifest of other labels, loso), a train dir
+    of svm folds on A, and a label map of B's classes onto A's."""
+    root = tmp_path_factory.mktemp("cross")
+    rng = np.random.default_rng(3)
+    for speaker in SPEAKERS:
+        for letter, (hertz, amplitude) in TONES.items():
+            for text in ("a01", "a02", "a04"):
+                t = np.arange(int(rng.uniform(0.5, 1.0) * 16000)) / 16000
+                audio = amplitude * np.sin(2 * np.pi * hertz * t) + \
+                    0.01 * rng.standard_normal(len(t))
+                path = root / "emodb" / "wav" / f"{speaker}{text}{letter}a.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                soundfile.write(path, audio.astype(np.float32), 16000, subtype="PCM_16")
+    rows = ["path,speaker,label"] + [
+        f"{wav},{wav.name[:2]},{OTHER[wav.name[5]]}"
+        for wav in sorted((root / "emodb" / "wav").glob("*.wav"))]
+    (root / "other.csv").write_text("\n".join(rows) + "\n")
+    assert make_tfrecords_main(["--corpus", "emodb", "--data_dir", str(root / "emodb"),
+                                "--output_dir", str(root / "A"), "--partition", "loso",
+                                *COMMON]) == 0
+    assert make_tfrecords_main(["--corpus", "manifest", "--data_dir", str(root / "other.csv"),
+                                "--output_dir", str(root / "B"), "--partition", "loso",
+                                *COMMON]) == 0
+    assert train.main([*RUN, "--tfrecords", str(root / "A"), "--train_dir",
+                       str(root / "train")]) == 0
+    (root / "map.toml").write_text('[other]\nangry = "anger"\nsad = "sadness"\n')
+    return {"A": root / "A", "B": root / "B", "train": root / "train", "map": root / "map.toml",
+            "root": root}
+
+
+def _eval(train_dir: Path, records: Path, *extra: str) -> int:
+    return evaluate.main(["--portion", "test", "--checkpoint", str(train_dir), "--tfrecords",
+                          str(records), "--device", "-1", *extra])
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_records_of_other_classes_are_refused_in_one_line_and_nothing_is_written(
+        corpora, capsys):
+    fold = corpora["train"] / "fold-01"
+    assert _eval(fold, corpora["A"] / "fold-01") == 0
+    before = _files(corpora["train"])
+    capsys.readouterr()
+    assert _eval(fold, corpora["B"] / "fold-01") == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0]
+    assert "[angry, calm, sad]" in lines[0]
+    assert "[anger, boredom, disgust, fear, happiness, sadness, neutral]" in lines[0]
+    assert "--label_map" in lines[0]
+    assert _eval(corpora["train"], corpora["B"]) == 2  # every fold: refused before any is scored
+    assert _files(corpora["train"]) == before
+
+
+def test_a_label_map_reconciles_the_classes_and_drops_the_unmapped_ones(corpora, capsys):
+    fold = corpora["train"] / "fold-01"
+    assert _eval(fold, corpora["A"] / "fold-01") == 0
+    own = (fold / "eval-test-3.json").read_bytes()
+    assert _eval(fold, corpora["B"] / "fold-01", "--label_map", str(corpora["map"])) == 0
+    (result,) = fold.glob("eval-test-3-on-other-*.json")
+    scores = json.loads(result.read_text())
+    assert scores["dropped"] == {"calm": 3} and scores["files"] == 6
+    assert scores["mapped"] == {"angry": "anger", "sad": "sadness"}
+    assert scores["records_classes"] == ["angry", "calm", "sad"]
+    assert scores["classes"][0] == "anger" and len(scores["classes"]) == 7
+    assert np.array(scores["confusion"]).sum() == 6
+    assert 0.0 <= scores["uar"] <= 1.0 and scores["records"] == result.stem.split("-on-")[1]
+    rows = result.with_suffix(".csv").read_text().splitlines()[1:]
+    assert len(rows) == 6 and {r.split(",")[3] for r in rows} == {"anger", "sadness"}
+    assert (fold / "eval-test-3.json").read_bytes() == own  # the model's own result is kept
+    assert f"records={scores['records']}" in (fold / "log_eval.txt").read_text()
+
+
+def test_a_second_evaluation_never_overwrites_another_ones_result(corpora):
+    fold = corpora["train"] / "fold-02"
+    assert _eval(fold, corpora["A"] / "fold-02") == 0
+    own = (fold / "eval-test-3.json").read_bytes()
+    assert _eval(fold, corpora["A"] / "fold-03") == 0  # the same classes, other records
+    (other,) = fold.glob("eval-test-3-on-emodb-*.json")
+    assert json.loads(other.read_text())["tfrecords"] == str(corpora["A"] / "fold-03")
+    assert (fold / "eval-test-3.json").read_bytes() == own
+    assert json.loads(own)["tfrecords"] == str(corpora["A"] / "fold-02")
+
+
+def test_folds_scored_on_another_corpus_with_a_label_map_keep_the_pooled_result(corpora):
+    assert _eval(corpora["train"], corpora["A"]) == 0
+    pooled = (corpora["train"] / "eval-test-3-pooled.json").read_bytes()
+    assert _eval(corpora["train"], corpora["B"], "--label_map", str(corpora["map"])) == 0
+    (result,) = corpora["train"].glob("eval-test-3-pooled-on-other-*.json")
+    scores = json.loads(result.read_text())
+    assert scores["files"] == 24 and scores["dropped"] == {"calm": 12}
+    assert (corpora["train"] / "eval-test-3-pooled.json").read_bytes() == pooled
+    for fold in ("fold-01", "fold-04"):
+        assert len(list((corpora["train"] / fold).glob("eval-test-3-on-other-*.json"))) == 1
+
+
+def test_a_label_map_onto_a_class_the_model_lacks_and_calibrating_on_foreign_records_are_refused(
+        corpora, tmp_path, capsys):
+    fold = corpora["train"] / "fold-03"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[other]\nangry = "furious"\n')
+    before = _files(fold)
+    capsys.readouterr()
+    assert _eval(fold, corpora["B"] / "fold-03", "--label_map", str(bad)) == 2
+    err = capsys.readouterr().err
+    assert "furious" in err and "not a class of the model" in err
+    assert _eval(fold, corpora["B"] / "fold-03", "--label_map", str(corpora["map"]),
+                 "--calibrate") == 2
+    assert "--calibrate" in capsys.readouterr().err
+    assert _files(fold) == before
+
+
+@pytest.fixture(scope="module")
+def merged(corpora) -> dict[str, Path]:
+    """Both corpora in one set of records on the classes they share (loso over 8 speakers), and
+    svm folds trained on them."""
+    root = corpora["root"]
+    (root / "shared.toml").write_text('[emodb]\nanger = "angry"\nsadness = "sad"\n\n'
+                                      '[other]\nangry = "angry"\nsad = "sad"\n')
+    assert make_tfrecords_main([
+        "--corpus", f"emodb={root / 'emodb'}", "--corpus", f"other={root / 'other.csv'}",
+        "--label_map", str(root / "shared.toml"), "--output_dir", str(root / "merged"),
+        "--partition", "loso", *COMMON]) == 0
+    assert train.main([*RUN, "--tfrecords", str(root / "merged"), "--train_dir",
+                       str(root / "merged-train")]) == 0
+    return {"records": root / "merged", "train": root / "merged-train"}
+
+
+def test_eval_reports_each_corpus_each_fold_and_mean_sd_over_folds(merged, capsys):
+    assert _eval(merged["train"], merged["records"]) == 0
+    pooled = json.loads((merged["train"] / "eval-test-3-pooled.json").read_text())
+    folds = [json.loads(p.read_text())
+             for p in sorted(merged["train"].glob("fold-*/eval-test-3.json"))]
+    assert len(folds) == 8 and pooled["folds"] == 8 and pooled["files"] == 48
+    for key in ("uar", "wa", "macro_f1"):
+        values = [f[key] for f in folds]
+        assert pooled["folds_mean"][key] == pytest.approx(np.mean(values))
+        assert pooled["folds_sd"][key] == pytest.approx(np.std(values, ddof=1))
+    assert sorted(pooled["corpora"]) == ["emodb", "other"]
+    assert [pooled["corpora"][c]["files"] for c in ("emodb", "other")] == [24, 24]
+    # each fold tests one speaker of one corpus: its corpus row is the fold's own score
+    for fold in folds:
+        (name,) = fold["corpora"]
+        assert fold["corpora"][name]["uar"] == fold["uar"]
+        assert fold["corpora"][name]["files"] == fold["files"]
+    # the pooled per-corpus score is that corpus's folds pooled
+    emodb = [f for f in folds if "emodb" in f["corpora"]]
+    confusion = sum(np.array(f["confusion"]) for f in emodb)
+    recalls = np.diag(confusion)[confusion.sum(1) > 0] / confusion.sum(1)[confusion.sum(1) > 0]
+    assert pooled["corpora"]["emodb"]["uar"] == pytest.approx(recalls.mean())
