@@ -8,7 +8,9 @@ a `--model svm` (fast, deterministic) is trained on the EMO-DB folds.
 
 from __future__ import annotations
 
+import csv
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +18,9 @@ import pytest
 import soundfile
 
 from tfemo import eval as evaluate
-from tfemo import train
+from tfemo import predict, train
 from tfemo.make_tfrecords import main as make_tfrecords_main
+from tfemo.records.description import DatasetDescription
 
 SPEAKERS = ("03", "08", "09", "10")
 TONES = {"W": (440.0, 0.5), "T": (150.0, 0.08), "N": (250.0, 0.2)}
@@ -180,3 +183,47 @@ def test_eval_reports_each_corpus_each_fold_and_mean_sd_over_folds(merged, capsy
     confusion = sum(np.array(f["confusion"]) for f in emodb)
     recalls = np.diag(confusion)[confusion.sum(1) > 0] / confusion.sum(1)[confusion.sum(1) > 0]
     assert pooled["corpora"]["emodb"]["uar"] == pytest.approx(recalls.mean())
+
+
+def test_the_final_model_trains_on_every_speaker_and_calibrates_on_inner_folds(corpora, capsys):
+    final = corpora["root"] / "final"
+    assert train.main([*RUN, "--final", "--tfrecords", str(corpora["A"] / "fold-02"),
+                       "--train_dir", str(final)]) == 0
+    view = DatasetDescription.read(final / "records-all")
+    assert sorted(view.portions) == ["train"]
+    assert view.portions["train"]["examples"] == 36
+    assert view.portions["train"]["speakers"] == list(SPEAKERS)
+    entry = json.loads((final / "temperature.json").read_text())["steps"]["3"]
+    assert entry["portion"].startswith("train (inner speaker folds)") and entry["files"] == 36
+    assert (final / "model.ckpt-3.joblib").is_file()
+    run = tomllib.loads((final / "run.toml").read_text())
+    assert run["train_portions"] == "train" and run["calibration_folds"] == 3
+    # the final model scores every item of the records: its own, as one train portion
+    assert _eval(final, final / "records-all", "--portion", "train") == 0
+    assert json.loads((final / "eval-train-3.json").read_text())["files"] == 36
+
+
+def _predict(model: Path, wavs: list[Path], output: Path) -> list[dict]:
+    assert predict.main([*map(str, wavs), "--checkpoint", str(model), "--output_dir",
+                         str(output), "--no_speech_check"]) == 0
+    with open(output / "predictions.csv") as rows:
+        return list(csv.DictReader(rows))
+
+
+def test_predict_averages_the_calibrated_probabilities_of_the_fold_models(corpora, tmp_path):
+    wavs = sorted((corpora["root"] / "emodb" / "wav").glob("03a0*.wav"))[:4]
+    # each fold calibrated on its devel speaker: the ensemble averages calibrated values
+    assert _eval(corpora["train"], corpora["A"], "--portion", "devel", "--calibrate") == 0
+    ensemble = _predict(corpora["train"], wavs, tmp_path / "ensemble")
+    folds = [_predict(fold, wavs, tmp_path / fold.name)
+             for fold in sorted(corpora["train"].glob("fold-*"))]
+    assert len(folds) == 4 and len(ensemble) == 4
+    names = [k for k in ensemble[0] if k.startswith("p_")]
+    assert len(names) == 7
+    for row, per_fold in zip(ensemble, zip(*folds, strict=True), strict=True):
+        mean = np.mean([[float(r[n]) for n in names] for r in per_fold], axis=0)
+        np.testing.assert_allclose([float(row[n]) for n in names], mean, atol=2e-6)
+        assert row["top_class"] == names[int(np.argmax(mean))][2:]
+    temperatures = [json.loads((f / "temperature.json").read_text())["steps"]["3"]
+                    for f in sorted(corpora["train"].glob("fold-*"))]
+    assert len({t["temperature"] for t in temperatures}) > 1  # each fold its own

@@ -5,7 +5,8 @@ Inputs are audio files, folders (searched recursively for audio files) or CSV li
 Every file is resampled and framed here, run through the model in chunks of --chunk_seconds,
 and written as one row of `<output_dir>/predictions.csv`:
 - a classifier: the class probabilities (averaged over chunks by length, calibrated with the
-  temperature `tfemo.eval --calibrate` saved) and the top class; a file whose pitch track
+  temperature `tfemo.eval --calibrate` saved; for a train dir of folds, the mean of every fold
+  model's calibrated probabilities) and the top class; a file whose pitch track
   shows no speech (voiced fraction < 0.1 or pitch range < 1 semitone: silence, noise, a steady
   tone) is flagged `no_speech` and gets no class; the distribution of predicted emotions is
   printed and plotted (`distribution.png`);
@@ -37,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="audio files, folders of audio files, or CSV lists (path column)")
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints"),
                         help="train dir of tfemo.train (model.json, description.json, "
-                             "model.ckpt-<step>); for folds, one fold's dir")
+                             "model.ckpt-<step>); a train dir of folds: the folds' calibrated "
+                             "probabilities averaged")
     parser.add_argument("--steps", default="latest", help="checkpoint step, or 'latest'")
     parser.add_argument("--output_dir", type=Path, default=Path("predictions"),
                         help="where predictions.csv, distribution.png and traces/ go")
@@ -70,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.core.devices import select_device
     from tfemo.core.errors import InputError, UserError
     from tfemo.inference.budget import within_budget
+    from tfemo.inference.ensemble import open_predictor
     from tfemo.inference.outputs import write_outputs
-    from tfemo.inference.predictor import Predictor
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
     from tfemo.training.exported import is_export
 
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if is_export(args.checkpoint) and args.steps != "latest":
         raise UserError(f"--steps {args.steps} with an export ({args.checkpoint})",
                         "an export holds one step; --steps picks a checkpoint of a train dir")
-    predictor = Predictor(args.checkpoint, args.steps, alignment=args.alignment,
+    predictor = open_predictor(args.checkpoint, args.steps, alignment=args.alignment,
                           speech_check=args.speech_check,
                           chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)),
                           alignment_seconds=args.alignment_seconds)

@@ -57,6 +57,10 @@ class CommandOptions(Options):
     verbose: int = option(1, "Keras progress output: 0 none, 1 a progress bar (one line per "
                           "epoch when stdout is not a terminal), 2 one line per epoch",
                           choices=(0, 1, 2))
+    final: bool = option(False, "train the final model on every item of every portion of "
+                         "--tfrecords (a records folder or one of its folds), with its "
+                         "calibration temperature from inner speaker folds (svm, logreg: "
+                         "--calibration_folds, default 3 here)")
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,30 @@ def _report(result: TrainResult, max_steps: int) -> None:
     print(f"trained to step {result.step}; checkpoint {result.checkpoint}")
 
 
+def _train_final(settings: Settings, verbose: int, notify: Any, command: str) -> TrainResult:
+    """--final: one model on a view of every item of the records (tfemo.training.final)."""
+    from dataclasses import replace
+
+    from tfemo.training.final import DEFAULT_CALIBRATION_FOLDS, all_speakers_view
+    from tfemo.training.loop import train_one
+
+    train, model_config = settings.train, settings.model_config
+    view = all_speakers_view(train.tfrecords, train.train_dir)
+    if hasattr(model_config, "calibration_folds"):
+        if "calibration_folds" not in settings.given:
+            model_config = replace(model_config, calibration_folds=DEFAULT_CALIBRATION_FOLDS)
+    else:
+        print(f"warning: --model {settings.model} takes no temperature from inner speaker "
+              "folds: the final model's probabilities are not calibrated; predict with the "
+              "fold models instead (tfemo.predict --checkpoint <the folds' train dir> averages "
+              "their calibrated probabilities)")
+    train = replace(train, tfrecords=view, train_portions="train")
+    print(f"final model: every item of {settings.train.tfrecords} -> {train.train_dir} "
+          f"(records view {view})", flush=True)
+    return train_one(train, settings.model, model_config, view, train.train_dir,
+                     verbose=verbose, notify=notify, command=command)
+
+
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     """Train the chosen model on the records (one model per fold when they hold folds)."""
@@ -234,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     def notify(message: str) -> None:
         print(message, flush=True)
 
+    if settings.command.final:
+        _report(_train_final(settings, verbose, notify, command), train.max_steps)
+        return 0
     folds = fold_record_dirs(train.tfrecords)
     if not folds:
         _report(train_one(train, settings.model, settings.model_config, verbose=verbose,

@@ -30,6 +30,7 @@ SUMMARIES_DIR = "train"
 TRAIN_LOG = "log_train.txt"
 EVAL_LOG = "log_eval.txt"
 FOLD_GLOB = "fold-*"
+FINAL_RECORDS = "records-all"  # tfemo.train --final: the view of every item it trains on
 
 _STEP_INDEX = re.compile(re.escape(CHECKPOINT_NAME) + r"-(\d+)(?:\.index|"
                          + re.escape(ESTIMATOR_SUFFIX) + ")$")
