@@ -227,3 +227,33 @@ def test_predict_averages_the_calibrated_probabilities_of_the_fold_models(corpor
     temperatures = [json.loads((f / "temperature.json").read_text())["steps"]["3"]
                     for f in sorted(corpora["train"].glob("fold-*"))]
     assert len({t["temperature"] for t in temperatures}) > 1  # each fold its own
+
+
+def test_the_documented_cross_corpus_path_one_command_per_step(corpora, tmp_path):
+    """docs/cross-corpus.md: records of two corpora with a label map, a final model on every
+    speaker of both, records of a third corpus, eval on them through its own label map."""
+    root = corpora["root"]
+    third = tmp_path / "third.csv"  # the same tones, labelled as a third corpus would
+    names = {"W": "wut", "T": "trauer", "N": "ruhe"}
+    third.write_text("path,speaker,label\n" + "".join(
+        f"{wav},t{wav.name[:2]},{names[wav.name[5]]}\n"
+        for wav in sorted((root / "emodb" / "wav").glob("*.wav"))))
+    (tmp_path / "train-labels.toml").write_text(
+        '[emodb]\nanger = "angry"\nsadness = "sad"\n\n[other]\nangry = "angry"\nsad = "sad"\n')
+    (tmp_path / "test-labels.toml").write_text('[third]\nwut = "angry"\ntrauer = "sad"\n')
+    assert make_tfrecords_main([
+        "--corpus", f"emodb={root / 'emodb'}", "--corpus", f"other={root / 'other.csv'}",
+        "--label_map", str(tmp_path / "train-labels.toml"), "--partition", "fixed-corpora",
+        "--split", "train=emodb,other", "--output_dir", str(tmp_path / "two"), *COMMON]) == 0
+    assert train.main([*RUN, "--final", "--tfrecords", str(tmp_path / "two"), "--train_dir",
+                       str(tmp_path / "model")]) == 0
+    assert make_tfrecords_main([
+        "--corpus", f"third={third}", "--partition", "fixed-corpora", "--split", "test=third",
+        "--output_dir", str(tmp_path / "third"), *COMMON]) == 0
+    assert _eval(tmp_path / "model", tmp_path / "third") == 2  # other classes: refused
+    assert _eval(tmp_path / "model", tmp_path / "third", "--label_map",
+                 str(tmp_path / "test-labels.toml")) == 0
+    (result,) = (tmp_path / "model").glob("eval-test-3-on-third-*.json")
+    scores = json.loads(result.read_text())
+    assert scores["files"] == 24 and scores["dropped"] == {"ruhe": 12}
+    assert scores["classes"] == ["angry", "sad"] and scores["uar"] > 0.9
