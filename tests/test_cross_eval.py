@@ -21,6 +21,7 @@ from tfemo import eval as evaluate
 from tfemo import predict, train
 from tfemo.make_tfrecords import main as make_tfrecords_main
 from tfemo.records.description import DatasetDescription
+from tfemo.scoring.calibration import apply_temperature
 
 SPEAKERS = ("03", "08", "09", "10")
 TONES = {"W": (440.0, 0.5), "T": (150.0, 0.08), "N": (250.0, 0.2)}
@@ -257,3 +258,31 @@ def test_the_documented_cross_corpus_path_one_command_per_step(corpora, tmp_path
     scores = json.loads(result.read_text())
     assert scores["files"] == 24 and scores["dropped"] == {"ruhe": 12}
     assert scores["classes"] == ["angry", "sad"] and scores["uar"] > 0.9
+
+
+def test_fold_models_on_another_corpus_are_scored_each_and_as_an_ensemble(corpora, capsys):
+    """The issue's command: a train dir of folds on one fold of another corpus's records."""
+    train_dir, records = corpora["train"], corpora["B"] / "fold-01"
+    assert _eval(train_dir, records) == 2  # other classes: refused, nothing written
+    assert not list(train_dir.glob("eval-test-3-ensemble*"))
+    assert _eval(train_dir, records, "--label_map", str(corpora["map"])) == 0
+    (result,) = train_dir.glob("eval-test-3-ensemble-on-other-*.json")
+    scores = json.loads(result.read_text())
+    assert scores["ensemble"] and scores["folds"] == 4 and scores["files"] == 6
+    assert scores["dropped"] == {"calm": 3}
+    folds = [json.loads(p.read_text()) for p in sorted(
+        train_dir.glob(f"fold-*/eval-test-3-on-{scores['records']}.json"))]
+    assert len(folds) == 4 and all(f["files"] == 6 for f in folds)
+    assert scores["folds_mean"]["uar"] == pytest.approx(np.mean([f["uar"] for f in folds]))
+    # the ensemble's probabilities are the mean of the folds' calibrated ones, file by file
+    rows = [np.loadtxt(result.with_suffix(".csv"), delimiter=",", skiprows=1,
+                       usecols=range(5, 12))]
+    for path in sorted(train_dir.glob(f"fold-*/eval-test-3-on-{scores['records']}.csv")):
+        fold = path.parent
+        probabilities = np.loadtxt(path, delimiter=",", skiprows=1, usecols=range(5, 12))
+        temperature = fold / "temperature.json"
+        if temperature.exists():
+            t = json.loads(temperature.read_text())["steps"]["3"]["temperature"]
+            probabilities = apply_temperature(probabilities, t)
+        rows.append(probabilities)
+    np.testing.assert_allclose(rows[0], np.mean(rows[1:], axis=0), atol=2e-6)

@@ -7,8 +7,10 @@ Results go next to the checkpoint (`eval-<portion>-<step>.json`, `.csv` with one
 and for a classifier `-confusion.csv` and `-confusion.png`) and a line is appended to
 `log_eval.txt`. When --checkpoint holds folds (fold-NN/, as tfemo.train writes for records with
 folds), each fold is scored with its own records and all folds' files are pooled
-(`eval-<portion>-<step>-pooled.*` in --checkpoint). --watch evaluates each new checkpoint as
-training writes it.
+(`eval-<portion>-<step>-pooled.*` in --checkpoint); given one set of records instead (another
+corpus), every fold model scores all of it and their averaged calibrated probabilities are
+scored too (`-ensemble`), beside the mean ± sd over folds. --watch evaluates each new checkpoint
+as training writes it.
 Records other than the model's own (another corpus, another fold) give
 `eval-<portion>-<step>-on-<records>.*`, so no result overwrites another. A classifier scores only
 records of its own classes, or records whose classes --label_map puts onto its classes (the
@@ -90,7 +92,8 @@ def print_table(results: list[tuple[str, dict]], title: str) -> None:
             rows.append(("mean ± sd over folds", "-", _spread_cells(scores, names)))
         rows.append((name, str(scores["files"]), _score_cells(scores, names)))
         corpora = scores.get("corpora", {})
-        for corpus, part in corpora.items() if len(corpora) > 1 or name == "pooled" else ():
+        summary = name in ("pooled", "ensemble")
+        for corpus, part in corpora.items() if len(corpora) > 1 or summary else ():
             cells = _score_cells(part, names)
             rows.append((f"{name} {corpus}".strip(), str(part["files"]), cells))
     named = len(results) > 1 or len(rows) > 1
@@ -172,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.core.devices import select_device
     from tfemo.core.options import from_values
     from tfemo.evaluation.results import EvalConfig, evaluate_folds, evaluate_step
+    from tfemo.records.description import description_path
     from tfemo.training.checkpoints import available_steps
     from tfemo.training.run_dir import MODEL_FILE, fold_train_dirs
 
@@ -184,11 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.watch:
             raise UserError(f"{args.checkpoint} holds folds; --watch evaluates one train dir",
                             f"give one fold, e.g. --checkpoint {folds[0]}")
+        shared = storage.exists(description_path(args.tfrecords))  # one set: every fold
         for fold in folds:
-            check_same_schema(fold, storage.join(args.tfrecords, fold.name))
+            check_same_schema(fold, args.tfrecords if shared
+                              else storage.join(args.tfrecords, fold.name))
         results = evaluate_folds(config, folds)
         print_dropped(results[-1][1])
-        print_table(results, f"{args.portion}: {len(folds)} folds and pooled")
+        print_table(results, f"{args.portion}: {len(folds)} folds and {results[-1][0]}")
         return 0
     check_same_schema(args.checkpoint, args.tfrecords)
     if not args.watch:

@@ -1,7 +1,9 @@
 """Score a train dir's checkpoint on a portion and write the results beside it.
 
 `evaluate_step` restores one checkpoint and scores every frame of every file of the portion;
-`evaluate_folds` does so for each fold's own checkpoint and records, then pools all folds' files.
+`evaluate_folds` does so for each fold's own checkpoint and records, then pools all folds' files;
+given one set of records instead of folds (another corpus), every fold model scores all of it and
+their averaged calibrated probabilities are scored as an ensemble (`-ensemble`).
 What to score is an `EvalConfig` (tfemo.eval makes it from its flags); both return the scores
 and raise errors, and printing is the command's.
 Results: `eval-<portion>-<step>.json`, a `.csv` with one row per file, for a classifier the
@@ -27,6 +29,7 @@ from tfemo.core import storage
 from tfemo.core.options import Options, option
 from tfemo.core.tasks import Task
 from tfemo.evaluation.summary import by_corpus, over_folds
+from tfemo.records.description import description_path
 from tfemo.training.run_dir import EVAL_LOG, eval_stem, step_of_checkpoint
 
 
@@ -189,14 +192,19 @@ def evaluate_folds(config: EvalConfig, folds: list[Path]) -> list[tuple[str, dic
     from tfemo.evaluation.classes import folds_tag
     from tfemo.evaluation.portion import categorical_scores, continuous_scores
 
-    targets = [check_target(config, fold, storage.join(config.tfrecords, fold.name))
-               for fold in folds]
-    results, pooled, label_names = [], [], ()
+    shared = storage.exists(description_path(config.tfrecords))
+    targets = [check_target(config, fold, config.tfrecords if shared
+                            else storage.join(config.tfrecords, fold.name)) for fold in folds]
+    results, pooled, label_names, every = [], [], (), []
     for fold, target in zip(folds, targets, strict=True):
         scores, files = evaluate_step(config, config.steps, fold, target.tfrecords, target)
         results.append((fold.name, scores))
         pooled.extend(files)
+        every.append(files)
         label_names = tuple(scores.get("classes") or scores["dimensions"])
+    if shared:
+        return [*results, ("ensemble", _ensemble(config, folds, targets, results, every,
+                                                  label_names))]
     if "uar" in results[0][1]:
         scores = categorical_scores(pooled, label_names)
         scores["calibration"] = pooled_calibration(results, pooled)
@@ -221,6 +229,56 @@ def evaluate_folds(config: EvalConfig, folds: list[Path]) -> list[tuple[str, dic
                             records=records), scores, pooled, label_names)
     results.append(("pooled", scores))
     return results
+
+
+def _ensemble(config: EvalConfig, folds: list[Path], targets: list[Target],
+              results: list[tuple[str, dict]], every: list[list], label_names: tuple) -> dict:
+    """Every fold model on the same records (another corpus): the scores of their averaged
+    (calibrated) predictions, with the mean ± sd over folds, written as `-ensemble`."""
+    import dataclasses
+
+    import numpy as np
+
+    from tfemo.evaluation.portion import categorical_scores, continuous_scores
+    from tfemo.scoring.calibration import apply_temperature, ece, nll
+
+    ids = [f.id for f in every[0]]
+    if any([f.id for f in files] != ids for files in every):
+        raise RuntimeError("the folds scored the same records in different orders")
+    categorical = "uar" in results[0][1]
+    stacked = []
+    for (_, scores), files in zip(results, every, strict=True):
+        values = np.stack([f.predictions for f in files]) if categorical else None
+        temperature = scores.get("calibration", {}).get("temperature")
+        if categorical and temperature is not None:
+            values = apply_temperature(values, temperature)
+        stacked.append(values if categorical else [f.predictions for f in files])
+    if categorical:
+        mean = np.mean(stacked, axis=0)
+        files = [dataclasses.replace(f, predictions=p) for f, p in zip(every[0], mean,
+                                                                         strict=True)]
+        scores = categorical_scores(files, label_names)
+        labels = np.array([int(f.labels) for f in files])
+        scores["calibration"] = {"nll": nll(mean, labels), "ece": ece(mean, labels)}
+        if any(t.match.label_map for t in targets):
+            scores.update(label_map=targets[0].match.label_map,
+                          dropped=dict(sorted(targets[0].match.dropped_files.items())))
+    else:
+        files = [dataclasses.replace(f, predictions=np.mean([s[k] for s in stacked], axis=0))
+                 for k, f in enumerate(every[0])]
+        scores = continuous_scores(files, label_names)
+    scores["folds_mean"], scores["folds_sd"] = over_folds([s for _, s in results])
+    corpora = merged_corpora(targets[0].description)
+    if corpora:
+        scores["corpora"] = by_corpus(files, label_names, corpora, categorical)
+    steps = sorted({s["step"] for _, s in results})
+    records = targets[0].records
+    scores.update(step="+".join(map(str, steps)), portion=config.portion, folds=len(folds),
+                  ensemble=True, checkpoint=str(config.checkpoint),
+                  tfrecords=str(config.tfrecords), **({"records": records} if records else {}))
+    write_results(eval_stem(config.checkpoint, config.portion, scores["step"], ensemble=True,
+                            records=records), scores, files, label_names)
+    return scores
 
 
 def merged_corpora(description: Any) -> list[str]:

@@ -67,10 +67,12 @@ def temperature_file(train_dir: str | Path) -> Path:
 
 
 def eval_stem(train_dir: str | Path, portion: str, step: int | str, pooled: bool = False,
-              records: str = "") -> Path:
-    """Where the results of scoring `portion` at `step` go (without the file suffix); `records`
-    names records other than those the model was trained on (`-on-<records>`)."""
-    return Path(train_dir) / (f"eval-{portion}-{step}{'-pooled' if pooled else ''}"
+              records: str = "", ensemble: bool = False) -> Path:
+    """Where the results of scoring `portion` at `step` go (without the file suffix): folds'
+    files pooled (`-pooled`) or their models averaged (`-ensemble`); `records` names records
+    other than those the model was trained on (`-on-<records>`)."""
+    kind = "-pooled" if pooled else "-ensemble" if ensemble else ""
+    return Path(train_dir) / (f"eval-{portion}-{step}{kind}"
                               + (f"-on-{records}" if records else ""))
 
 
