@@ -294,3 +294,21 @@ def test_fold_models_on_another_corpus_are_scored_each_and_as_an_ensemble(corpor
             probabilities = apply_temperature(probabilities, t)
         rows.append(probabilities)
     np.testing.assert_allclose(rows[0], np.mean(rows[1:], axis=0), atol=2e-6)
+
+
+@pytest.mark.slow
+def test_a_final_keras_classifier_takes_its_temperature_from_inner_speaker_models(corpora):
+    final = corpora["root"] / "final-conv1d"
+    assert train.main(["--model", "conv1d", "--batch_size", "4", "--filters", "8", "--hidden",
+                       "8", "--blocks", "1", "--learning_rate", "3e-3", "--max_steps", "6",
+                       "--save_interval_secs", "100", "--verbose", "0", "--device", "-1",
+                       "--final", "--tfrecords", str(corpora["A"]),
+                       "--train_dir", str(final)]) == 0
+    entry = json.loads((final / "temperature.json").read_text())["steps"]["6"]
+    assert entry["portion"].startswith("train (inner speaker folds)") and entry["files"] == 36
+    inner = sorted((final / "inner").glob("fold-*"))
+    assert len(inner) == 3  # 4 speakers dealt into 3 groups
+    held = [DatasetDescription.read(f / "records").portions["test"]["speakers"] for f in inner]
+    assert sorted(s for group in held for s in group) == list(SPEAKERS)
+    assert all((f / "model.ckpt-6.index").is_file() for f in inner)
+    assert DatasetDescription.read(final / "records-all").portions["train"]["examples"] == 36

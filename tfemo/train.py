@@ -59,8 +59,9 @@ class CommandOptions(Options):
                           choices=(0, 1, 2))
     final: bool = option(False, "train the final model on every item of every portion of "
                          "--tfrecords (a records folder or one of its folds), with its "
-                         "calibration temperature from inner speaker folds (svm, logreg: "
-                         "--calibration_folds, default 3 here)")
+                         "calibration temperature from 3 inner speaker folds (svm, logreg: "
+                         "--calibration_folds; a Keras classifier: 3 more models of the same "
+                         "settings, in <train_dir>/inner/)")
 
 
 @dataclass(frozen=True)
@@ -224,19 +225,30 @@ def _train_final(settings: Settings, verbose: int, notify: Any, command: str) ->
 
     train, model_config = settings.train, settings.model_config
     view = all_speakers_view(train.tfrecords, train.train_dir)
-    if hasattr(model_config, "calibration_folds"):
-        if "calibration_folds" not in settings.given:
-            model_config = replace(model_config, calibration_folds=DEFAULT_CALIBRATION_FOLDS)
-    else:
-        print(f"warning: --model {settings.model} takes no temperature from inner speaker "
-              "folds: the final model's probabilities are not calibrated; predict with the "
-              "fold models instead (tfemo.predict --checkpoint <the folds' train dir> averages "
-              "their calibrated probabilities)")
+    if hasattr(model_config, "calibration_folds") and "calibration_folds" not in settings.given:
+        model_config = replace(model_config, calibration_folds=DEFAULT_CALIBRATION_FOLDS)
     train = replace(train, tfrecords=view, train_portions="train")
     print(f"final model: every item of {settings.train.tfrecords} -> {train.train_dir} "
           f"(records view {view})", flush=True)
-    return train_one(train, settings.model, model_config, view, train.train_dir,
-                     verbose=verbose, notify=notify, command=command)
+    result = train_one(train, settings.model, model_config, view, train.train_dir,
+                       verbose=verbose, notify=notify, command=command)
+    spec = MODELS[settings.model]
+    if result.estimator or not result.trained or spec.task != "categorical" or spec.own_loss:
+        return result  # an estimator calibrated itself as it was fit; a regressor has none
+    from tfemo.evaluation.inner_folds import calibrate_from_inner_models
+
+    try:
+        fitted = calibrate_from_inner_models(train, settings.model, model_config, view,
+                                             train.train_dir, result.step,
+                                             DEFAULT_CALIBRATION_FOLDS, notify)
+    except ValueError as error:
+        print(f"warning: no calibration temperature: {error}")
+        return result
+    print(f"calibration temperature {fitted.temperature:.3f} from {fitted.folds} inner speaker "
+          f"folds ({fitted.speakers} speakers, {fitted.files} files)")
+    if fitted.warning:
+        print(f"warning: {fitted.warning}")
+    return result
 
 
 @report_user_errors

@@ -3,9 +3,10 @@
 After a protocol has scored a recipe, `tfemo.train --final` trains it on every speaker. The
 records are written once; the final model reads a view of them (tfemo.records.partitions) in
 its train dir, `records-all/description.json`, whose one portion, train, holds every item of
-every portion and whose statistics are fit on all of them. A model calibrated from inner
-speaker folds (`--calibration_folds`, the estimators) takes its temperature from them, since
-no speaker is left out for a devel portion.
+every portion and whose statistics are fit on all of them. No speaker is left out for a devel
+portion, so the temperature comes from inner speaker folds: an estimator's as it is fit
+(`--calibration_folds`), a Keras classifier's from models of the same settings trained on
+views without one group of speakers each (tfemo/evaluation/inner_folds.py).
 """
 
 from __future__ import annotations
