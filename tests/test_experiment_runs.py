@@ -240,6 +240,7 @@ def test_the_cross_corpus_experiment_trains_on_two_corpora_and_tests_on_a_third(
     assert records["extra"]["corpora"]["casia"]["dropped"] == {"disgust": 4, "fear": 4,
                                                                "surprise": 4}
     report = run.report_md.read_text()
+    assert "| casia | 2 | 16 | - | 4 | 4 | 4 | 4 | disgust 4, fear 4, surprise 4 |" in report
     for model in ("recipe", "baseline"):
         (result,) = run.train_dir(model).glob("eval-test-*.json")
         scores = json.loads(result.read_text())
