@@ -178,12 +178,16 @@ def test_predict_labels_a_folder_and_skips_a_corrupt_file(trained, tmp_path, cap
     assert (output / "distribution.png").stat().st_size > 1000
 
 
-def test_predict_needs_one_train_dir_and_some_audio(trained, tmp_path, capsys):
+def test_predict_needs_some_audio_and_averages_a_train_dir_of_folds(trained, tmp_path, capsys):
     assert predict.main([str(tmp_path), "--checkpoint", str(trained / "fold-01")]) == 2
     assert "no audio files found" in capsys.readouterr().err
     tone(tmp_path / "a.wav", 440.0, 0.5, np.random.default_rng(0))
-    assert predict.main([str(tmp_path), "--checkpoint", str(trained)]) == 2
-    assert "it holds folds: give one" in capsys.readouterr().err
+    output = tmp_path / "out"
+    assert predict.main([str(tmp_path / "a.wav"), "--checkpoint", str(trained),
+                         "--output_dir", str(output)]) == 0  # the folds as an ensemble
+    (row,) = csv.DictReader((output / "predictions.csv").open())
+    probabilities = [float(v) for k, v in row.items() if k.startswith("p_")]
+    assert len(probabilities) == 7 and abs(sum(probabilities) - 1) < 1e-5
 
 
 def test_utterance_baseline_with_speaker_normalisation(fold_records, tmp_path):

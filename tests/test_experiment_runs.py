@@ -209,3 +209,45 @@ def test_the_continuous_demo_experiment_scores_and_draws_traces(tmp_path, tiny_d
     assert (run.figures / "traces.png").is_file() and (run.figures / "file-ccc.png").is_file()
     assert run.report_html.read_text().count("data:image/png;base64,") == 2
     assert (run.final / "model.json").is_file()
+
+
+ENGLISH = {"W": "angry", "F": "happy", "N": "neutral", "T": "sad", "A": "fear",
+           "E": "disgust", "L": "surprise"}
+
+
+def _fake_manifest(root: Path, speakers: tuple[str, ...]) -> Path:
+    """A corpus as a manifest (path,speaker,label) of English labels over a fake tone tree."""
+    tree = _fake_emodb(root, speakers=speakers)
+    rows = ["path,speaker,label"] + [f"{wav},{wav.name[:2]},{ENGLISH[wav.name[5]]}"
+                                     for wav in sorted((tree / "wav").glob("*.wav"))]
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root / "manifest.csv"
+
+
+def test_the_cross_corpus_experiment_trains_on_two_corpora_and_tests_on_a_third(tmp_path):
+    emodb = _fake_emodb(tmp_path / "emodb", speakers=("03", "08"))
+    emovo = _fake_manifest(tmp_path / "emovo", ("21", "22"))
+    casia = _fake_manifest(tmp_path / "casia", ("31", "32"))
+    corpora = json.dumps([f"emodb={emodb}", f"emovo={emovo}", f"casia={casia}"])
+    overrides = [f"records.corpus={corpora}", "records.workers=1",
+                 f"experiment.output_dir={tmp_path / 'runs'}"]
+    argv = [str(CONFIGS / "cross-corpus.toml"), *(a for o in overrides for a in ("--set", o))]
+    assert experiment_command.main(argv) == 0
+    run = load(CONFIGS / "cross-corpus.toml", overrides).run
+    records = json.loads((run.records / "description.json").read_text())
+    assert sorted(records["portions"]) == ["test", "train"]
+    assert records["portions"]["test"]["speakers"] == ["casia/31", "casia/32"]
+    assert records["extra"]["corpora"]["casia"]["dropped"] == {"disgust": 4, "fear": 4,
+                                                               "surprise": 4}
+    report = run.report_md.read_text()
+    assert "| casia | 2 | 16 | - | 4 | 4 | 4 | 4 | disgust 4, fear 4, surprise 4 |" in report
+    for model in ("recipe", "baseline"):
+        (result,) = run.train_dir(model).glob("eval-test-*.json")
+        scores = json.loads(result.read_text())
+        assert scores["files"] == 2 * 4 * 2  # casia: 2 speakers x 4 shared classes x 2 texts
+        assert sorted(scores["classes"]) == ["angry", "happy", "neutral", "sad"]
+        assert f"{scores['uar']:.3f}" in report
+        temperature = json.loads((run.train_dir(model) / "temperature.json").read_text())
+        (entry,) = temperature["steps"].values()
+        assert entry["portion"].startswith("train (inner speaker folds)")
+        assert entry["files"] == 2 * 2 * 4 + 2 * 2 * 4  # emodb and emovo, shared classes

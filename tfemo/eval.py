@@ -7,8 +7,14 @@ Results go next to the checkpoint (`eval-<portion>-<step>.json`, `.csv` with one
 and for a classifier `-confusion.csv` and `-confusion.png`) and a line is appended to
 `log_eval.txt`. When --checkpoint holds folds (fold-NN/, as tfemo.train writes for records with
 folds), each fold is scored with its own records and all folds' files are pooled
-(`eval-<portion>-<step>-pooled.*` in --checkpoint). --watch evaluates each new checkpoint as
-training writes it.
+(`eval-<portion>-<step>-pooled.*` in --checkpoint); given one set of records instead (another
+corpus), every fold model scores all of it and their averaged calibrated probabilities are
+scored too (`-ensemble`), beside the mean ± sd over folds. --watch evaluates each new checkpoint
+as training writes it.
+Records other than the model's own (another corpus, another fold) give
+`eval-<portion>-<step>-on-<records>.*`, so no result overwrites another. A classifier scores only
+records of its own classes, or records whose classes --label_map puts onto its classes (the
+records' unmapped classes are not scored, and said); both are checked before anything is written.
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="classifier: fit the temperature on this portion (held-out "
                              "speakers: devel) and save it in the train dir (temperature.json) "
                              "for eval and predict; NLL and ECE are reported before and after")
+    parser.add_argument("--label_map", default="", metavar="FILE",
+                        help="classifier on records of other classes: TOML (as make_tfrecords "
+                             "--label_map) whose table for the records' corpus maps each "
+                             "record class onto a model class; unmapped classes are not scored")
     parser.add_argument("--watch", action="store_true",
                         help="keep evaluating each new checkpoint as it appears")
     parser.add_argument("--watch_interval_secs", type=float, default=30,
@@ -57,12 +67,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def print_scores(scores: dict) -> None:
     """A table of the scores of one checkpoint."""
+    print_dropped(scores)
     print_table([("", scores)], f"{scores['portion']} at step {scores['step']}: "
                                 f"{scores['files']} files, {scores['frames']} frames")
 
 
 def print_table(results: list[tuple[str, dict]], title: str) -> None:
-    """One row per fold (or one row) of categorical or continuous scores."""
+    """One row per fold (or one row) of categorical or continuous scores; beside the pooled
+    row, the mean ± sd over folds and, for merged records, one row per corpus."""
     from rich.table import Table
 
     from tfemo.core.console import command_console
@@ -74,17 +86,49 @@ def print_table(results: list[tuple[str, dict]], title: str) -> None:
                [f"{n} CCC (concatenated / mean over files)" for n in names])
     if categorical:
         columns += ["NLL", "ECE (15 bins)"]
-    for column in (["fold"] if len(results) > 1 else []) + ["files"] + columns:
-        table.add_column(column, justify="right")
+    rows = []
     for name, scores in results:
-        if categorical:
-            values = [f"{scores[k]:.3f}" for k in ("uar", "wa", "macro_f1")]
-            values += [_before_after(scores.get("calibration", {}), k) for k in ("nll", "ece")]
-        else:
-            values = [f"{scores['dimensions'][n]['ccc']:.3f} / "
-                      f"{scores['dimensions'][n]['mean_file_ccc']:.3f}" for n in names]
-        table.add_row(*([name] if len(results) > 1 else []), str(scores["files"]), *values)
+        if "folds_mean" in scores:
+            rows.append(("mean ± sd over folds", "-", _spread_cells(scores, names)))
+        rows.append((name, str(scores["files"]), _score_cells(scores, names)))
+        corpora = scores.get("corpora", {})
+        summary = name in ("pooled", "ensemble")
+        for corpus, part in corpora.items() if len(corpora) > 1 or summary else ():
+            cells = _score_cells(part, names)
+            rows.append((f"{name} {corpus}".strip(), str(part["files"]), cells))
+    named = len(results) > 1 or len(rows) > 1
+    for column in (["fold" if len(results) > 1 else ""] if named else []) + ["files"] + columns:
+        table.add_column(column, justify="right")
+    for name, files, cells in rows:
+        cells += ["-"] * (len(columns) - len(cells))
+        table.add_row(*([name] if named else []), files, *cells)
     command_console().print(table)
+
+
+def _score_cells(scores: dict, names: list[str]) -> list[str]:
+    """The cells of one row of scores (calibration cells only where the scores have them)."""
+    if "uar" in scores:
+        values = [f"{scores[k]:.3f}" for k in ("uar", "wa", "macro_f1")]
+        return values + [_before_after(scores.get("calibration", {}), k) for k in ("nll", "ece")]
+    return [f"{scores['dimensions'][n]['ccc']:.3f} / "
+            f"{scores['dimensions'][n]['mean_file_ccc']:.3f}" for n in names]
+
+
+def _spread_cells(scores: dict, names: list[str]) -> list[str]:
+    """`mean ± sd` over folds of each score of a pooled result."""
+    mean, sd = scores["folds_mean"], scores["folds_sd"]
+    if "uar" in mean:
+        return [f"{mean[k]:.3f} ± {sd[k]:.3f}" for k in ("uar", "wa", "macro_f1")]
+    return [" / ".join(f"{mean['dimensions'][n][k]:.3f} ± {sd['dimensions'][n][k]:.3f}"
+                       for k in ("ccc", "mean_file_ccc")) for n in names]
+
+
+def print_dropped(scores: dict) -> None:
+    """With a label map, the records' classes that were not scored (no model class)."""
+    if "label_map" in scores:
+        dropped = ", ".join(f"{k} {v}" for k, v in scores.get("dropped", {}).items())
+        print(f"label map {scores['label_map']}: " + (
+            f"not scored (no class of the model): {dropped}" if dropped else "every class scored"))
 
 
 def _before_after(calibration: dict, key: str) -> str:
@@ -113,7 +157,7 @@ def check_same_schema(train_dir: Path, tfrecords) -> None:
     keys = (("features",) if model_spec(spec["model"]).is_estimator
             else tuple(model_from_config(spec["model"], spec["config"]).input_keys))
     fields = {"task": (lambda d: str(d.task), True),
-              "labels": (lambda d: list(d.label_names), True),
+              "labels": (lambda d: list(d.label_names), trained.task != "categorical"),
               "frame length": (lambda d: d.frame_length, "audio" in keys),
               "word vector size": (lambda d: d.word_dim, "words" in keys),
               "features": (lambda d: dict(d.features), "features" in keys)}
@@ -131,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.core.devices import select_device
     from tfemo.core.options import from_values
     from tfemo.evaluation.results import EvalConfig, evaluate_folds, evaluate_step
+    from tfemo.records.description import description_path
     from tfemo.training.checkpoints import available_steps
     from tfemo.training.run_dir import MODEL_FILE, fold_train_dirs
 
@@ -143,10 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.watch:
             raise UserError(f"{args.checkpoint} holds folds; --watch evaluates one train dir",
                             f"give one fold, e.g. --checkpoint {folds[0]}")
+        shared = storage.exists(description_path(args.tfrecords))  # one set: every fold
         for fold in folds:
-            check_same_schema(fold, storage.join(args.tfrecords, fold.name))
+            check_same_schema(fold, args.tfrecords if shared
+                              else storage.join(args.tfrecords, fold.name))
         results = evaluate_folds(config, folds)
-        print_table(results, f"{args.portion}: {len(folds)} folds and pooled")
+        print_dropped(results[-1][1])
+        print_table(results, f"{args.portion}: {len(folds)} folds and {results[-1][0]}")
         return 0
     check_same_schema(args.checkpoint, args.tfrecords)
     if not args.watch:

@@ -5,7 +5,8 @@ Inputs are audio files, folders (searched recursively for audio files) or CSV li
 Every file is resampled and framed here, run through the model in chunks of --chunk_seconds,
 and written as one row of `<output_dir>/predictions.csv`:
 - a classifier: the class probabilities (averaged over chunks by length, calibrated with the
-  temperature `tfemo.eval --calibrate` saved) and the top class; a file whose pitch track
+  temperature `tfemo.eval --calibrate` saved; for a train dir of folds, the mean of every fold
+  model's calibrated probabilities) and the top class; a file whose pitch track
   shows no speech (voiced fraction < 0.1 or pitch range < 1 semitone: silence, noise, a steady
   tone) is flagged `no_speech` and gets no class; the distribution of predicted emotions is
   printed and plotted (`distribution.png`);
@@ -43,7 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="audio files, folders of audio files, or CSV lists (path column)")
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints"),
                         help="train dir of tfemo.train (model.json, description.json, "
-                             "model.ckpt-<step>); for folds, one fold's dir")
+                             "model.ckpt-<step>); a train dir of folds: the folds' calibrated "
+                             "probabilities averaged")
     parser.add_argument("--steps", default="latest", help="checkpoint step, or 'latest'")
     parser.add_argument("--output_dir", type=Path, default=Path("predictions"),
                         help="where predictions.csv, distribution.png and traces/ go")
@@ -83,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.core.devices import select_device
     from tfemo.core.errors import InputError, UserError
     from tfemo.inference.budget import within_budget
+    from tfemo.inference.ensemble import Ensemble, open_predictor
     from tfemo.inference.outputs import write_outputs
-    from tfemo.inference.predictor import Predictor
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
     from tfemo.training.exported import is_export
 
@@ -106,10 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.inference.segments import SegmentMode, predict_segments
 
     mode = SegmentMode.parse(args.segments)
-    predictor = Predictor(args.checkpoint, args.steps, alignment=args.alignment,
-                          speech_check=args.speech_check and mode is None, vad=args.vad,
-                          chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)),
-                          alignment_seconds=args.alignment_seconds)
+    predictor = open_predictor(args.checkpoint, args.steps, alignment=args.alignment,
+                               speech_check=args.speech_check and mode is None, vad=args.vad,
+                               chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)),
+                               alignment_seconds=args.alignment_seconds)
+    if mode is not None and isinstance(predictor, Ensemble):
+        raise UserError(f"--segments {args.segments} with a train dir of folds ({args.checkpoint})",
+                        "give one model: the final model (tfemo.train --final) or one fold")
     if args.max_seconds is None:
         args.max_seconds = LONGEST_WITH_WORDS if predictor.needs_transcripts else LONGEST
     budget = budget_of(args)

@@ -57,6 +57,11 @@ class CommandOptions(Options):
     verbose: int = option(1, "Keras progress output: 0 none, 1 a progress bar (one line per "
                           "epoch when stdout is not a terminal), 2 one line per epoch",
                           choices=(0, 1, 2))
+    final: bool = option(False, "train the final model on every item of every portion of "
+                         "--tfrecords (a records folder or one of its folds), with its "
+                         "calibration temperature from 3 inner speaker folds (svm, logreg: "
+                         "--calibration_folds; a Keras classifier: 3 more models of the same "
+                         "settings, in <train_dir>/inner/)")
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,41 @@ def _report(result: TrainResult, max_steps: int) -> None:
     print(f"trained to step {result.step}; checkpoint {result.checkpoint}")
 
 
+def _train_final(settings: Settings, verbose: int, notify: Any, command: str) -> TrainResult:
+    """--final: one model on a view of every item of the records (tfemo.training.final)."""
+    from dataclasses import replace
+
+    from tfemo.training.final import DEFAULT_CALIBRATION_FOLDS, all_speakers_view
+    from tfemo.training.loop import train_one
+
+    train, model_config = settings.train, settings.model_config
+    view = all_speakers_view(train.tfrecords, train.train_dir)
+    if hasattr(model_config, "calibration_folds") and "calibration_folds" not in settings.given:
+        model_config = replace(model_config, calibration_folds=DEFAULT_CALIBRATION_FOLDS)
+    train = replace(train, tfrecords=view, train_portions="train")
+    print(f"final model: every item of {settings.train.tfrecords} -> {train.train_dir} "
+          f"(records view {view})", flush=True)
+    result = train_one(train, settings.model, model_config, view, train.train_dir,
+                       verbose=verbose, notify=notify, command=command)
+    spec = MODELS[settings.model]
+    if result.estimator or not result.trained or spec.task != "categorical" or spec.own_loss:
+        return result  # an estimator calibrated itself as it was fit; a regressor has none
+    from tfemo.evaluation.inner_folds import calibrate_from_inner_models
+
+    try:
+        fitted = calibrate_from_inner_models(train, settings.model, model_config, view,
+                                             train.train_dir, result.step,
+                                             DEFAULT_CALIBRATION_FOLDS, notify)
+    except ValueError as error:
+        print(f"warning: no calibration temperature: {error}")
+        return result
+    print(f"calibration temperature {fitted.temperature:.3f} from {fitted.folds} inner speaker "
+          f"folds ({fitted.speakers} speakers, {fitted.files} files)")
+    if fitted.warning:
+        print(f"warning: {fitted.warning}")
+    return result
+
+
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     """Train the chosen model on the records (one model per fold when they hold folds)."""
@@ -234,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     def notify(message: str) -> None:
         print(message, flush=True)
 
+    if settings.command.final:
+        _report(_train_final(settings, verbose, notify, command), train.max_steps)
+        return 0
     folds = fold_record_dirs(train.tfrecords)
     if not folds:
         _report(train_one(train, settings.model, settings.model_config, verbose=verbose,

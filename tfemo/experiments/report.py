@@ -156,14 +156,23 @@ def _data(document: Document, results: RunResults) -> None:
     for speaker in speakers:
         corpus = speaker.split("/", 1)[0] if "/" in speaker else first.get("corpus", "?")
         corpora.setdefault(corpus, set()).add(speaker)
+    merged = first.get("extra", {}).get("corpora", {}) if len(corpora) > 1 else {}
     rows = []
     for corpus, members in corpora.items():
+        if corpus in merged:  # several corpora: each one's own counts, and what it dropped
+            per_class = merged[corpus].get("classes", {})
+            dropped = merged[corpus].get("dropped", {})
+            rows.append([corpus, len(members), sum(per_class.values()), "-",
+                         *(per_class.get(c, 0) for c in classes),
+                         ", ".join(f"{k} {v}" for k, v in dropped.items()) or "-"])
+            continue
         examples = sum(p["examples"] for p in portions.values())
         minutes = sum(p.get("seconds", 0.0) for p in portions.values()) / 60
         counts = [sum(p.get("classes", {}).get(c, 0) for p in portions.values())
                   for c in classes]
         rows.append([corpus, len(members), examples, f"{minutes:.1f}", *counts])
-    document.table(["corpus", "speakers", "items", "minutes", *classes], rows)
+    document.table(["corpus", "speakers", "items", "minutes", *classes,
+                    *(["dropped (label map)"] if merged else [])], rows)
     rows = []
     for fold, description in descriptions.items():
         entry = description.get("portions", {})

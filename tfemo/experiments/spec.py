@@ -2,12 +2,14 @@
 
 ```toml
 [experiment]         # name, output_dir, device, baseline (this module's ExperimentOptions)
-[records]            # tfemo.make_tfrecords flags (output_dir is the run folder's)
+[records]            # tfemo.make_tfrecords flags (output_dir is the run folder's); a
+                     # label_map file is relative to this file
 [train]              # tfemo.train training flags shared by every model
 [models.NAME]        # one model: `config = "FILE"` (a tfemo.train --config, relative to this
                      # file), then any tfemo.train flag; NAME names its train dir
 [calibration]        # tfemo.eval flags of the calibration step (portion devel); omit: none
 [eval]               # tfemo.eval flags of the scored portion (portion test), pooled over folds
+                     # (label_map: relative to this file)
 [final]              # model = NAME, then tfemo.train flags: the model trained on every speaker
 ```
 A model's settings are its config file, then [train], then its own keys. The train keys are
@@ -112,6 +114,19 @@ def _plain(values: dict[str, Any], where: str, command: str) -> dict[str, Any]:
         if isinstance(value, dict):
             raise UserError(f"{where} key {key!r} must be a value, not a table")
     return values
+
+
+FILE_KEYS = ("label_map",)  # records and eval keys naming a file: relative to the experiment
+
+
+def _files_beside(values: dict[str, Any], path: Path) -> dict[str, Any]:
+    """`values` with each relative file key (a label map) made relative to the experiment
+    file's folder, as a model's `config` is."""
+    out = dict(values)
+    for key in FILE_KEYS:
+        if isinstance(out.get(key), str) and out[key] and not Path(out[key]).is_absolute():
+            out[key] = str(path.parent / out[key])
+    return out
 
 
 def train_values(values: dict[str, Any], where: str, model: str) -> dict[str, Any]:
@@ -228,16 +243,18 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
     if options.baseline and options.baseline not in names:
         raise UserError(f"{_where(path, 'experiment')} baseline {options.baseline!r} is not "
                         "a [models] entry", f"one of {', '.join(names)}")
-    records = _plain(dict(_table(table.get("records", {}), _where(path, "records"))),
-                     _where(path, "records"), "records")
+    records = _files_beside(_plain(dict(_table(table.get("records", {}),
+                                               _where(path, "records"))),
+                                   _where(path, "records"), "records"), path)
     calibration = None
     if "calibration" in table:
         calibration = {"portion": DEFAULT_PORTIONS["calibration"],
                        **_plain(dict(_table(table["calibration"], _where(path, "calibration"))),
                                 _where(path, "calibration"), "eval")}
     evaluation = {"portion": DEFAULT_PORTIONS["eval"],
-                  **_plain(dict(_table(table.get("eval", {}), _where(path, "eval"))),
-                           _where(path, "eval"), "eval")}
+                  **_files_beside(_plain(dict(_table(table.get("eval", {}),
+                                                     _where(path, "eval"))),
+                                         _where(path, "eval"), "eval"), path)}
     final, source = None, ""
     if "final" in table:
         entry = dict(_table(table["final"], _where(path, "final")))

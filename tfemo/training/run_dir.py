@@ -6,8 +6,9 @@ match), `run.toml` (the settings of the latest run, a valid `tfemo.train --confi
 `model.ckpt-<step>.index/.data-*` checkpoints (a scikit-learn estimator: one
 `model.ckpt-<step>.joblib` file instead), `temperature.json` (the calibration temperature
 fit on the devel speakers, per step), TensorBoard summaries in `train/`,
-`log_train.txt` and `log_eval.txt`, evaluation results `eval-<portion>-<step>[-pooled].*`, and
-for records with folds one `fold-NN/` train dir per fold.
+`log_train.txt` and `log_eval.txt`, evaluation results
+`eval-<portion>-<step>[-pooled][-on-<records>].*` (`-on-<records>` for records other than the
+model's own), and for records with folds one `fold-NN/` train dir per fold.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ SUMMARIES_DIR = "train"
 TRAIN_LOG = "log_train.txt"
 EVAL_LOG = "log_eval.txt"
 FOLD_GLOB = "fold-*"
+FINAL_RECORDS = "records-all"  # tfemo.train --final: the view of every item it trains on
 
 _STEP_INDEX = re.compile(re.escape(CHECKPOINT_NAME) + r"-(\d+)(?:\.index|"
                          + re.escape(ESTIMATOR_SUFFIX) + ")$")
@@ -64,9 +66,14 @@ def temperature_file(train_dir: str | Path) -> Path:
     return Path(train_dir) / TEMPERATURE_FILE
 
 
-def eval_stem(train_dir: str | Path, portion: str, step: int | str, pooled: bool = False) -> Path:
-    """Where the results of scoring `portion` at `step` go (without the file suffix)."""
-    return Path(train_dir) / f"eval-{portion}-{step}{'-pooled' if pooled else ''}"
+def eval_stem(train_dir: str | Path, portion: str, step: int | str, pooled: bool = False,
+              records: str = "", ensemble: bool = False) -> Path:
+    """Where the results of scoring `portion` at `step` go (without the file suffix): folds'
+    files pooled (`-pooled`) or their models averaged (`-ensemble`); `records` names records
+    other than those the model was trained on (`-on-<records>`)."""
+    kind = "-pooled" if pooled else "-ensemble" if ensemble else ""
+    return Path(train_dir) / (f"eval-{portion}-{step}{kind}"
+                              + (f"-on-{records}" if records else ""))
 
 
 def read_model_file(train_dir: str | Path) -> dict:
