@@ -236,6 +236,10 @@ def test_predict_averages_the_calibrated_probabilities_of_the_fold_models(corpor
     temperatures = [json.loads((f / "temperature.json").read_text())["steps"]["3"]
                     for f in sorted(corpora["train"].glob("fold-*"))]
     assert len({t["temperature"] for t in temperatures}) > 1  # each fold its own
+    # emotion over time takes one model: a train dir of folds is refused in one line
+    assert predict.main([str(wavs[0]), "--checkpoint", str(corpora["train"]), "--output_dir",
+                         str(tmp_path / "segments"), "--segments", "vad"]) == 2
+    assert not (tmp_path / "segments").exists()
 
 
 def test_the_documented_cross_corpus_path_one_command_per_step(corpora, tmp_path):
