@@ -60,13 +60,13 @@ def test_train_eval_pool_and_files(fitted, fold_records):  # noqa: F811
         assert spec["model"] == name and spec["config"]["statistics"] == STATISTICS[variant]
     run = tomllib.loads((train_dir / "run.toml").read_text())
     assert run["model"] == name and run["class_weight"] == "balanced"
-    assert evaluate.main(["--portion", "test", "--steps", "7", "--checkpoint", str(train_dir),
+    assert evaluate.main(["--portion", "test", "--steps", "7", "--train_dir", str(train_dir),
                           "--tfrecords", str(fold_records), "--device", "-1"]) == 0
     pooled = json.loads((train_dir / "eval-test-7-pooled.json").read_text())
     assert pooled["files"] == 24 and pooled["folds"] == 4 and pooled["uar"] >= 0.9
     assert np.array(pooled["confusion"]).sum() == 24
     assert (train_dir / "eval-test-7-pooled-confusion.png").stat().st_size > 1000
-    assert evaluate.main(["--portion", "test", "--steps", "3", "--checkpoint",
+    assert evaluate.main(["--portion", "test", "--steps", "3", "--train_dir",
                           str(train_dir / "fold-01"), "--tfrecords",
                           str(fold_records / "fold-01"), "--device", "-1"]) == 2
 
@@ -105,7 +105,7 @@ def test_predict_uses_the_estimator(fitted, tmp_path):
     tone(tmp_path / "in" / "loud.wav", 440.0, 0.5, rng)
     tone(tmp_path / "in" / "quiet.wav", 150.0, 0.08, rng)
     output = tmp_path / "out"
-    assert predict.main([str(tmp_path / "in"), "--checkpoint", str(train_dir / "fold-01"),
+    assert predict.main([str(tmp_path / "in"), "--train_dir", str(train_dir / "fold-01"),
                          "--output_dir", str(output), "--no_speech_check"]) == 0
     rows = {Path(r["path"]).name: r for r in csv.DictReader((output / "predictions.csv").open())}
     assert rows["loud.wav"]["top_class"] == "anger"
@@ -118,7 +118,7 @@ def test_predict_uses_the_estimator(fitted, tmp_path):
 @slow
 def test_folds_calibrate_on_devel_and_pool_the_calibrated_scores(fitted, fold_records):  # noqa: F811
     name, train_dir = fitted
-    common = ["--steps", "7", "--checkpoint", str(train_dir), "--tfrecords", str(fold_records),
+    common = ["--steps", "7", "--train_dir", str(train_dir), "--tfrecords", str(fold_records),
               "--device", "-1"]
     assert evaluate.main(["--portion", "devel", "--calibrate", *common]) == 0
     assert all((train_dir / f"fold-0{k}" / "temperature.json").is_file() for k in range(1, 5))
@@ -172,7 +172,7 @@ def test_per_speaker_vectors_train_on_every_other_speaker_and_calibrate_inside(
                                estimator.probabilities(vectors, speakers), rtol=1e-6)
     assert not np.allclose(estimator.probabilities(vectors, speakers),
                            estimator.probabilities(vectors))  # alone: the fallback
-    assert evaluate.main(["--portion", "test", "--steps", "7", "--checkpoint", str(per_speaker),
+    assert evaluate.main(["--portion", "test", "--steps", "7", "--train_dir", str(per_speaker),
                           "--tfrecords", str(fold_records), "--device", "-1"]) == 0
     pooled = json.loads((per_speaker / "eval-test-7-pooled.json").read_text())
     assert pooled["files"] == 24 and pooled["uar"] >= 0.9

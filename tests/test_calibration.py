@@ -70,7 +70,7 @@ def calibrated(fold_records, tmp_path_factory) -> Path:  # noqa: F811
     fold = fold_records / "fold-01"
     assert train.main(["--model", "logreg", "--tfrecords", str(fold), "--train_dir",
                        str(train_dir), "--max_steps", "1", "--device", "-1"]) == 0
-    assert evaluate.main(["--portion", "devel", "--calibrate", "--checkpoint", str(train_dir),
+    assert evaluate.main(["--portion", "devel", "--calibrate", "--train_dir", str(train_dir),
                           "--tfrecords", str(fold), "--device", "-1"]) == 0
     return train_dir
 
@@ -82,7 +82,7 @@ def test_eval_fits_saves_and_reports_the_temperature(calibrated, fold_records): 
     devel = json.loads((calibrated / "eval-devel-1.json").read_text())["calibration"]
     assert devel["temperature"] == temperature
     assert devel["nll_calibrated"] <= devel["nll"] + 1e-9  # T minimises the devel NLL
-    assert evaluate.main(["--portion", "test", "--checkpoint", str(calibrated),
+    assert evaluate.main(["--portion", "test", "--train_dir", str(calibrated),
                           "--tfrecords", str(fold_records / "fold-01"), "--device", "-1"]) == 0
     test = json.loads((calibrated / "eval-test-1.json").read_text())["calibration"]
     assert set(test) == {"nll", "ece", "temperature", "nll_calibrated", "ece_calibrated"}
@@ -99,7 +99,7 @@ def test_predict_calibrates_and_flags_files_without_speech(calibrated, tmp_path)
                     RATE)
     soundfile.write(inputs / "speech.wav", speech_like(), RATE)
     output = tmp_path / "out"
-    assert predict.main([str(inputs), "--checkpoint", str(calibrated), "--output_dir",
+    assert predict.main([str(inputs), "--train_dir", str(calibrated), "--output_dir",
                          str(output)]) == 0
     rows = {Path(r["path"]).stem: r for r in csv.DictReader((output / "predictions.csv").open())}
     for name in ("silence", "sine"):

@@ -72,9 +72,9 @@ def test_commands_written_to_a_file_read_as_plain_whole_lines(tmp_path):
                            "--workers", "1"],
         "train": ["--model", "conv1d", "--tfrecords", str(records), "--train_dir",
                   str(train_dir), "--max_steps", "2", "--batch_size", "4"],
-        "eval": ["--checkpoint", str(train_dir), "--tfrecords", str(records), "--portion",
+        "eval": ["--train_dir", str(train_dir), "--tfrecords", str(records), "--portion",
                  "devel"],
-        "predict": [str(next((root / "utterances").rglob("*.wav"))), "--checkpoint",
+        "predict": [str(next((root / "utterances").rglob("*.wav"))), "--train_dir",
                     str(train_dir), "--output_dir", str(deep / "predictions")],
     }
     printed = {command: _run(command, args, tmp_path / f"{command}.log")

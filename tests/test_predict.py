@@ -89,7 +89,7 @@ def classifier(tmp_path_factory) -> Path:
 
 def _predict(train_dir: Path, inputs: Path, output: Path) -> dict[str, dict]:
     """Run tfemo.predict.main on a folder; predictions.csv rows by file stem."""
-    assert predict.main([str(inputs), "--checkpoint", str(train_dir), "--output_dir",
+    assert predict.main([str(inputs), "--train_dir", str(train_dir), "--output_dir",
                          str(output), "--chunk_seconds", str(CHUNK_SECONDS)]) == 0
     return {Path(r["path"]).stem: r for r in csv.DictReader((output / "predictions.csv").open())}
 

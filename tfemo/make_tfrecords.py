@@ -21,9 +21,10 @@ from rich.table import Table
 from tfemo.audio.features import FEATURE_FAMILIES, parse_families
 from tfemo.core import storage
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
-from tfemo.core.config_file import add_config_flags, parse_with_config
+from tfemo.core.config_file import parse_with_config
 from tfemo.core.console import command_console
 from tfemo.core.errors import InputError, UserError
+from tfemo.core.flags import config_flags, strict_flags
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import TASKS, Corpus
 from tfemo.corpora.merged import MergedCorpus, open_sources
@@ -53,7 +54,8 @@ def corpus_argument(text: str) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (every option documented in --help)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        parents=[strict_flags("input"), config_flags()])
     parser.add_argument("--corpus", action="append", default=None, type=corpus_argument,
                         help=f"corpus to read: one of {', '.join(CORPUS_NAMES)} (default demo) "
                              "with --data_dir; or, repeated, NAME=PATH for several corpora in "
@@ -120,10 +122,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "'train=emodb,emovo;test=casia'")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of kfold-by-speaker's speaker shuffle")
-    parser.add_argument("--strict", action="store_true",
-                        help="fail on the first bad input instead of reporting and skipping it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_config_flags(parser)
     return parse_with_config(parser, argv)
 
 

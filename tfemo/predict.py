@@ -1,4 +1,4 @@
-"""Label new audio: `python -m tfemo.predict recordings/ --checkpoint checkpoints`.
+"""Label new audio: `python -m tfemo.predict recordings/ --train_dir checkpoints`.
 
 Inputs are audio files, folders (searched recursively for audio files) or CSV lists with a
 `path` column (relative to the CSV) and, for models that read words, a `transcript` column.
@@ -22,6 +22,14 @@ import sys
 from pathlib import Path
 
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
+from tfemo.core.config_file import parse_with_config
+from tfemo.core.flags import (
+    config_flags,
+    device_flags,
+    steps_flags,
+    strict_flags,
+    train_dir_flags,
+)
 from tfemo.inference.budget import add_budget_flags, budget_of
 
 LONGEST = 4 * 3600.0  # seconds of audio: long files are read and featurised block by block
@@ -32,13 +40,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Every flag, documented in --help."""
     parser = argparse.ArgumentParser(
         prog="python -m tfemo.predict", description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        parents=[train_dir_flags("train dir of tfemo.train (model.json, description.json, "
+                                 "model.ckpt-<step>; for folds, one fold's dir), or an export "
+                                 "of tfemo.export"), steps_flags(), strict_flags(),
+                 device_flags("the CPU"), config_flags()])
     parser.add_argument("inputs", nargs="+", type=Path,
                         help="audio files, folders of audio files, or CSV lists (path column)")
-    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints"),
-                        help="train dir of tfemo.train (model.json, description.json, "
-                             "model.ckpt-<step>); for folds, one fold's dir")
-    parser.add_argument("--steps", default="latest", help="checkpoint step, or 'latest'")
     parser.add_argument("--output_dir", type=Path, default=Path("predictions"),
                         help="where predictions.csv, distribution.png and traces/ go")
     parser.add_argument("--chunk_seconds", type=float, default=60.0,
@@ -49,15 +57,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="classifier: label every file, even one the pitch track finds no "
                              "speech in (by default such a file is flagged no_speech and gets "
                              "no class)")
-    parser.add_argument("--strict", action="store_true",
-                        help="stop at the first file that cannot be used")
     add_budget_flags(parser, max_seconds=f"{LONGEST:g} s, or {LONGEST_WITH_WORDS:g} s for a "
                                          "model that reads words (its file is aligned and "
                                          "featurised whole)")
-    parser.add_argument("--device", type=int, default=None,
-                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU); "
-                             "given, the device is printed (default: the CPU)")
-    return parser.parse_args(argv)
+    return parse_with_config(parser, argv)
 
 
 @report_user_errors
@@ -87,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
                         "CSV lists with a path column")
     if args.chunk_seconds <= 0:
         raise UserError(f"--chunk_seconds {args.chunk_seconds}", "give a positive length")
-    if is_export(args.checkpoint) and args.steps != "latest":
-        raise UserError(f"--steps {args.steps} with an export ({args.checkpoint})",
+    if is_export(args.train_dir) and args.steps != "latest":
+        raise UserError(f"--steps {args.steps} with an export ({args.train_dir})",
                         "an export holds one step; --steps picks a checkpoint of a train dir")
-    predictor = Predictor(args.checkpoint, args.steps, alignment=args.alignment,
+    predictor = Predictor(args.train_dir, args.steps, alignment=args.alignment,
                           speech_check=args.speech_check,
                           chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)),
                           alignment_seconds=args.alignment_seconds)

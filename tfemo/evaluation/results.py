@@ -27,11 +27,11 @@ from tfemo.training.run_dir import EVAL_LOG, eval_stem, step_of_checkpoint
 class EvalConfig(Options):
     """What to score: a train dir's checkpoints on one portion of its records."""
 
-    checkpoint: Path = option(Path("checkpoints"), "train dir (model.json, model.ckpt-<step>), "
-                                                   "or a folder of fold-NN/ train dirs")
+    train_dir: Path = option(Path("checkpoints"), "train dir (model.json, model.ckpt-<step>), "
+                                                  "or a folder of fold-NN/ train dirs")
     tfrecords: Path = option(Path("tfrecords"), "records folder (local or a tf.io.gfile URL)")
     portion: str = option("devel", "portion to score")
-    steps: str = option("latest", "global step of the checkpoint to restore, or 'latest'")
+    steps: str = option("latest", "the checkpoint to restore: its global step, or 'latest'")
     batch_size: int = option(4, "whole files per batch")
     calibrate: bool = option(False, "classifier: fit the temperature on this portion and save "
                                     "it in the train dir")
@@ -49,7 +49,7 @@ def evaluate_step(config: EvalConfig, step: str | int, train_dir: Path | None = 
     from tfemo.records.description import DatasetDescription
     from tfemo.training.restore import restore_train_dir
 
-    train_dir = train_dir or config.checkpoint
+    train_dir = train_dir or config.train_dir
     tfrecords = tfrecords or config.tfrecords
     restored = restore_train_dir(train_dir, step)
     model, path = restored.model, restored.checkpoint
@@ -135,8 +135,8 @@ def evaluate_folds(config: EvalConfig, folds: list[Path]) -> list[tuple[str, dic
         scores = continuous_scores(pooled, label_names)
     steps = sorted({s["step"] for _, s in results})
     scores.update(step="+".join(map(str, steps)), portion=config.portion, folds=len(folds),
-                  checkpoint=str(config.checkpoint), tfrecords=str(config.tfrecords))
-    write_results(eval_stem(config.checkpoint, config.portion, scores["step"], pooled=True),
+                  checkpoint=str(config.train_dir), tfrecords=str(config.tfrecords))
+    write_results(eval_stem(config.train_dir, config.portion, scores["step"], pooled=True),
                   scores, pooled, label_names)
     results.append(("pooled", scores))
     return results

@@ -65,7 +65,7 @@ def _check_wanted(train_dir: Path, name: str, wants: Wants) -> None:
     if wants == "labels" and not labels:
         raise UserError(f"{train_dir}: a {name} model learns a representation and "
                         "predicts no labels",
-                        f"encode with python -m tfemo.encode_latents --checkpoint {train_dir}")
+                        f"encode with python -m tfemo.encode_latents --train_dir {train_dir}")
     if wants == "latents" and labels:
         raise TfemoError(f"{train_dir / MODEL_FILE}: holds a {name} model, which predicts "
                          "labels and has no latents (train one with --model beta_vae)")
