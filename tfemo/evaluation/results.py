@@ -20,7 +20,7 @@ from pathlib import Path
 from tfemo.core import storage
 from tfemo.core.options import Options, option
 from tfemo.core.tasks import Task
-from tfemo.training.run_dir import EVAL_LOG, eval_stem, step_of_checkpoint
+from tfemo.training.run_dir import EVAL_LOG, eval_stem, step_text
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def evaluate_step(config: EvalConfig, step: str | int, train_dir: Path | None = 
                             speaker_normalise=restored.speaker_normalise)
     check_coverage(files, description, config.portion)
     label_names = tuple(description.label_names)
-    number = step_of_checkpoint(path)
+    number = restored.step  # FITTED for an estimator: no step in names or titles
     if description.task == Task.CATEGORICAL:
         from tfemo.evaluation.calibration import calibrate_portion
 
@@ -92,7 +92,7 @@ def write_results(stem: Path, scores: dict, files, label_names: tuple[str, ...])
                              label_names[int(f.predictions.argmax())],
                              *(f"{p:.6f}" for p in f.predictions)])
         write_csv(confusion_table(scores["confusion"], label_names), f"{stem}-confusion.csv")
-        title = (f"{scores['portion']} at step {scores['step']}: UAR {scores['uar']:.3f}, "
+        title = (f"{scores['portion']}, {step_text(scores['step'])}: UAR {scores['uar']:.3f}, "
                  f"WA {scores['wa']:.3f}")
         write_figure(confusion_figure(scores["confusion"], label_names, title),
                      f"{stem}-confusion.png")
