@@ -25,7 +25,7 @@ RENAMED = {
 }
 
 
-class _Caught(Exception):
+class _Caught(Exception):  # noqa: N818 (not an error: a parser)
     """Raised with the command's own parser when it starts parsing."""
 
     def __init__(self, parser: argparse.ArgumentParser) -> None:

@@ -53,7 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def print_scores(scores: dict) -> None:
     """A table of the scores of one checkpoint."""
-    print_table([("", scores)], f"{scores['portion']} at step {scores['step']}: "
+    from tfemo.training.run_dir import step_text
+
+    print_table([("", scores)], f"{scores['portion']}, {step_text(scores['step'])}: "
                                 f"{scores['files']} files, {scores['frames']} frames")
 
 

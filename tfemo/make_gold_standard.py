@@ -24,7 +24,7 @@ from rich.table import Table
 
 from tfemo.core.cli import report_user_errors
 from tfemo.core.config_file import parse_with_config
-from tfemo.core.console import command_console
+from tfemo.core.console import ProgressLines, command_console
 from tfemo.core.errors import UserError
 from tfemo.core.flags import add_renamed, config_flags
 from tfemo.corpora import CORPUS_NAMES, open_corpus
@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     output_dir = args.output_dir or Path("gold_standards") / corpus.name
     try:
         variants = [Variant(method, method, options) for method in args.method]
-        run = make_gold_standards(corpus, variants, output_dir, features=args.features)
+        run = make_gold_standards(corpus, variants, output_dir, features=args.features,
+                                  progress=ProgressLines())
     except ValueError as error:  # an option the chosen method cannot use (e.g. --lag_frames)
         raise UserError(str(error), "see python -m tfemo.make_gold_standard --help") from None
     for skip in run.skips:

@@ -15,14 +15,13 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from tfemo.audio.features import FEATURE_FAMILIES, parse_families
 from tfemo.core import storage
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
 from tfemo.core.config_file import parse_with_config
-from tfemo.core.console import command_console
+from tfemo.core.console import command_console, command_progress
 from tfemo.core.errors import InputError, UserError
 from tfemo.core.flags import config_flags, strict_flags
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
@@ -224,10 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         folds = make_folds(items, args.partition, folds=args.folds, seed=args.seed,
                            split=parse_split(args.split))
         command = ["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])]
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                      disable=args.quiet, transient=True) as progress:
-            bar = progress.add_task(f"{corpus.name} -> {args.output_dir}", total=len(items))
+        with command_progress(console, f"{corpus.name} -> {args.output_dir}", len(items),
+                              quiet=args.quiet) as advance:
 
             def report_skip(skip: Skip) -> None:
                 console.print(f"[yellow]skipped[/] {skip.path}: {skip.reason}"
@@ -244,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             _, report = write(
                 corpus, args.output_dir, options, workers=args.workers, strict=args.strict,
                 command=command, items=items, folds=folds,
-                on_progress=lambda n: progress.advance(bar, n), on_skip=report_skip)
+                on_progress=advance, on_skip=report_skip)
     except InputError as error:
         if not args.strict:
             raise

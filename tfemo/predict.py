@@ -53,10 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="long files are run through the model in chunks of this length")
     parser.add_argument("--alignment", default="aeneas", choices=("aeneas", "uniform"),
                         help="word timings from transcripts, for models that read words")
+    parser.set_defaults(speech_check=True)  # first: the flag's own default stays SUPPRESS
     parser.add_argument("--no_speech_check", dest="speech_check", action="store_false",
-                        help="classifier: label every file, even one the pitch track finds no "
-                             "speech in (by default such a file is flagged no_speech and gets "
-                             "no class)")
+                        default=argparse.SUPPRESS,  # no "(default: True)" for a switch-off
+                        help="label every file, even one the pitch track finds no speech in "
+                             "(by default such a file is flagged no_speech and gets no class "
+                             "or quadrant)")
     add_budget_flags(parser, max_seconds=f"{LONGEST:g} s, or {LONGEST_WITH_WORDS:g} s for a "
                                          "model that reads words (its file is aligned and "
                                          "featurised whole)")
@@ -66,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from rich.markup import escape
     from rich.table import Table
 
     from tfemo.audio import FRAME_SECONDS
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.core.devices import select_device
     from tfemo.core.errors import InputError, UserError
     from tfemo.inference.budget import within_budget
-    from tfemo.inference.outputs import write_outputs
+    from tfemo.inference.outputs import prediction_warnings, write_outputs
     from tfemo.inference.predictor import Predictor
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
     from tfemo.training.exported import is_export
@@ -114,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("no file could be labelled", "every input was skipped; see the reasons "
                                                      "above")
     counts = write_outputs(predictor, results, args.output_dir)
+    for warning in prediction_warnings(predictor, results):
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     table = Table(title=f"{len(results)} files labelled with {predictor.checkpoint}"
                         + (f"; {skipped} skipped" if skipped else ""))
     table.add_column("predicted emotion" if predictor.categorical else "quadrant")

@@ -13,7 +13,9 @@ Files longer than `stream_frames` (10 minutes) are read and featurised chunk by 
 (tfemo.inference.streaming), so an hour of audio fits in bounded memory. A classifier's
 probabilities are calibrated with the temperature `tfemo.eval --calibrate` fit on the devel
 speakers (saved in the train dir and carried by an export), and a file without speech is
-flagged `no_speech` (tfemo.audio.speech) and given no class.
+flagged `no_speech` (tfemo.audio.speech) and given no class (a regressor's trace is kept, but
+the file gets no quadrant); a file whose inputs lie far outside the training statistics says
+so in `far_from_training` (tfemo.inference.input_range).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tfemo.audio.speech import SpeechActivity, voiced_f0
 from tfemo.core.errors import InputError, UserError
 from tfemo.core.tasks import Task
 from tfemo.corpora.files import audio_duration
+from tfemo.inference.input_range import InputRange
 from tfemo.inference.streaming import STREAM_FRAMES
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import STD_FLOOR
@@ -59,8 +62,9 @@ class FileResult:
     chunks: int
     probabilities: np.ndarray | None = None
     trace: np.ndarray | None = None
-    no_speech: bool = False  # classifier: no speech found (tfemo.audio.speech); no class given
+    no_speech: bool = False  # no speech found (tfemo.audio.speech): no class or quadrant given
     voiced_fraction: float | None = None
+    far_from_training: str = ""  # what lies far outside the training statistics, if anything
 
 
 def quadrant(arousal: float, valence: float) -> str:
@@ -263,8 +267,9 @@ class Predictor:
     def run_chunks(self, path: Path, chunks: Iterable[dict[str, np.ndarray]]) -> FileResult:
         """The model over one file's inputs given chunk by chunk ([n, ...] each)."""
         outputs, sizes, voiced = [], [], []
-        check_speech = self.categorical and self.speech_check
+        check_speech, seen = self.speech_check, InputRange()
         for chunk in chunks:
+            seen.add(chunk, raw_features=not self.speaker_normalise)
             size = len(chunk["audio"])
             batch = {k: v[None] for k, v in chunk.items() if k in self.keys}
             batch["mask"] = np.ones((1, size), dtype=bool)
@@ -273,14 +278,15 @@ class Predictor:
             if check_speech:  # the pitch track chunk by chunk, so long files stay bounded
                 voiced.append(self._voiced_f0(chunk))
         frames = sum(sizes)
-        result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes))
+        result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes),
+                            far_from_training=seen.verdict(self.description.normalisation))
+        if check_speech:
+            activity = SpeechActivity.of(np.concatenate(voiced), frames)
+            result.no_speech = activity.no_speech
+            result.voiced_fraction = activity.voiced_fraction
         if self.categorical:
             result.probabilities = self.calibrated(
                 np.average(np.stack(outputs), axis=0, weights=sizes))
-            if check_speech:
-                activity = SpeechActivity.of(np.concatenate(voiced), frames)
-                result.no_speech = activity.no_speech
-                result.voiced_fraction = activity.voiced_fraction
         else:
             result.trace = np.concatenate(outputs, axis=0)
         return result
