@@ -104,7 +104,7 @@ def test_an_old_name_parses_as_the_new_one_with_a_one_line_note(capsys):
     assert "--export_dir" in capsys.readouterr().err
 
 
-def test_a_config_file_takes_the_new_and_the_old_key(tmp_path):
+def test_a_config_file_takes_the_new_and_the_old_key(tmp_path, capsys):
     from tfemo.predict import parse_args as predict_args
 
     config = tmp_path / "predict.toml"
@@ -112,3 +112,5 @@ def test_a_config_file_takes_the_new_and_the_old_key(tmp_path):
         config.write_text(f'{key} = "runs/c"\nsteps = "3"\n')
         args = predict_args(["--config", str(config), "a.wav"])
         assert (args.train_dir, args.steps) == (Path("runs/c"), "3")
+    assert capsys.readouterr().err.splitlines() == [
+        f"note: {config}: key 'checkpoint' is deprecated; it is now 'train_dir'"]
