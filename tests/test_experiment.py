@@ -51,7 +51,7 @@ model = "recipe"
 
 def test_the_shipped_experiment_files_load_and_reference_the_default_recipe(tmp_path):
     names = {p.name for p in SHIPPED}
-    assert names == {"demo.toml", "emodb.toml", "demo-continuous.toml"}
+    assert names == {"demo.toml", "emodb.toml", "demo-continuous.toml", "my-corpus.toml"}
     recipe = tomllib.loads((CONFIGS / "emotion-default.toml").read_text())
     for path in SHIPPED:
         experiment = load(path)
@@ -130,6 +130,11 @@ def test_the_steps_are_the_commands_in_order_with_the_run_folders_paths(tmp_path
     held_out = load(_write(tmp_path, BASE.format(out=tmp_path)
                            + 'train_portions = "train"\n'))
     assert [s.name for s in plan(held_out)][-2:] == ["final-train", "final-calibrate"]
+    # a model that trains on the calibration portion is never calibrated on it
+    pooled = load(_write(tmp_path, BASE.format(out=tmp_path).replace(
+        "max_steps = 7\n", 'max_steps = 7\ntrain_portions = "train+devel"\n')))
+    assert [s.name for s in plan(pooled)][1:4] == ["train-recipe", "eval-recipe",
+                                                   "train-baseline"]
 
 
 class Spy:

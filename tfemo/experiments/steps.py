@@ -83,6 +83,16 @@ def _eval(name: str, values: dict[str, Any], records: Path, train_dir: Path, dev
                  "--device", str(device)), needs, "calibration" if calibrate else "eval")
 
 
+def _calibrates_on_unseen(calibration: dict | None, model: ModelPlan) -> bool:
+    """Whether the [calibration] step runs for `model`: only on a portion it did not train on
+    (a model trained on train+devel keeps the temperature of its inner speaker folds, or none;
+    fitting T on its own training speakers would make it look better calibrated than it is)."""
+    if calibration is None:
+        return False
+    portions = set(str(model.values.get("train_portions", "train")).split("+"))
+    return calibration["portion"] not in portions
+
+
 def plan(experiment: Experiment, final_records: Path | None = None) -> list[Step]:
     """Every step of `experiment` in order. `final_records` is where the final model's
     records are (known once the records exist: `records_of`; default: the records folder);
@@ -95,7 +105,7 @@ def plan(experiment: Experiment, final_records: Path | None = None) -> list[Step
         steps.append(_train(f"train-{model.name}", model, run.records, train_dir, device,
                             ("records",), f"models.{model.name}"))
         needs = (f"train-{model.name}",)
-        if experiment.calibration is not None:
+        if _calibrates_on_unseen(experiment.calibration, model):
             steps.append(_eval(f"calibrate-{model.name}", experiment.calibration, run.records,
                                train_dir, device, needs, calibrate=True))
             needs += (f"calibrate-{model.name}",)
@@ -109,9 +119,8 @@ def plan(experiment: Experiment, final_records: Path | None = None) -> list[Step
         records = final_records or run.records
         steps.append(_train("final-train", final, records, run.final, device, ("records",),
                             "final"))
-        portions = set(final.values.get("train_portions", "train").split("+"))
         calibration = experiment.calibration
-        if calibration is not None and calibration["portion"] not in portions:
+        if _calibrates_on_unseen(calibration, final):
             steps.append(_eval("final-calibrate", calibration, records, run.final, device,
                                ("final-train",), calibrate=True))
     return steps
