@@ -116,7 +116,7 @@ def loso(args: argparse.Namespace) -> None:
         run([sys.executable, "-m", "tfemo.train", *TRAIN, *AUGMENTATIONS[name], "--tfrecords",
              str(args.tfrecords), "--train_dir", str(train_dir), "--max_steps", str(args.steps)])
         run([sys.executable, "-m", "tfemo.eval", "--portion", "test", "--steps", str(args.steps),
-             "--checkpoint", str(train_dir), "--tfrecords", str(args.tfrecords), "--device", "-1"])
+             "--train_dir", str(train_dir), "--tfrecords", str(args.tfrecords), "--device", "-1"])
         pooled = json.loads((train_dir / f"eval-test-{args.steps}-pooled.json").read_text())
         results[name] = pooled
         print(f"{name}: pooled UAR {pooled['uar']:.3f} WA {pooled['wa']:.3f} "

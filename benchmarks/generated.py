@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 FACTORS = (0.0, 0.5, 1.0)
-GENERATOR = ["--steps", "800", "--batch_size", "16", "--learning_rate", "1e-3",
+GENERATOR = ["--max_steps", "800", "--batch_size", "16", "--learning_rate", "1e-3",
              "--latent_dim", "8", "--hidden", "32", "--blocks", "2", "--beta", "1"]
 CLASSIFIER = ["--model", "conv1d", "--variant", "utterance", "--batch_size", "16",
               "--learning_rate", "1e-3", "--weight_decay", "1e-4", "--max_steps", "600",
@@ -70,7 +70,7 @@ def main() -> None:
         portions = "train+generated" if factor else "train"
         run([sys.executable, "-m", "tfemo.train", *CLASSIFIER, "--tfrecords", str(records),
              "--train_dir", str(train_dir), "--train_portions", portions])
-        run([sys.executable, "-m", "tfemo.eval", "--portion", "test", "--checkpoint",
+        run([sys.executable, "-m", "tfemo.eval", "--portion", "test", "--train_dir",
              str(train_dir), "--tfrecords", str(records), "--device", "-1"])
         pooled = sorted(train_dir.glob("eval-test-*-pooled.json"))[-1]
         results[factor] = json.loads(pooled.read_text())

@@ -142,7 +142,7 @@ def predictor_scores(folders: dict[str, Path], methods: list[str], work: Path,
         scores[method] = {}
         for portion in ("devel", "test"):
             run([python, "-m", "tfemo.eval", "--portion", portion, "--steps", str(steps),
-                 "--checkpoint", str(train_dir), "--tfrecords", str(truth), "--device", "-1"])
+                 "--train_dir", str(train_dir), "--tfrecords", str(truth), "--device", "-1"])
             scores[method][portion] = json.loads(
                 (train_dir / f"eval-{portion}-{steps}.json").read_text())
     return scores

@@ -77,7 +77,7 @@ def run(tfrecords: Path, train_dir: Path, flags: list[str], seed: int, steps: in
         assert train.main(["--tfrecords", str(tfrecords), "--train_dir", str(train_dir),
                            "--model", "multimodal", "--seed", str(seed), "--max_steps",
                            str(steps), *HYPERPARAMETERS, *flags]) == 0
-        assert evaluate.main(["--portion", "test", "--steps", str(steps), "--checkpoint",
+        assert evaluate.main(["--portion", "test", "--steps", str(steps), "--train_dir",
                               str(train_dir), "--tfrecords", str(tfrecords),
                               "--device", "-1"]) == 0
     return json.loads((train_dir / f"eval-test-{steps}.json").read_text())

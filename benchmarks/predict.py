@@ -128,7 +128,7 @@ def memory(args: argparse.Namespace) -> None:
             p for p in (str(here), os.environ.get("PYTHONPATH", "")) if p)}
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "tfemo.predict", target, "--checkpoint", str(checkpoint),
+            [sys.executable, "-m", "tfemo.predict", target, "--train_dir", str(checkpoint),
              "--output_dir", str(folder / "out"), "--chunk_seconds", str(args.chunk_seconds),
              "--strict", *args.predict_args], env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started

@@ -52,7 +52,7 @@ def main() -> None:
         scores = {}
         for portion in ("devel", "test"):
             run([sys.executable, "-m", "tfemo.eval", "--device", "-1", "--portion", portion,
-                 "--checkpoint", str(train_dir), "--tfrecords", args.tfrecords])
+                 "--train_dir", str(train_dir), "--tfrecords", args.tfrecords])
             step = available_steps(train_dir)[-1]
             scores[portion] = json.loads((train_dir / f"eval-{portion}-{step}.json").read_text())
         rows.append((name, minutes, scores))

@@ -115,7 +115,7 @@ def build_models(work: Path) -> tuple[Path, Path, Path]:
         write_tone_records(records, task, families=FEATURES)
         assert train.main(["--tfrecords", str(records), "--train_dir", str(train_dir),
                            "--model", model, *common]) == 0
-        assert export.main(["--checkpoint", str(train_dir), "--output",
+        assert export.main(["--train_dir", str(train_dir), "--export_dir",
                             str(work / f"{task}-export")]) == 0
         out += [work / f"{task}-export", train_dir]
     return out[0], out[1], out[2]
@@ -269,7 +269,7 @@ def measure(args: argparse.Namespace, console) -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = start([sys.executable, "-m", "tfemo.serve", "--model", str(args.classifier),
+    server = start([sys.executable, "-m", "tfemo.serve", "--export_dir", str(args.classifier),
                     "--port", str(port), "--log_level", "warning"], port)
     try:
         # memory first, on the fresh server: after 100 requests, then after 2,000 in all
@@ -304,7 +304,7 @@ def measure(args: argparse.Namespace, console) -> int:
     audio += 0.01 * rng.standard_normal(len(t))
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
     port = free_port()
-    server = start([sys.executable, "-m", "tfemo.serve", "--model", str(args.regressor),
+    server = start([sys.executable, "-m", "tfemo.serve", "--export_dir", str(args.regressor),
                     "--port", str(port), "--log_level", "warning"], port)
     try:
         url = f"http://127.0.0.1:{port}"

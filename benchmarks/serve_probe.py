@@ -54,7 +54,7 @@ def build_models(work: Path) -> tuple[Path, Path]:
             ("classifier", "tones", "conv1d", ("--filters", "8", "--blocks", "1")),
             ("text", "words", "semantic_fusion", ())):
         train_dir = train_tiny(work / records, work / f"{name}-train", model, *extra)
-        assert export.main(["--checkpoint", str(train_dir), "--output",
+        assert export.main(["--train_dir", str(train_dir), "--export_dir",
                             str(work / name)]) == 0
         out.append(work / name)
     return out[0], out[1]
@@ -85,7 +85,7 @@ class Server:
         token.write_text(TOKEN)
         self.log = log
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tfemo.serve", "--model", str(model), "--port",
+            [sys.executable, "-m", "tfemo.serve", "--export_dir", str(model), "--port",
              str(self.port), "--token_file", str(token)],
             cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
             stdout=log.open("wb"), stderr=subprocess.STDOUT)

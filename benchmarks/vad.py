@@ -279,7 +279,7 @@ def run_long(minutes: float, checkpoint: Path | None, console: Console) -> float
             from tests.predict_factory import write_train_dir
 
             checkpoint = write_train_dir(folder / "model")
-        command = [str(wav), "--checkpoint", str(checkpoint), "--segments", "vad",
+        command = [str(wav), "--train_dir", str(checkpoint), "--segments", "vad",
                    "--output_dir", str(folder / "out")]
         began = time.perf_counter()
         assert predict.main(command) == 0

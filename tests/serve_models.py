@@ -145,7 +145,7 @@ def start_server(model: Path, port: int, *extra: str) -> subprocess.Popen:
     """`python -m tfemo.serve` on 127.0.0.1:port, once /healthz answers (90 s at most)."""
     repo = Path(__file__).resolve().parents[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tfemo.serve", "--model", str(model), "--port", str(port),
+        [sys.executable, "-m", "tfemo.serve", "--export_dir", str(model), "--port", str(port),
          "--log_level", "warning", *extra],
         cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(repo)})

@@ -173,7 +173,7 @@ def test_predict_names_every_bad_file_and_writes_what_a_clean_run_writes(audio_d
     good = [str(audio_dir / n) for n in sorted(good_files())]
     bad = bad_files()
     everything = sorted([*good, *(str(audio_dir / n) for n in bad)])
-    common = ["--checkpoint", str(classifier), "--chunk_seconds", "0.2"]
+    common = ["--train_dir", str(classifier), "--chunk_seconds", "0.2"]
     assert predict.main([*everything, *common, "--output_dir", str(tmp_path / "both")]) == 0
     printed = _flat(capsys.readouterr().out)
     for name, (_, reason) in bad.items():

@@ -54,19 +54,23 @@ def test_train_eval_pool_and_files(fitted, fold_records):  # noqa: F811
     name = variant.split("-")[0]
     assert model_spec(name).is_estimator
     for fold in ("fold-01", "fold-04"):
-        assert available_steps(train_dir / fold) == [7]
-        assert (train_dir / fold / "model.ckpt-7.joblib").is_file()
+        # fitted once, not stepped: one model.joblib and no step anywhere (--max_steps 7)
+        assert available_steps(train_dir / fold) == []
+        assert sorted(p.name for p in (train_dir / fold).glob("*.joblib")) == ["model.joblib"]
         spec = json.loads((train_dir / fold / "model.json").read_text())
         assert spec["model"] == name and spec["config"]["statistics"] == STATISTICS[variant]
     run = tomllib.loads((train_dir / "run.toml").read_text())
     assert run["model"] == name and run["class_weight"] == "balanced"
-    assert evaluate.main(["--portion", "test", "--steps", "7", "--checkpoint", str(train_dir),
+    assert evaluate.main(["--portion", "test", "--train_dir", str(train_dir),
                           "--tfrecords", str(fold_records), "--device", "-1"]) == 0
-    pooled = json.loads((train_dir / "eval-test-7-pooled.json").read_text())
+    pooled = json.loads((train_dir / "eval-test-fitted-pooled.json").read_text())
     assert pooled["files"] == 24 and pooled["folds"] == 4 and pooled["uar"] >= 0.9
+    assert pooled["step"] == "fitted"
     assert np.array(pooled["confusion"]).sum() == 24
-    assert (train_dir / "eval-test-7-pooled-confusion.png").stat().st_size > 1000
-    assert evaluate.main(["--portion", "test", "--steps", "3", "--checkpoint",
+    assert (train_dir / "eval-test-fitted-pooled-confusion.png").stat().st_size > 1000
+    assert not list(train_dir.rglob("*-7*")), "a fake step in a file name"
+    assert "step=fitted " in (train_dir / "fold-01" / "log_eval.txt").read_text()
+    assert evaluate.main(["--portion", "test", "--steps", "3", "--train_dir",
                           str(train_dir / "fold-01"), "--tfrecords",
                           str(fold_records / "fold-01"), "--device", "-1"]) == 2
 
@@ -76,7 +80,7 @@ def test_the_scaler_is_fit_on_the_train_portion_only(fitted, fold_records):  # n
     name, train_dir = fitted
     from tfemo.training.estimator import portion_vectors
 
-    estimator = UtteranceEstimator.load(train_dir / "fold-01" / "model.ckpt-7.joblib")
+    estimator = UtteranceEstimator.load(train_dir / "fold-01" / "model.joblib")
     vectors, *_ = portion_vectors(estimator, fold_records / "fold-01", "train", False)
     scaler = estimator.pipeline.steps[0][1]
     np.testing.assert_allclose(scaler.mean_, vectors.mean(axis=0), rtol=1e-6, atol=1e-8)
@@ -89,10 +93,11 @@ def test_refit_is_a_no_op_and_other_flags_are_refused(fitted, fold_records,  # n
     variant, train_dir = fitted
     name, same = variant.split("-")[0], ["--statistics", STATISTICS[variant]]
     fold = train_dir / "fold-02"
-    before = (fold / "model.ckpt-7.joblib").stat().st_mtime_ns
+    before = (fold / "model.joblib").stat().st_mtime_ns
     assert train.main(["--model", name, "--tfrecords", str(fold_records / "fold-02"),
-                       "--train_dir", str(fold), *same, *RUN]) == 0
-    assert (fold / "model.ckpt-7.joblib").stat().st_mtime_ns == before
+                       "--train_dir", str(fold), *same, *RUN,
+                       "--max_steps", "99"]) == 0  # an estimator has no steps to add
+    assert (fold / "model.joblib").stat().st_mtime_ns == before
     assert train.main(["--model", name, "--tfrecords", str(fold_records / "fold-02"),
                        "--train_dir", str(fold), *same, "--class_weight", "none", *RUN]) == 2
     assert "other flags" in capsys.readouterr().err
@@ -105,7 +110,7 @@ def test_predict_uses_the_estimator(fitted, tmp_path):
     tone(tmp_path / "in" / "loud.wav", 440.0, 0.5, rng)
     tone(tmp_path / "in" / "quiet.wav", 150.0, 0.08, rng)
     output = tmp_path / "out"
-    assert predict.main([str(tmp_path / "in"), "--checkpoint", str(train_dir / "fold-01"),
+    assert predict.main([str(tmp_path / "in"), "--train_dir", str(train_dir / "fold-01"),
                          "--output_dir", str(output), "--no_speech_check"]) == 0
     rows = {Path(r["path"]).name: r for r in csv.DictReader((output / "predictions.csv").open())}
     assert rows["loud.wav"]["top_class"] == "anger"
@@ -118,12 +123,11 @@ def test_predict_uses_the_estimator(fitted, tmp_path):
 @slow
 def test_folds_calibrate_on_devel_and_pool_the_calibrated_scores(fitted, fold_records):  # noqa: F811
     name, train_dir = fitted
-    common = ["--steps", "7", "--checkpoint", str(train_dir), "--tfrecords", str(fold_records),
-              "--device", "-1"]
+    common = ["--train_dir", str(train_dir), "--tfrecords", str(fold_records), "--device", "-1"]
     assert evaluate.main(["--portion", "devel", "--calibrate", *common]) == 0
     assert all((train_dir / f"fold-0{k}" / "temperature.json").is_file() for k in range(1, 5))
     assert evaluate.main(["--portion", "test", *common]) == 0
-    pooled = json.loads((train_dir / "eval-test-7-pooled.json").read_text())["calibration"]
+    pooled = json.loads((train_dir / "eval-test-fitted-pooled.json").read_text())["calibration"]
     assert {"nll", "ece", "nll_calibrated", "ece_calibrated"} <= set(pooled)
     assert 0.0 <= pooled["ece_calibrated"] <= 1.0
 
@@ -159,9 +163,9 @@ def test_per_speaker_vectors_train_on_every_other_speaker_and_calibrate_inside(
 
     for k in range(1, 5):
         fold = per_speaker / f"fold-0{k}"
-        saved = json.loads((fold / "temperature.json").read_text())["steps"]["7"]
+        saved = json.loads((fold / "temperature.json").read_text())["steps"]["fitted"]
         assert saved["portion"] == INNER_PORTION and saved["files"] == 18  # 3 speakers x 6
-    estimator = UtteranceEstimator.load(per_speaker / "fold-01" / "model.ckpt-7.joblib")
+    estimator = UtteranceEstimator.load(per_speaker / "fold-01" / "model.joblib")
     assert estimator.per_speaker and estimator.get_config()["utterance_norm"] == "speaker"
     # eval scores the test speaker with that speaker's own statistics, not file by file
     vectors, _, ids, speakers = portion_vectors(estimator, fold_records / "fold-01", "test",
@@ -172,8 +176,25 @@ def test_per_speaker_vectors_train_on_every_other_speaker_and_calibrate_inside(
                                estimator.probabilities(vectors, speakers), rtol=1e-6)
     assert not np.allclose(estimator.probabilities(vectors, speakers),
                            estimator.probabilities(vectors))  # alone: the fallback
-    assert evaluate.main(["--portion", "test", "--steps", "7", "--checkpoint", str(per_speaker),
+    assert evaluate.main(["--portion", "test", "--train_dir", str(per_speaker),
                           "--tfrecords", str(fold_records), "--device", "-1"]) == 0
-    pooled = json.loads((per_speaker / "eval-test-7-pooled.json").read_text())
+    pooled = json.loads((per_speaker / "eval-test-fitted-pooled.json").read_text())
     assert pooled["files"] == 24 and pooled["uar"] >= 0.9
     assert "ece_calibrated" in pooled["calibration"]
+
+
+@slow
+def test_an_older_train_dir_with_a_step_in_its_file_name_still_reads(
+        fitted, fold_records, tonal_emodb, tmp_path):  # noqa: F811
+    import shutil
+
+    _, train_dir = fitted
+    old = tmp_path / "old"
+    shutil.copytree(train_dir / "fold-03", old)
+    (old / "model.joblib").rename(old / "model.ckpt-1000.joblib")  # as tfemo wrote it before
+    assert available_steps(old) == [1000]
+    assert evaluate.main(["--portion", "test", "--steps", "1000", "--train_dir", str(old),
+                          "--tfrecords", str(fold_records / "fold-03"), "--device", "-1"]) == 0
+    assert json.loads((old / "eval-test-1000.json").read_text())["step"] == 1000
+    assert predict.main([str(next(tonal_emodb.rglob("*.wav"))), "--train_dir", str(old),
+                         "--output_dir", str(tmp_path / "p"), "--no_speech_check"]) == 0

@@ -166,7 +166,7 @@ def test_train_then_encode_into_the_store_on_a_ravdess_tree(tmp_path, capsys):
                        "--conditional", "speaker"]) == 0
     assert "beta = 4.0" in (train_dir / "run.toml").read_text()
     capsys.readouterr()
-    assert encode_main(["--checkpoint", str(train_dir), "--store", str(store),
+    assert encode_main(["--train_dir", str(train_dir), "--store", str(store),
                         "--name", "vae"]) == 0
     assert "latents (3-d)" in capsys.readouterr().out
     with FeatureStore(store) as opened:
@@ -176,4 +176,4 @@ def test_train_then_encode_into_the_store_on_a_ravdess_tree(tmp_path, capsys):
         assert np.isfinite(latents.mean).all()
         assert latents.provenance["beta"] == 4.0
         assert latents.provenance["computed_from"] == "records"
-    assert encode_main(["--checkpoint", str(tmp_path / "none"), "--store", str(store)]) == 2
+    assert encode_main(["--train_dir", str(tmp_path / "none"), "--store", str(store)]) == 2

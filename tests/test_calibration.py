@@ -70,21 +70,21 @@ def calibrated(fold_records, tmp_path_factory) -> Path:  # noqa: F811
     fold = fold_records / "fold-01"
     assert train.main(["--model", "logreg", "--tfrecords", str(fold), "--train_dir",
                        str(train_dir), "--max_steps", "1", "--device", "-1"]) == 0
-    assert evaluate.main(["--portion", "devel", "--calibrate", "--checkpoint", str(train_dir),
+    assert evaluate.main(["--portion", "devel", "--calibrate", "--train_dir", str(train_dir),
                           "--tfrecords", str(fold), "--device", "-1"]) == 0
     return train_dir
 
 
 @pytest.mark.slow  # trains and calibrates a model first
 def test_eval_fits_saves_and_reports_the_temperature(calibrated, fold_records):  # noqa: F811
-    temperature = read_temperature(calibrated, 1)
+    temperature = read_temperature(calibrated, "fitted")
     assert temperature is not None and 0.05 <= temperature <= 20
-    devel = json.loads((calibrated / "eval-devel-1.json").read_text())["calibration"]
+    devel = json.loads((calibrated / "eval-devel-fitted.json").read_text())["calibration"]
     assert devel["temperature"] == temperature
     assert devel["nll_calibrated"] <= devel["nll"] + 1e-9  # T minimises the devel NLL
-    assert evaluate.main(["--portion", "test", "--checkpoint", str(calibrated),
+    assert evaluate.main(["--portion", "test", "--train_dir", str(calibrated),
                           "--tfrecords", str(fold_records / "fold-01"), "--device", "-1"]) == 0
-    test = json.loads((calibrated / "eval-test-1.json").read_text())["calibration"]
+    test = json.loads((calibrated / "eval-test-fitted.json").read_text())["calibration"]
     assert set(test) == {"nll", "ece", "temperature", "nll_calibrated", "ece_calibrated"}
     assert "ece_calibrated" in (calibrated / "log_eval.txt").read_text()
 
@@ -99,12 +99,13 @@ def test_predict_calibrates_and_flags_files_without_speech(calibrated, tmp_path)
                     RATE)
     soundfile.write(inputs / "speech.wav", speech_like(), RATE)
     output = tmp_path / "out"
-    assert predict.main([str(inputs), "--checkpoint", str(calibrated), "--output_dir",
+    assert predict.main([str(inputs), "--train_dir", str(calibrated), "--output_dir",
                          str(output)]) == 0
     rows = {Path(r["path"]).stem: r for r in csv.DictReader((output / "predictions.csv").open())}
     for name in ("silence", "sine"):
         assert rows[name]["no_speech"] == "True" and rows[name]["top_class"] == ""
     assert rows["speech"]["no_speech"] == "False" and rows["speech"]["top_class"]
+    assert {row["calibrated"] for row in rows.values()} == {"True"}  # the p_* columns say so
     predictor = Predictor(calibrated)
     result = predictor.predict(inputs / "speech.wav")
     raw = predictor.model.predict_batch({k: v[None] for k, v in predictor.inputs(

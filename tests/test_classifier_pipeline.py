@@ -136,7 +136,7 @@ def test_folds_train_evaluate_and_pool(fold_records, trained, capsys):
     assert top["model"] == "conv1d" and top["tfrecords"] == str(fold_records.resolve())
     assert fold == {**top, "tfrecords": str((fold_records / "fold-02").resolve()),
                     "train_dir": str((trained / "fold-02").resolve())}
-    assert evaluate.main(["--portion", "test", "--steps", "40", "--checkpoint", str(trained),
+    assert evaluate.main(["--portion", "test", "--steps", "40", "--train_dir", str(trained),
                           "--tfrecords", str(fold_records), "--device", "-1"]) == 0
     pooled = json.loads((trained / "eval-test-40-pooled.json").read_text())
     assert pooled["files"] == 24 and pooled["folds"] == 4
@@ -161,7 +161,7 @@ def test_predict_labels_a_folder_and_skips_a_corrupt_file(trained, tmp_path, cap
     tone(inputs / "quiet.flac", 150.0, 0.08, rng)
     (inputs / "broken.wav").write_bytes(b"RIFF but not really audio")
     output = tmp_path / "predictions"
-    code = predict.main([str(inputs), "--checkpoint", str(trained / "fold-01"),
+    code = predict.main([str(inputs), "--train_dir", str(trained / "fold-01"),
                          "--output_dir", str(output), "--chunk_seconds", "0.4",
                          "--no_speech_check"])  # steady tones: no speech by design
     assert code == 0
@@ -179,12 +179,12 @@ def test_predict_labels_a_folder_and_skips_a_corrupt_file(trained, tmp_path, cap
 
 
 def test_predict_needs_some_audio_and_averages_a_train_dir_of_folds(trained, tmp_path, capsys):
-    assert predict.main([str(tmp_path), "--checkpoint", str(trained / "fold-01")]) == 2
+    assert predict.main([str(tmp_path), "--train_dir", str(trained / "fold-01")]) == 2
     assert "no audio files found" in capsys.readouterr().err
     tone(tmp_path / "a.wav", 440.0, 0.5, np.random.default_rng(0))
     output = tmp_path / "out"
-    assert predict.main([str(tmp_path / "a.wav"), "--checkpoint", str(trained),
-                         "--output_dir", str(output)]) == 0  # the folds as an ensemble
+    assert predict.main([str(tmp_path / "a.wav"), "--train_dir", str(trained),
+                         "--output_dir", str(output), "--no_speech_check"]) == 0  # an ensemble
     (row,) = csv.DictReader((output / "predictions.csv").open())
     probabilities = [float(v) for k, v in row.items() if k.startswith("p_")]
     assert len(probabilities) == 7 and abs(sum(probabilities) - 1) < 1e-5
@@ -195,7 +195,7 @@ def test_utterance_baseline_with_speaker_normalisation(fold_records, tmp_path):
     assert train.main(["--tfrecords", str(fold), "--train_dir", str(tmp_path), *SMALL,
                        "--variant", "utterance", "--normalise", "speaker",
                        "--balance", "weights"]) == 0
-    assert evaluate.main(["--portion", "test", "--checkpoint", str(tmp_path),
+    assert evaluate.main(["--portion", "test", "--train_dir", str(tmp_path),
                           "--tfrecords", str(fold), "--device", "-1"]) == 0
     scores = json.loads((tmp_path / "eval-test-40.json").read_text())
     assert scores["files"] == 6 and scores["uar"] >= 0.6

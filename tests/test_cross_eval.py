@@ -63,7 +63,7 @@ def corpora(tmp_path_factory) -> dict[str, Path]:
 
 
 def _eval(train_dir: Path, records: Path, *extra: str) -> int:
-    return evaluate.main(["--portion", "test", "--checkpoint", str(train_dir), "--tfrecords",
+    return evaluate.main(["--portion", "test", "--train_dir", str(train_dir), "--tfrecords",
                           str(records), "--device", "-1", *extra])
 
 
@@ -91,9 +91,9 @@ def test_records_of_other_classes_are_refused_in_one_line_and_nothing_is_written
 def test_a_label_map_reconciles_the_classes_and_drops_the_unmapped_ones(corpora, capsys):
     fold = corpora["train"] / "fold-01"
     assert _eval(fold, corpora["A"] / "fold-01") == 0
-    own = (fold / "eval-test-3.json").read_bytes()
+    own = (fold / "eval-test-fitted.json").read_bytes()
     assert _eval(fold, corpora["B"] / "fold-01", "--label_map", str(corpora["map"])) == 0
-    (result,) = fold.glob("eval-test-3-on-other-*.json")
+    (result,) = fold.glob("eval-test-fitted-on-other-*.json")
     scores = json.loads(result.read_text())
     assert scores["dropped"] == {"calm": 3} and scores["files"] == 6
     assert scores["mapped"] == {"angry": "anger", "sad": "sadness"}
@@ -103,31 +103,31 @@ def test_a_label_map_reconciles_the_classes_and_drops_the_unmapped_ones(corpora,
     assert 0.0 <= scores["uar"] <= 1.0 and scores["records"] == result.stem.split("-on-")[1]
     rows = result.with_suffix(".csv").read_text().splitlines()[1:]
     assert len(rows) == 6 and {r.split(",")[3] for r in rows} == {"anger", "sadness"}
-    assert (fold / "eval-test-3.json").read_bytes() == own  # the model's own result is kept
+    assert (fold / "eval-test-fitted.json").read_bytes() == own  # the model's own result is kept
     assert f"records={scores['records']}" in (fold / "log_eval.txt").read_text()
 
 
 def test_a_second_evaluation_never_overwrites_another_ones_result(corpora):
     fold = corpora["train"] / "fold-02"
     assert _eval(fold, corpora["A"] / "fold-02") == 0
-    own = (fold / "eval-test-3.json").read_bytes()
+    own = (fold / "eval-test-fitted.json").read_bytes()
     assert _eval(fold, corpora["A"] / "fold-03") == 0  # the same classes, other records
-    (other,) = fold.glob("eval-test-3-on-emodb-*.json")
+    (other,) = fold.glob("eval-test-fitted-on-emodb-*.json")
     assert json.loads(other.read_text())["tfrecords"] == str(corpora["A"] / "fold-03")
-    assert (fold / "eval-test-3.json").read_bytes() == own
+    assert (fold / "eval-test-fitted.json").read_bytes() == own
     assert json.loads(own)["tfrecords"] == str(corpora["A"] / "fold-02")
 
 
 def test_folds_scored_on_another_corpus_with_a_label_map_keep_the_pooled_result(corpora):
     assert _eval(corpora["train"], corpora["A"]) == 0
-    pooled = (corpora["train"] / "eval-test-3-pooled.json").read_bytes()
+    pooled = (corpora["train"] / "eval-test-fitted-pooled.json").read_bytes()
     assert _eval(corpora["train"], corpora["B"], "--label_map", str(corpora["map"])) == 0
-    (result,) = corpora["train"].glob("eval-test-3-pooled-on-other-*.json")
+    (result,) = corpora["train"].glob("eval-test-fitted-pooled-on-other-*.json")
     scores = json.loads(result.read_text())
     assert scores["files"] == 24 and scores["dropped"] == {"calm": 12}
-    assert (corpora["train"] / "eval-test-3-pooled.json").read_bytes() == pooled
+    assert (corpora["train"] / "eval-test-fitted-pooled.json").read_bytes() == pooled
     for fold in ("fold-01", "fold-04"):
-        assert len(list((corpora["train"] / fold).glob("eval-test-3-on-other-*.json"))) == 1
+        assert len(list((corpora["train"] / fold).glob("eval-test-fitted-on-other-*.json"))) == 1
 
 
 def test_a_label_map_onto_a_class_the_model_lacks_and_calibrating_on_foreign_records_are_refused(
@@ -170,9 +170,9 @@ def merged(corpora) -> dict[str, Path]:
 
 def test_eval_reports_each_corpus_each_fold_and_mean_sd_over_folds(merged, capsys):
     assert _eval(merged["train"], merged["records"]) == 0
-    pooled = json.loads((merged["train"] / "eval-test-3-pooled.json").read_text())
+    pooled = json.loads((merged["train"] / "eval-test-fitted-pooled.json").read_text())
     folds = [json.loads(p.read_text())
-             for p in sorted(merged["train"].glob("fold-*/eval-test-3.json"))]
+             for p in sorted(merged["train"].glob("fold-*/eval-test-fitted.json"))]
     assert len(folds) == 8 and pooled["folds"] == 8 and pooled["files"] == 48
     assert min(f["uar"] for f in folds) < 1.0 == max(f["uar"] for f in folds)
     assert pooled["folds_sd"]["uar"] > 0
@@ -202,18 +202,18 @@ def test_the_final_model_trains_on_every_speaker_and_calibrates_on_inner_folds(c
     assert sorted(view.portions) == ["train"]
     assert view.portions["train"]["examples"] == 36
     assert view.portions["train"]["speakers"] == list(SPEAKERS)
-    entry = json.loads((final / "temperature.json").read_text())["steps"]["3"]
+    entry = json.loads((final / "temperature.json").read_text())["steps"]["fitted"]
     assert entry["portion"].startswith("train (inner speaker folds)") and entry["files"] == 36
-    assert (final / "model.ckpt-3.joblib").is_file()
+    assert (final / "model.joblib").is_file()
     run = tomllib.loads((final / "run.toml").read_text())
     assert run["train_portions"] == "train" and run["calibration_folds"] == 3
     # the final model scores every item of the records: its own, as one train portion
     assert _eval(final, final / "records-all", "--portion", "train") == 0
-    assert json.loads((final / "eval-train-3.json").read_text())["files"] == 36
+    assert json.loads((final / "eval-train-fitted.json").read_text())["files"] == 36
 
 
 def _predict(model: Path, wavs: list[Path], output: Path) -> list[dict]:
-    assert predict.main([*map(str, wavs), "--checkpoint", str(model), "--output_dir",
+    assert predict.main([*map(str, wavs), "--train_dir", str(model), "--output_dir",
                          str(output), "--no_speech_check"]) == 0
     with open(output / "predictions.csv") as rows:
         return list(csv.DictReader(rows))
@@ -233,11 +233,11 @@ def test_predict_averages_the_calibrated_probabilities_of_the_fold_models(corpor
         mean = np.mean([[float(r[n]) for n in names] for r in per_fold], axis=0)
         np.testing.assert_allclose([float(row[n]) for n in names], mean, atol=2e-6)
         assert row["top_class"] == names[int(np.argmax(mean))][2:]
-    temperatures = [json.loads((f / "temperature.json").read_text())["steps"]["3"]
+    temperatures = [json.loads((f / "temperature.json").read_text())["steps"]["fitted"]
                     for f in sorted(corpora["train"].glob("fold-*"))]
     assert len({t["temperature"] for t in temperatures}) > 1  # each fold its own
     # emotion over time takes one model: a train dir of folds is refused in one line
-    assert predict.main([str(wavs[0]), "--checkpoint", str(corpora["train"]), "--output_dir",
+    assert predict.main([str(wavs[0]), "--train_dir", str(corpora["train"]), "--output_dir",
                          str(tmp_path / "segments"), "--segments", "vad"]) == 2
     assert not (tmp_path / "segments").exists()
 
@@ -266,7 +266,7 @@ def test_the_documented_cross_corpus_path_one_command_per_step(corpora, tmp_path
     assert _eval(tmp_path / "model", tmp_path / "third") == 2  # other classes: refused
     assert _eval(tmp_path / "model", tmp_path / "third", "--label_map",
                  str(tmp_path / "test-labels.toml")) == 0
-    (result,) = (tmp_path / "model").glob("eval-test-3-on-third-*.json")
+    (result,) = (tmp_path / "model").glob("eval-test-fitted-on-third-*.json")
     scores = json.loads(result.read_text())
     assert scores["files"] == 24 and scores["dropped"] == {"ruhe": 12}
     assert scores["classes"] == ["angry", "sad"] and scores["uar"] > 0.9
@@ -276,25 +276,25 @@ def test_fold_models_on_another_corpus_are_scored_each_and_as_an_ensemble(corpor
     """The issue's command: a train dir of folds on one fold of another corpus's records."""
     train_dir, records = corpora["train"], corpora["B"] / "fold-01"
     assert _eval(train_dir, records) == 2  # other classes: refused, nothing written
-    assert not list(train_dir.glob("eval-test-3-ensemble*"))
+    assert not list(train_dir.glob("eval-test-fitted-ensemble*"))
     assert _eval(train_dir, records, "--label_map", str(corpora["map"])) == 0
-    (result,) = train_dir.glob("eval-test-3-ensemble-on-other-*.json")
+    (result,) = train_dir.glob("eval-test-fitted-ensemble-on-other-*.json")
     scores = json.loads(result.read_text())
     assert scores["ensemble"] and scores["folds"] == 4 and scores["files"] == 6
     assert scores["dropped"] == {"calm": 3}
     folds = [json.loads(p.read_text()) for p in sorted(
-        train_dir.glob(f"fold-*/eval-test-3-on-{scores['records']}.json"))]
+        train_dir.glob(f"fold-*/eval-test-fitted-on-{scores['records']}.json"))]
     assert len(folds) == 4 and all(f["files"] == 6 for f in folds)
     assert scores["folds_mean"]["uar"] == pytest.approx(np.mean([f["uar"] for f in folds]))
     # the ensemble's probabilities are the mean of the folds' calibrated ones, file by file
     rows = [np.loadtxt(result.with_suffix(".csv"), delimiter=",", skiprows=1,
                        usecols=range(5, 12))]
-    for path in sorted(train_dir.glob(f"fold-*/eval-test-3-on-{scores['records']}.csv")):
+    for path in sorted(train_dir.glob(f"fold-*/eval-test-fitted-on-{scores['records']}.csv")):
         fold = path.parent
         probabilities = np.loadtxt(path, delimiter=",", skiprows=1, usecols=range(5, 12))
         temperature = fold / "temperature.json"
         if temperature.exists():
-            t = json.loads(temperature.read_text())["steps"]["3"]["temperature"]
+            t = json.loads(temperature.read_text())["steps"]["fitted"]["temperature"]
             probabilities = apply_temperature(probabilities, t)
         rows.append(probabilities)
     np.testing.assert_allclose(rows[0], np.mean(rows[1:], axis=0), atol=2e-6)

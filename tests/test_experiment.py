@@ -203,10 +203,10 @@ def test_a_rerun_runs_only_the_unfinished_and_the_changed_steps(tmp_path, monkey
 def test_eval_and_make_tfrecords_take_a_config_file_checked_by_flag_name(tmp_path, capsys):
     config = tmp_path / "eval.toml"
     config.write_text('portion = "test"\nbatch_size = 2\ncalibrate = true\n'
-                      'checkpoint = "somewhere"\n')
+                      'train_dir = "somewhere"\n')
     args = eval_command.parse_args(["--config", str(config), "--batch_size", "5"])
     assert (args.portion, args.batch_size, args.calibrate) == ("test", 5, True)
-    assert args.checkpoint == Path("somewhere")
+    assert args.train_dir == Path("somewhere")
     for text, words in [("bogus = 1\n", ["unknown key 'bogus'"]),
                         ("batch_size = \"x\"\n", ["batch_size"]),
                         ("calibrate = 1\n", ["calibrate must be true or false"])]:

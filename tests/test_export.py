@@ -26,7 +26,7 @@ def synthetic(tmp_path_factory) -> Path:
 
 
 def _export(train_dir: Path, output: Path) -> ExportedModel:
-    assert export.main(["--checkpoint", str(train_dir), "--output", str(output)]) == 0
+    assert export.main(["--train_dir", str(train_dir), "--export_dir", str(output)]) == 0
     return ExportedModel.load(output)
 
 
@@ -143,5 +143,5 @@ def test_a_classifier_exports_probabilities_and_no_chunk_endpoint(tmp_path):
 
 def test_export_refuses_to_overwrite(gru, capsys):
     train_dir, exported = gru
-    assert export.main(["--checkpoint", str(train_dir), "--output", str(exported.path)]) == 2
+    assert export.main(["--train_dir", str(train_dir), "--export_dir", str(exported.path)]) == 2
     assert "already holds an export" in capsys.readouterr().err

@@ -40,7 +40,7 @@ def generated(folds, tmp_path_factory):
     before = {p.name: DatasetDescription.read(p) for p in sorted(folds.glob("fold-*"))}
     train_root = tmp_path_factory.mktemp("generators")
     assert generate_main(["--tfrecords", str(folds), "--train_root", str(train_root),
-                          "--per_class", "2", "--steps", "2", "--batch_size", "2",
+                          "--per_class", "2", "--max_steps", "2", "--batch_size", "2",
                           "--latent_dim", "2", "--hidden", "8", "--blocks", "1"]) == 0
     return folds, train_root, before
 

@@ -233,12 +233,12 @@ def test_make_gold_standard_trains_generators(demo_root, tmp_path):
     root = _recola_tree(tmp_path / "recola")
     code = make_gold_standard(["--corpus", "recola", "--data_dir", str(root), "--output_dir",
                                str(tmp_path / "gs"), "--method", "generator", "--alpha", "2",
-                               "--steps", "1", "--max_shift", "5", "--chunk_frames", "30"])
+                               "--max_steps", "1", "--max_shift", "5", "--chunk_frames", "30"])
     assert code == 0
     assert len(_read_gs(tmp_path / "gs" / "generator" / "train_1.csv")) == 60
     out = tmp_path / "demo"
     assert make_gold_standard(["--corpus", "demo", "--data_dir", str(demo_root), "--output_dir",
-                               str(out), "--method", "generator", "--steps", "1",
+                               str(out), "--method", "generator", "--max_steps", "1",
                                "--chunk_frames", "100", "--max_shift", "10",
                                "--smooth_secs", "1"]) == 0
     items = DemoCorpus(demo_root).items()

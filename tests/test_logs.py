@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 from rich.table import Table
 
-from tfemo.core.console import WIDTH_OFF_A_TERMINAL, command_console, keras_verbose
+from tfemo.core.console import (
+    WIDTH_OFF_A_TERMINAL,
+    ProgressLines,
+    command_console,
+    command_progress,
+    keras_verbose,
+)
 from tfemo.corpora.base import CATEGORICAL
 from tfemo.corpora.demo import TINY_CONFIG, ensure_demo_corpus
 
@@ -44,6 +50,35 @@ def test_keras_draws_one_line_per_epoch_off_a_terminal(capsys):
     assert [keras_verbose(v) for v in (0, 1, 2)] == [0, 2, 2]
 
 
+def test_progress_lines_come_at_most_every_few_seconds_with_each_stage_whole():
+    now = [0.0]
+    lines: list[str] = []
+    progress = ProgressLines(lines.append, every=5.0, clock=lambda: now[0])
+    for done in range(0, 101):  # one unit a second
+        progress("reading", done, 100)
+        now[0] += 1.0
+    progress("reading", 100, 100)  # said once already
+    progress("training", 0, 3)
+    progress("training", 3, 3)
+    assert lines[0] == "reading: 0/100 (0%), 0 s" and lines[1] == "reading: 5/100 (5%), 5 s"
+    assert lines[-3] == "reading: 100/100 (100%), 100 s"
+    assert len(lines) == 21 + 2 and lines[-2:] == ["training: 0/3 (0%), 101 s",
+                                                    "training: 3/3 (100%), 101 s"]
+
+
+def test_command_progress_off_a_terminal_is_lines_not_a_bar(capsys):
+    console = command_console()
+    with command_progress(console, "demo -> /records", 4) as advance:
+        for _ in range(4):
+            advance(1)
+    out = capsys.readouterr().out
+    assert out.splitlines() == ["demo -> /records: 0/4 (0%), 0 s",
+                                "demo -> /records: 4/4 (100%), 0 s"]
+    with command_progress(console, "quiet", 4, quiet=True) as advance:
+        advance(4)
+    assert capsys.readouterr().out == ""
+
+
 def _run(command: str, args: list[str], log: Path) -> str:
     """`python -m tfemo.<command> args` with stdout and stderr to the file `log`; its text."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -72,10 +107,14 @@ def test_commands_written_to_a_file_read_as_plain_whole_lines(tmp_path):
                            "--workers", "1"],
         "train": ["--model", "conv1d", "--tfrecords", str(records), "--train_dir",
                   str(train_dir), "--max_steps", "2", "--batch_size", "4"],
-        "eval": ["--checkpoint", str(train_dir), "--tfrecords", str(records), "--portion",
+        "eval": ["--train_dir", str(train_dir), "--tfrecords", str(records), "--portion",
                  "devel"],
-        "predict": [str(next((root / "utterances").rglob("*.wav"))), "--checkpoint",
+        "predict": [str(next((root / "utterances").rglob("*.wav"))), "--train_dir",
                     str(train_dir), "--output_dir", str(deep / "predictions")],
+        "export": ["--train_dir", str(train_dir), "--export_dir", str(deep / "export")],
+        "make_gold_standard": ["--corpus", "demo", "--data_dir", str(root), "--method",
+                               "generator,mean",
+                               "--max_steps", "1", "--output_dir", str(deep / "gold")],
     }
     printed = {command: _run(command, args, tmp_path / f"{command}.log")
                for command, args in logs.items()}
@@ -84,6 +123,16 @@ def test_commands_written_to_a_file_read_as_plain_whole_lines(tmp_path):
         assert "…" not in text, f"{command} cut something short:\n{text}"
         assert "device:" not in text, f"{command} printed a device line nobody asked for"
     assert str(records / "description.json") in printed["make_tfrecords"]
+    assert printed["make_tfrecords"].splitlines()[0].strip(), "a blank first line"
+    assert re.search(r"^demo -> .*/records: 0/\d+ \(0%\), \d+ s$", printed["make_tfrecords"],
+                     re.MULTILINE), "no progress line"
+    gold = printed["make_gold_standard"]
+    assert re.search(r"^reading ratings and features: \d+/\d+ \(100%\), \d+ s$", gold,
+                     re.MULTILINE)
+    assert re.search(r"^generator epochs \(raters [\w,]+\): 1/1 \(100%\), \d+ s$", gold,
+                     re.MULTILINE)
+    assert str(deep / "gold" / "summary.csv") in gold
+    assert str(deep / "export") in printed["export"]
     assert str(deep / "predictions" / "predictions.csv") in printed["predict"]
     # Keras verbose=2: one summary line per epoch ("2/2 - 6s - 3s/step - ... loss: 3.2497")
     assert re.search(r"^\d+/\d+ - \d+s - .* - loss: [\d.]+$", printed["train"], re.MULTILINE)

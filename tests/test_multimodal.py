@@ -204,7 +204,7 @@ def test_trains_and_evaluates_on_tiny_demo_records(demo_records, tmp_path, extra
     train_dir = tmp_path / "run"
     assert train.main(["--tfrecords", str(demo_records), "--train_dir", str(train_dir),
                        *SMALL, *extra]) == 0
-    assert evaluate.main(["--portion", "test", "--steps", "4", "--checkpoint", str(train_dir),
+    assert evaluate.main(["--portion", "test", "--steps", "4", "--train_dir", str(train_dir),
                           "--tfrecords", str(demo_records), "--device", "-1"]) == 0
     scores = json.loads((train_dir / "eval-test-4.json").read_text())
     assert {"uar", "wa", "macro_f1", "confusion"} <= set(scores)
@@ -225,9 +225,10 @@ def test_predict_and_export_refuse_a_text_model_in_one_line(demo_records, tmp_pa
     listing.write_text(f"path,transcript\n{wav},the words of it\n")
     capsys.readouterr()
     expected = f"error: {run}: the multimodal model reads word_sequence, word_mask; predict"
-    for main, argv in ((predict_main, [str(listing), "--checkpoint", str(run), "--output_dir",
+    for main, argv in ((predict_main, [str(listing), "--train_dir", str(run), "--output_dir",
                                        str(tmp_path / "p"), "--alignment", "uniform"]),
-                       (export_main, ["--checkpoint", str(run), "--output", str(tmp_path / "e")])):
+                       (export_main, ["--train_dir", str(run), "--export_dir",
+                                      str(tmp_path / "e")])):
         code, err = main(argv), capsys.readouterr().err
         lines = [line for line in err.splitlines() if not line.startswith("device:")]
         assert code == 2 and len(lines) == 1 and lines[0].startswith(expected), err
@@ -290,7 +291,7 @@ def test_iemocap_sessions_folds_train_and_pool_with_corpus_word_timings(tmp_path
     run = tmp_path / "run"
     assert train.main(["--tfrecords", str(output), "--train_dir", str(run), *SMALL,
                        "--max_steps", "2", "--batch_size", "2"]) == 0
-    assert evaluate.main(["--portion", "test", "--steps", "2", "--checkpoint", str(run),
+    assert evaluate.main(["--portion", "test", "--steps", "2", "--train_dir", str(run),
                           "--tfrecords", str(output), "--device", "-1"]) == 0
     pooled = json.loads((run / "eval-test-2-pooled.json").read_text())
     assert pooled["folds"] == 3 and pooled["files"] == 3

@@ -174,7 +174,7 @@ def test_records_with_egemaps_train_an_svm_that_predicts(opensmile, tmp_path, mo
                        "--verbose", "0"]) == 0
     wav = items[example.id].audio_path
     output = tmp_path / "out"
-    assert predict.main([str(wav), "--checkpoint", str(train_dir), "--output_dir",
+    assert predict.main([str(wav), "--train_dir", str(train_dir), "--output_dir",
                          str(output), "--no_speech_check"]) == 0
     rows = list(csv.DictReader((output / "predictions.csv").open()))
     assert [Path(r["path"]).name for r in rows] == [Path(wav).name] and rows[0]["top_class"]
@@ -185,7 +185,7 @@ def test_records_with_egemaps_train_an_svm_that_predicts(opensmile, tmp_path, mo
     osm._extractor.cache_clear()
     try:
         capsys.readouterr()
-        assert predict.main([str(wav), "--checkpoint", str(train_dir), "--output_dir",
+        assert predict.main([str(wav), "--train_dir", str(train_dir), "--output_dir",
                              str(tmp_path / "out2"), "--no_speech_check"]) == 2
         assert "pip install 'tfemo[opensmile]'" in capsys.readouterr().err
     finally:

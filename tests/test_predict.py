@@ -17,6 +17,7 @@ import soundfile
 
 from tfemo import predict, train
 from tfemo.corpora.demo import TINY_CONFIG, ensure_demo_corpus
+from tfemo.inference import ensemble as ensemble_module
 from tfemo.inference import predictor as predictor_module
 from tfemo.inference.predictor import Predictor
 from tfemo.make_tfrecords import main as make_tfrecords_main
@@ -89,7 +90,7 @@ def classifier(tmp_path_factory) -> Path:
 
 def _predict(train_dir: Path, inputs: Path, output: Path) -> dict[str, dict]:
     """Run tfemo.predict.main on a folder; predictions.csv rows by file stem."""
-    assert predict.main([str(inputs), "--checkpoint", str(train_dir), "--output_dir",
+    assert predict.main([str(inputs), "--train_dir", str(train_dir), "--output_dir",
                          str(output), "--chunk_seconds", str(CHUNK_SECONDS),
                          "--no_speech_check"]) == 0  # tones: no speech by design (the VAD)
     return {Path(r["path"]).stem: r for r in csv.DictReader((output / "predictions.csv").open())}
@@ -187,6 +188,7 @@ def test_a_run_builds_restores_and_traces_the_model_once(model, request, audio_f
     monkeypatch.setattr(checkpoints, "restore_model",
                         counted("restored", checkpoints.restore_model))
     monkeypatch.setattr(predictor_module, "Predictor", RecordedPredictor)
+    monkeypatch.setattr(ensemble_module, "Predictor", RecordedPredictor)  # predict opens it there
     rows = _predict(train_dir, inputs, tmp_path)
     assert len(rows) == len(FILES) and {int(r["chunks"]) for r in rows.values()} == {1, 3, 6, 9}
     assert calls == {"built": 1, "restored": 1} and len(predictors) == 1

@@ -46,7 +46,7 @@ def _rows(path: Path) -> list[dict]:
 
 
 def _run(model: Path, folder: Path, output: Path, segments: str) -> dict[str, list[dict]]:
-    assert predict.main([str(folder), "--checkpoint", str(model), "--output_dir", str(output),
+    assert predict.main([str(folder), "--train_dir", str(model), "--output_dir", str(output),
                          "--segments", segments]) == 0
     found: dict[str, list[dict]] = {"talk": [], "noise": [], "silence": []}
     for row in _rows(output / "segments.csv"):
@@ -105,7 +105,7 @@ def test_a_regressor_keeps_its_trace_and_marks_the_frames_without_speech(models,
                                                                          tmp_path):
     folder, truth = inputs
     found = _run(models["regressor"], folder, tmp_path / "seg", "vad")
-    assert predict.main([str(folder / "talk.wav"), "--checkpoint", str(models["regressor"]),
+    assert predict.main([str(folder / "talk.wav"), "--train_dir", str(models["regressor"]),
                          "--output_dir", str(tmp_path / "plain")]) == 0
     trace = np.loadtxt(tmp_path / "seg" / "traces" / "talk.csv", delimiter=",", skiprows=1)
     header = (tmp_path / "seg" / "traces" / "talk.csv").read_text().splitlines()[0]
@@ -129,7 +129,7 @@ def test_a_regressor_keeps_its_trace_and_marks_the_frames_without_speech(models,
 def test_a_bad_segments_value_is_a_one_line_error(models, inputs, tmp_path, capsys):
     folder, _ = inputs
     for value in ("window:0", "window:x", "speech"):
-        assert predict.main([str(folder), "--checkpoint", str(models["classifier"]),
+        assert predict.main([str(folder), "--train_dir", str(models["classifier"]),
                              "--output_dir", str(tmp_path), "--segments", value]) == 2
     assert SegmentMode.parse("none") is None
     assert SegmentMode.parse("window:1.5") == SegmentMode("window", 1.5)
@@ -157,7 +157,7 @@ def test_an_hour_of_silence_and_noise_gives_no_segments(models, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     _long_quiet(folder / "hour.wav", 3600)
-    assert predict.main([str(folder), "--checkpoint", str(models["classifier"]),
+    assert predict.main([str(folder), "--train_dir", str(models["classifier"]),
                          "--output_dir", str(tmp_path / "out"), "--segments", "vad"]) == 0
     assert _rows(tmp_path / "out" / "segments.csv") == []
     row = _rows(tmp_path / "out" / "predictions.csv")[0]
@@ -172,7 +172,7 @@ def test_silence_and_noise_have_no_speech_with_or_without_segments(models, tmp_p
     _long_quiet(folder / "quiet.wav", 45, block=15)
     for extra in ([], ["--segments", "vad"]):
         output = tmp_path / f"out{len(extra)}"
-        assert predict.main([str(folder), "--checkpoint", str(models["classifier"]),
+        assert predict.main([str(folder), "--train_dir", str(models["classifier"]),
                              "--output_dir", str(output), *extra]) == 0
         row = _rows(output / "predictions.csv")[0]
         assert row["no_speech"] == "True" and row["top_class"] == ""

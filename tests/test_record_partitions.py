@@ -170,7 +170,7 @@ def test_training_and_evaluation_on_a_view_equal_a_copy_to_the_last_digit(loso, 
         train_dir = tmp_path / f"train-{records.name}"
         assert train.main(["--tfrecords", str(records), "--train_dir", str(train_dir),
                            *SMALL]) == 0
-        assert evaluate.main(["--portion", "test", "--checkpoint", str(train_dir),
+        assert evaluate.main(["--portion", "test", "--train_dir", str(train_dir),
                               "--tfrecords", str(records)]) == 0
         (result,) = train_dir.glob("eval-test-*.json")
         score = json.loads(result.read_text())

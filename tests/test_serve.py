@@ -36,7 +36,8 @@ from tfemo.service.config import ServiceConfig
 
 def _export(records: Path, task_dir: Path, model: str, *extra: str) -> Path:
     train_dir = train_tiny(records, task_dir / "train", model, *extra)
-    assert export.main(["--checkpoint", str(train_dir), "--output", str(task_dir / "export")]) == 0
+    assert export.main(["--train_dir", str(train_dir), "--export_dir",
+                        str(task_dir / "export")]) == 0
     return task_dir / "export"
 
 
@@ -125,7 +126,7 @@ def test_a_classifier_predicts_as_tfemo_predict_does(classifier_app, classifier,
         assert result["top"] == predictor.label_names[int(np.argmax(expected))]
     assert results[0]["top"] == "anger" and results[1]["top"] == "sadness"
     # the command on the same export and files: the CSV holds the same numbers (9 digits)
-    assert predict.main([str(clips["loud"]), str(clips["quiet"]), "--checkpoint",
+    assert predict.main([str(clips["loud"]), str(clips["quiet"]), "--train_dir",
                          str(classifier), "--output_dir", str(tmp_path)]) == 0
     rows = list(csv.DictReader((tmp_path / "predictions.csv").open()))
     for row, result in zip(rows, results, strict=True):
@@ -403,7 +404,7 @@ def test_a_real_uvicorn_process_predicts_and_streams(server, regressor, clips):
 def test_serve_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
     from tfemo import serve
 
-    assert serve.main(["--model", str(tmp_path)]) == 2
+    assert serve.main(["--export_dir", str(tmp_path)]) == 2
     assert "no tfemo.json" in capsys.readouterr().err
 
 

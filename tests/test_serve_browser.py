@@ -35,7 +35,7 @@ def _served(tmp_path_factory, task: str, model: str, *extra: str):
     base = tmp_path_factory.mktemp(task)
     write_tone_records(base / "records", task)
     train_dir = train_tiny(base / "records", base / "train", model, *extra)
-    assert export.main(["--checkpoint", str(train_dir), "--output", str(base / "export")]) == 0
+    assert export.main(["--train_dir", str(train_dir), "--export_dir", str(base / "export")]) == 0
     port = free_port()
     return start_server(base / "export", port), f"http://127.0.0.1:{port}"
 

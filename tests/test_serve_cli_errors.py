@@ -34,7 +34,7 @@ def test_eval_refuses_records_of_another_kind_in_one_line(tmp_path, capsys):
     train_dir = train_tiny(tmp_path / "words", tmp_path / "train", "semantic_fusion")
     write_tone_records(tmp_path / "tones", "continuous")
     capsys.readouterr()
-    assert eval_command.main(["--checkpoint", str(train_dir), "--tfrecords",
+    assert eval_command.main(["--train_dir", str(train_dir), "--tfrecords",
                               str(tmp_path / "tones"), "--device", "-1"]) == 2
     err = _one_line(capsys)
     assert "word vector size 0 (trained on 6)" in err
@@ -42,13 +42,13 @@ def test_eval_refuses_records_of_another_kind_in_one_line(tmp_path, capsys):
 
 def test_serve_refuses_a_bad_port_before_loading_the_model(tmp_path, capsys):
     started = time.perf_counter()
-    assert serve.main(["--model", str(tmp_path), "--port", "99999"]) == 2
+    assert serve.main(["--export_dir", str(tmp_path), "--port", "99999"]) == 2
     assert "--port 99999" in _one_line(capsys)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert serve.main(["--model", str(tmp_path), "--port", str(port)]) == 2
+        assert serve.main(["--export_dir", str(tmp_path), "--port", str(port)]) == 2
         assert f"cannot bind 127.0.0.1:{port}" in _one_line(capsys)
     assert time.perf_counter() - started < 10
 
@@ -79,13 +79,13 @@ def test_predict_reports_a_dangling_link_and_a_folder_named_x_wav(tmp_path, caps
     inputs = tmp_path / "in"
     write_tone(inputs / "a.wav", tone_audio(np.random.default_rng(0), 200.0, 0.3, 0.5))
     (inputs / "b.wav").symlink_to(tmp_path / "gone.wav")
-    assert predict.main([str(inputs), "--checkpoint", str(train_dir), "--output_dir",
+    assert predict.main([str(inputs), "--train_dir", str(train_dir), "--output_dir",
                          str(tmp_path / "out"), "--strict"]) == 2
     assert "b.wav: missing audio (a dangling link" in _one_line(capsys)
     listing = tmp_path / "list.csv"
     (tmp_path / "dir.wav").mkdir()
     listing.write_text("path\ndir.wav\n")
-    assert predict.main([str(listing), "--checkpoint", str(train_dir), "--output_dir",
+    assert predict.main([str(listing), "--train_dir", str(train_dir), "--output_dir",
                          str(tmp_path / "out"), "--strict"]) == 2
     assert "dir.wav: not an audio file (a folder, not a file)" in _one_line(capsys)
 
@@ -94,11 +94,11 @@ def test_predict_refuses_steps_with_an_export(tmp_path, capsys):
     write_tone_records(tmp_path / "records", "categorical")
     train_dir = train_tiny(tmp_path / "records", tmp_path / "train", "conv1d", "--filters",
                            "4", "--blocks", "1")
-    assert export.main(["--checkpoint", str(train_dir), "--output",
+    assert export.main(["--train_dir", str(train_dir), "--export_dir",
                         str(tmp_path / "export")]) == 0
     clip = write_tone(tmp_path / "a.wav", tone_audio(np.random.default_rng(0), 200.0, 0.3, 0.5))
     capsys.readouterr()
-    assert predict.main([str(clip), "--checkpoint", str(tmp_path / "export"), "--steps",
+    assert predict.main([str(clip), "--train_dir", str(tmp_path / "export"), "--steps",
                          "5000", "--output_dir", str(tmp_path / "out")]) == 2
     assert "--steps 5000 with an export" in _one_line(capsys)
 
@@ -119,9 +119,9 @@ def test_predict_applies_the_budget_with_flags_to_raise_it(tmp_path, capsys):
     train_dir = write_train_dir(tmp_path / "train")
     clip = write_tone(tmp_path / "a.wav", tone_audio(np.random.default_rng(0), 200.0, 0.3, 3.0))
     out = tmp_path / "out"
-    assert predict.main([str(clip), "--checkpoint", str(train_dir), "--output_dir", str(out),
+    assert predict.main([str(clip), "--train_dir", str(train_dir), "--output_dir", str(out),
                          "--max_seconds", "2", "--strict"]) == 2
     assert "a.wav: audio too long (3.0 s; at most 2 s" in _one_line(capsys)
-    assert predict.main([str(clip), "--checkpoint", str(train_dir), "--output_dir", str(out),
+    assert predict.main([str(clip), "--train_dir", str(train_dir), "--output_dir", str(out),
                          "--max_seconds", "4", "--strict"]) == 0
     assert Path(out / "predictions.csv").is_file()

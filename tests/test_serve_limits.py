@@ -214,7 +214,7 @@ def test_m4a_with_the_index_at_the_end_works_in_serve_and_predict(classifier_app
     folder.mkdir()
     shutil.copy(path, folder / "loud.m4a")
     out = tmp_path / "out"
-    assert predict.main([str(folder), "--checkpoint", str(classifier), "--output_dir",
+    assert predict.main([str(folder), "--train_dir", str(classifier), "--output_dir",
                          str(out)]) == 0
     rows = (out / "predictions.csv").read_text().splitlines()
     assert len(rows) == 2 and "loud.m4a" in rows[1]

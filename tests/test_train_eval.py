@@ -40,7 +40,7 @@ def test_train_then_eval_scores_every_frame_once(records, tmp_path, capsys):
     assert available_steps(tmp_path)[-1] == 6
     assert (tmp_path / "log_train.txt").read_text().count("=== run started") == 1
     assert list((tmp_path / "train").glob("events.out.tfevents.*"))
-    assert evaluate.main(["--portion", "devel", "--steps", "6", "--checkpoint", str(tmp_path),
+    assert evaluate.main(["--portion", "devel", "--steps", "6", "--train_dir", str(tmp_path),
                           "--tfrecords", str(records), "--device", "-1"]) == 0
     scores = json.loads((tmp_path / "eval-devel-6.json").read_text())
     assert scores["files"] == 3 and scores["frames"] == sum(LENGTHS["devel"])
@@ -51,7 +51,7 @@ def test_train_then_eval_scores_every_frame_once(records, tmp_path, capsys):
 
 def test_a_missing_step_lists_the_steps_that_exist(records, tmp_path, capsys):
     _train(records, tmp_path, "--max_steps", "3", "--save_interval_secs", "0")
-    code = evaluate.main(["--steps", "8188", "--checkpoint", str(tmp_path),
+    code = evaluate.main(["--steps", "8188", "--train_dir", str(tmp_path),
                           "--tfrecords", str(records), "--device", "-1"])
     assert code == 2
     assert "no checkpoint at step 8188; steps that exist: 1, 2, 3" in capsys.readouterr().err
@@ -168,7 +168,7 @@ def test_every_model_variable_is_restored_from_a_checkpoint(records, tmp_path):
 def test_watch_scores_each_checkpoint_once_then_times_out(records, tmp_path):
     _train(records, tmp_path, "--max_steps", "2", "--save_interval_secs", "0")
     code = evaluate.main(["--watch", "--watch_interval_secs", "0.1", "--watch_timeout_secs",
-                          "0.5", "--checkpoint", str(tmp_path), "--tfrecords", str(records),
+                          "0.5", "--train_dir", str(tmp_path), "--tfrecords", str(records),
                           "--device", "-1"])
     assert code == 0
     assert sorted(p.name for p in tmp_path.glob("eval-devel-*.json")) == \
@@ -182,7 +182,7 @@ def test_gru_regressor_trains_on_features_and_evaluates(records, tmp_path):
                        "--sequence_length", "20", "--max_steps", "60", "--learning_rate", "1e-2",
                        "--save_interval_secs", "100", "--verbose", "0", "--device", "-1"])
     assert code == 0
-    assert evaluate.main(["--portion", "devel", "--checkpoint", str(tmp_path),
+    assert evaluate.main(["--portion", "devel", "--train_dir", str(tmp_path),
                           "--tfrecords", str(records), "--device", "-1"]) == 0
     scores = json.loads((tmp_path / "eval-devel-60.json").read_text())
     assert scores["frames"] == sum(LENGTHS["devel"])
@@ -203,7 +203,7 @@ def test_train_and_eval_read_records_from_a_url(records, tmp_path):
         assert f'tfrecords = "{remote}"' in (tmp_path / "run.toml").read_text()
         scores = []
         for folder in (remote, str(records)):  # the same checkpoint scored on both copies
-            assert evaluate.main(["--portion", "devel", "--steps", "4", "--checkpoint",
+            assert evaluate.main(["--portion", "devel", "--steps", "4", "--train_dir",
                                   str(tmp_path), "--tfrecords", folder, "--device", "-1"]) == 0
             scores.append(json.loads((tmp_path / "eval-devel-4.json").read_text()))
     finally:

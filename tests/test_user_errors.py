@@ -32,11 +32,11 @@ CASES = {
                                           "--train_portions", "train+devel", "--model",
                                           "gru_regressor"], "no portion 'devel'"),
     "train: unknown config key": ("train", ["--config", "{config}"], "unknown key 'hiden'"),
-    "eval: not a train dir": ("eval", ["--checkpoint", "{root}", "--tfrecords", "{records}"],
+    "eval: not a train dir": ("eval", ["--train_dir", "{root}", "--tfrecords", "{records}"],
                               "not a train dir"),
-    "predict: no audio": ("predict", ["{empty}", "--checkpoint", "{root}"],
+    "predict: no audio": ("predict", ["{empty}", "--train_dir", "{root}"],
                           "no audio files found"),
-    "predict: not a train dir": ("predict", ["{file}", "--checkpoint", "{root}"],
+    "predict: not a train dir": ("predict", ["{file}", "--train_dir", "{root}"],
                                  "not a train dir"),
     "predict: output is a file": ("predict", ["{file}", "--output_dir", "{file}"],
                                   "not a folder"),
@@ -106,21 +106,21 @@ def generated(tmp_path_factory) -> dict[str, Path]:
                                 "--output_dir", str(records), "--embeddings", "none",
                                 "--features", "rms,mfcc", "--workers", "1", "--quiet"]) == 0
     assert generate_main(["--tfrecords", str(records), "--train_root", str(vae),
-                          "--per_class", "1", "--steps", "1", "--batch_size", "2",
+                          "--per_class", "1", "--max_steps", "1", "--batch_size", "2",
                           "--latent_dim", "2", "--hidden", "8", "--blocks", "1"]) == 0
     (root / "a.wav").write_bytes(next((root / "emodb" / "wav").glob("03a01Fa.wav")).read_bytes())
     return {"records": records, "vae": vae, "root": root, "wav": root / "a.wav"}
 
 
 NO_LABELS = "{vae}: a beta_vae model learns a representation and predicts no labels (encode " \
-            "with python -m tfemo.encode_latents --checkpoint {vae}"
+            "with python -m tfemo.encode_latents --train_dir {vae}"
 GENERATED_CASES = {
-    "eval: a beta_vae train dir": ("eval", ["--checkpoint", "{vae}", "--tfrecords", "{records}",
+    "eval: a beta_vae train dir": ("eval", ["--train_dir", "{vae}", "--tfrecords", "{records}",
                                             "--portion", "train"], NO_LABELS),
-    "predict: a beta_vae train dir": ("predict", ["{wav}", "--checkpoint", "{vae}",
+    "predict: a beta_vae train dir": ("predict", ["{wav}", "--train_dir", "{vae}",
                                                   "--output_dir", "{root}/p"],
                                       NO_LABELS),
-    "export: a beta_vae train dir": ("export", ["--checkpoint", "{vae}", "--output",
+    "export: a beta_vae train dir": ("export", ["--train_dir", "{vae}", "--export_dir",
                                                 "{root}/export"], NO_LABELS),
     "train: per-speaker statistics of generated samples": (
         "train", ["--tfrecords", "{records}", "--train_dir", "{root}/speaker", "--model",

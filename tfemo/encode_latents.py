@@ -6,8 +6,8 @@ was trained on), whole utterances, for every portion of the records (or --portio
 written under /latents/<name> of the store with the model, train dir, checkpoint and β as
 provenance. Every encoded item id must be an item of the store (make both from one corpus).
 
-    python -m tfemo.encode_latents --checkpoint runs/vae --store features/demo.h5
-    python tools/encode_latents.py --checkpoint runs/vae --store features/demo.h5 --name vae_b4
+    python -m tfemo.encode_latents --train_dir runs/vae --store features/demo.h5
+    python tools/encode_latents.py --train_dir runs/vae --store features/demo.h5 --name vae_b4
 """
 
 from __future__ import annotations
@@ -18,16 +18,20 @@ import tomllib
 from pathlib import Path
 
 from tfemo.core.cli import report_user_errors
+from tfemo.core.config_file import parse_with_config
 from tfemo.core.errors import TfemoError
+from tfemo.core.flags import config_flags, steps_flags, train_dir_flags
 from tfemo.training.run_dir import RUN_CONFIG
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (every option documented in --help)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, required=True,
-                        help="train dir of a beta_vae run (tfemo.train --model beta_vae)")
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[train_dir_flags("train dir of a beta_vae run (tfemo.train --model beta_vae; "
+                                 "default: %(default)s)"),
+                 steps_flags("the checkpoint to restore: its global step, or 'latest' "
+                             "(default: latest)"), config_flags()])
     parser.add_argument("--store", type=Path, required=True,
                         help="the HDF5 feature store (tfemo.make_feature_store) to write into")
     parser.add_argument("--tfrecords", type=Path, default=None,
@@ -35,11 +39,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "from its run.toml)")
     parser.add_argument("--portions", default="",
                         help="portions to encode, joined with + (default: every portion)")
-    parser.add_argument("--steps", default="latest", help="checkpoint step (default: latest)")
     parser.add_argument("--name", default="",
                         help="name of the latents in the store (default: the train dir name)")
     parser.add_argument("--batch_size", type=int, default=16, help="utterances per batch")
-    return parser.parse_args(argv)
+    return parse_with_config(parser, argv)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,18 +57,18 @@ def run(args: argparse.Namespace) -> int:
                          "tfemo.make_feature_store)")
     tfrecords = args.tfrecords
     if tfrecords is None:
-        run_file = args.checkpoint / RUN_CONFIG
+        run_file = args.train_dir / RUN_CONFIG
         if not run_file.exists():
             raise TfemoError(f"{run_file}: missing; give --tfrecords")
         tfrecords = Path(tomllib.loads(run_file.read_text())["tfrecords"])
-    restored = restore_train_dir(args.checkpoint, args.steps, wants="latents")
+    restored = restore_train_dir(args.train_dir, args.steps, wants="latents")
     model, path = restored.model, restored.checkpoint
     description = DatasetDescription.read(tfrecords)
     portions = args.portions.split("+") if args.portions else sorted(description.portions)
     encoded = encode_records(model, tfrecords, portions, args.batch_size,
                              speaker_normalise=restored.speaker_normalise)
-    name = args.name or args.checkpoint.resolve().name
-    provenance = {"model": restored.name, "train_dir": str(args.checkpoint.resolve()),
+    name = args.name or args.train_dir.resolve().name
+    provenance = {"model": restored.name, "train_dir": str(args.train_dir.resolve()),
                   "checkpoint": path, "tfrecords": str(Path(tfrecords).resolve()),
                   "portions": portions, "beta": model.beta, "latent_dim": model.latent_dim,
                   "conditional": model.conditional, "computed_from": "records"}

@@ -1,13 +1,13 @@
 """Evaluate a checkpoint on a portion: `python -m tfemo.eval --portion devel --steps 8188`.
 
-Restores `model.ckpt-<steps>` from --checkpoint (the train dir), predicts every frame of every
+Restores `model.ckpt-<steps>` from --train_dir, predicts every frame of every
 file of the portion and reports, per label dimension, the CCC of the whole portion concatenated
 and the mean CCC over files; for a classifier, UAR, WA, macro F1 and the confusion matrix.
 Results go next to the checkpoint (`eval-<portion>-<step>.json`, `.csv` with one row per file,
 and for a classifier `-confusion.csv` and `-confusion.png`) and a line is appended to
-`log_eval.txt`. When --checkpoint holds folds (fold-NN/, as tfemo.train writes for records with
+`log_eval.txt`. When --train_dir holds folds (fold-NN/, as tfemo.train writes for records with
 folds), each fold is scored with its own records and all folds' files are pooled
-(`eval-<portion>-<step>-pooled.*` in --checkpoint); given one set of records instead (another
+(`eval-<portion>-<step>-pooled.*` in --train_dir); given one set of records instead (another
 corpus), every fold model scores all of it and their averaged calibrated probabilities are
 scored too (`-ensemble`), beside the mean ± sd over folds. --watch evaluates each new checkpoint
 as training writes it.
@@ -26,27 +26,24 @@ from pathlib import Path
 
 from tfemo.core import storage
 from tfemo.core.cli import report_user_errors
-from tfemo.core.config_file import add_config_flags, parse_with_config
+from tfemo.core.config_file import parse_with_config
 from tfemo.core.errors import CheckpointNotFoundError, UserError
+from tfemo.core.flags import config_flags, device_flags, steps_flags, train_dir_flags
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Every flag, documented in --help."""
     parser = argparse.ArgumentParser(
         prog="python -m tfemo.eval", description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        parents=[train_dir_flags("train dir of tfemo.train (model.json, model.ckpt-<step>), "
+                                 "or a folder of fold-NN/ train dirs"), steps_flags(),
+                 device_flags("GPU 0 if there is one"), config_flags()])
     parser.add_argument("--portion", default="devel", help="portion to score")
-    parser.add_argument("--steps", default="latest",
-                        help="global step of the checkpoint to restore, or 'latest'")
-    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints"),
-                        help="train dir holding model.ckpt-<step> files and model.json")
     parser.add_argument("--tfrecords", type=storage.location, default=Path("tfrecords"),
                         help="records folder written by tools/make_tfrecords.py (local, or a "
                              "tf.io.gfile URL such as gs://bucket/records)")
     parser.add_argument("--batch_size", type=int, default=4, help="whole files per batch")
-    parser.add_argument("--device", type=int, default=None,
-                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU); "
-                             "given, the device is printed (default: GPU 0 if there is one)")
     parser.add_argument("--calibrate", action="store_true",
                         help="classifier: fit the temperature on this portion (held-out "
                              "speakers: devel) and save it in the train dir (temperature.json) "
@@ -61,14 +58,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="--watch: seconds between looks for new checkpoints")
     parser.add_argument("--watch_timeout_secs", type=float, default=0,
                         help="--watch: stop after this long without a new checkpoint (0: never)")
-    add_config_flags(parser)
     return parse_with_config(parser, argv)
 
 
 def print_scores(scores: dict) -> None:
     """A table of the scores of one checkpoint."""
+    from tfemo.training.run_dir import step_text
+
     print_dropped(scores)
-    print_table([("", scores)], f"{scores['portion']} at step {scores['step']}: "
+    print_table([("", scores)], f"{scores['portion']}, {step_text(scores['step'])}: "
                                 f"{scores['files']} files, {scores['frames']} frames")
 
 
@@ -183,11 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     device = select_device(0 if args.device is None else args.device)
     if args.device is not None:
         print(device, flush=True)
-    folds = fold_train_dirs(args.checkpoint)
-    if folds and not (args.checkpoint / MODEL_FILE).exists():
+    folds = fold_train_dirs(args.train_dir)
+    if folds and not (args.train_dir / MODEL_FILE).exists():
         if args.watch:
-            raise UserError(f"{args.checkpoint} holds folds; --watch evaluates one train dir",
-                            f"give one fold, e.g. --checkpoint {folds[0]}")
+            raise UserError(f"{args.train_dir} holds folds; --watch evaluates one train dir",
+                            f"give one fold, e.g. --train_dir {folds[0]}")
         shared = storage.exists(description_path(args.tfrecords))  # one set: every fold
         for fold in folds:
             check_same_schema(fold, args.tfrecords if shared
@@ -196,14 +194,14 @@ def main(argv: list[str] | None = None) -> int:
         print_dropped(results[-1][1])
         print_table(results, f"{args.portion}: {len(folds)} folds and {results[-1][0]}")
         return 0
-    check_same_schema(args.checkpoint, args.tfrecords)
+    check_same_schema(args.train_dir, args.tfrecords)
     if not args.watch:
         print_scores(evaluate_step(config, config.steps)[0])
         return 0
     done: set[int] = set()
     last_new = time.monotonic()
     while True:
-        new = [s for s in available_steps(args.checkpoint) if s not in done]
+        new = [s for s in available_steps(args.train_dir) if s not in done]
         for step in new:
             try:
                 print_scores(evaluate_step(config, step)[0])

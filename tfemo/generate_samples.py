@@ -10,7 +10,7 @@ train-only; devel and test are untouched. Train on them with
 `tfemo.train --train_portions train+generated` (a features-only model: conv1d).
 
     python tools/generate_samples.py --tfrecords tfrecords/emodb-loso --factor 1 \
-        --train_root checkpoints/generators --steps 1000
+        --train_root checkpoints/generators --max_steps 1000
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import sys
 from pathlib import Path
 
 from tfemo.core.cli import report_user_errors
+from tfemo.core.config_file import parse_with_config
 from tfemo.core.errors import TfemoError
+from tfemo.core.flags import config_flags, max_steps_flags
 from tfemo.core.options import add_flags, names
 from tfemo.models.beta_vae import BetaVAEConfig
 from tfemo.training.config import TrainConfig
@@ -29,7 +31,9 @@ from tfemo.training.config import TrainConfig
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (every option documented in --help)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[max_steps_flags(1000, "generator training steps (default: 1000)"),
+                 config_flags()])
     parser.add_argument("--tfrecords", type=Path, required=True,
                         help="a categorical records folder with features, or a folder of "
                              "fold-NN/ records folders")
@@ -40,14 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--factor", type=float, default=0.0,
                         help="instead of --per_class: per class, this many times the class's "
                              "train examples (0.5, 1: half or the whole train size)")
-    parser.add_argument("--steps", type=int, default=1000, help="generator training steps")
     parser.add_argument("--batch_size", type=int, default=16, help="generator batch size")
     parser.add_argument("--learning_rate", type=float, default=1e-3,
                         help="generator learning rate")
     parser.add_argument("--seed", type=int, default=1, help="seed of training and sampling")
     add_flags(parser.add_argument_group("generator (beta_vae) options; conditional is "
                                         "always class"), BetaVAEConfig)
-    return parser.parse_args(argv)
+    return parse_with_config(parser, argv)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     folders = fold_record_dirs(args.tfrecords) or [args.tfrecords]
     config = BetaVAEConfig(**{k: getattr(args, k) for k in names(BetaVAEConfig)
                               if hasattr(args, k)})
-    train = TrainConfig(max_steps=args.steps, batch_size=args.batch_size,
+    train = TrainConfig(max_steps=args.max_steps, batch_size=args.batch_size,
                         learning_rate=args.learning_rate, seed=args.seed)
     for folder in folders:
         train_dir = args.train_root / folder.name if folder != args.tfrecords else args.train_root

@@ -17,8 +17,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from tfemo.core.cli import report_user_errors
+from tfemo.core.config_file import parse_with_config
 from tfemo.core.console import command_console
 from tfemo.core.errors import UserError
+from tfemo.core.flags import config_flags
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import CATEGORICAL, TASKS
 from tfemo.labels.report import (
@@ -36,7 +38,8 @@ from tfemo.labels.report import (
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (every option documented in --help)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        parents=[config_flags()])
     parser.add_argument("--corpus", default="demo", choices=CORPUS_NAMES, help="corpus to read")
     parser.add_argument("--data_dir", type=Path, default=None,
                         help="the corpus folder as distributed (manifest: the manifest CSV; "
@@ -48,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output_dir", type=Path, default=None,
                         help="where the CSV and PNG go "
                              "(default %(default)s: reports/<corpus>-<task>)")
-    return parser.parse_args(argv)
+    return parse_with_config(parser, argv)
 
 
 def counts_table(report: LabelReport) -> Table:

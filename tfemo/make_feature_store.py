@@ -23,8 +23,10 @@ from rich.table import Table
 
 from tfemo.audio.features import FEATURE_FAMILIES
 from tfemo.core.cli import report_user_errors
+from tfemo.core.config_file import parse_with_config
 from tfemo.core.console import command_console
 from tfemo.core.errors import InputError, UserError
+from tfemo.core.flags import config_flags, strict_flags
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import TASKS
 from tfemo.store.build import StoreOptions, StoreReport, make_feature_store, parse_features
@@ -35,7 +37,8 @@ from tfemo.store.reader import PortionSummary
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (every option documented in --help)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[strict_flags(), config_flags()])
     parser.add_argument("--corpus", default="demo", choices=CORPUS_NAMES,
                         help="corpus to read (default: demo)")
     parser.add_argument("--data_dir", type=Path, default=None,
@@ -53,10 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the HDF5 file (default: features/<corpus>.h5)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes featurising items in parallel (default: all cores)")
-    parser.add_argument("--strict", action="store_true",
-                        help="fail on the first bad file instead of reporting and skipping it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    return parse_with_config(parser, argv)
 
 
 def summary_table(report: StoreReport, portion_of: dict[str, str]) -> Table:

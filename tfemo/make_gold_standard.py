@@ -23,8 +23,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from tfemo.core.cli import report_user_errors
-from tfemo.core.console import command_console
+from tfemo.core.config_file import parse_with_config
+from tfemo.core.console import ProgressLines, command_console
 from tfemo.core.errors import UserError
+from tfemo.core.flags import add_renamed, config_flags
 from tfemo.corpora import CORPUS_NAMES, open_corpus
 from tfemo.corpora.base import Corpus
 from tfemo.labels.gold_standard import (
@@ -60,7 +62,8 @@ def _methods(values: list[str] | None) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (every option documented in --help)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[config_flags()])
     parser.add_argument("--corpus", default="demo", choices=RATED_CORPORA,
                         help="corpus with individual ratings (default demo)")
     parser.add_argument("--data_dir", type=Path, default=None,
@@ -93,8 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                            help="Cross-CCC shifts 0..N frames (default %(default)s = 5 s)")
     generator.add_argument("--epochs", type=int, default=defaults.epochs,
                            help="training passes over the recordings (default %(default)s)")
-    generator.add_argument("--steps", type=int, default=None,
+    generator.add_argument("--max_steps", type=int, default=None,
                            help="gradient updates instead of --epochs")
+    add_renamed(generator, "--steps", "--max_steps", "max_steps", int)
     generator.add_argument("--learning_rate", type=float, default=defaults.learning_rate,
                            help="Adam learning rate (default %(default)s)")
     generator.add_argument("--chunk_frames", type=int, default=defaults.chunk_frames,
@@ -109,7 +113,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smooth_secs", type=float, default=0.0,
                         help="centred moving average over this many seconds after fusion "
                              "(GenS with the generator); 0 = none (default)")
-    args = parser.parse_args(argv)
+    args = parse_with_config(parser, argv)
     try:
         args.method = _methods(args.method)
     except argparse.ArgumentTypeError as error:
@@ -158,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     console = command_console()
     options = GoldStandardOptions(
         centre=args.centre, lag_frames=args.lag_frames, alpha=args.alpha,
-        max_shift=args.max_shift, epochs=args.epochs, steps=args.steps,
+        max_shift=args.max_shift, epochs=args.epochs, steps=args.max_steps,
         learning_rate=args.learning_rate, chunk_frames=args.chunk_frames,
         batch_size=args.batch_size, seed=args.seed, smooth_secs=args.smooth_secs)
     started = time.perf_counter()
@@ -166,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     output_dir = args.output_dir or Path("gold_standards") / corpus.name
     try:
         variants = [Variant(method, method, options) for method in args.method]
-        run = make_gold_standards(corpus, variants, output_dir, features=args.features)
+        run = make_gold_standards(corpus, variants, output_dir, features=args.features,
+                                  progress=ProgressLines())
     except ValueError as error:  # an option the chosen method cannot use (e.g. --lag_frames)
         raise UserError(str(error), "see python -m tfemo.make_gold_standard --help") from None
     for skip in run.skips:

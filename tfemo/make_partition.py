@@ -27,8 +27,10 @@ from rich.table import Table
 
 from tfemo.core import storage
 from tfemo.core.cli import report_user_errors
+from tfemo.core.config_file import parse_with_config
 from tfemo.core.console import command_console
 from tfemo.core.errors import UserError
+from tfemo.core.flags import config_flags
 from tfemo.core.storage import write_atomic
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import PORTIONS, TASKS
@@ -46,7 +48,8 @@ from tfemo.records.plan import read_records_file
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Every flag, documented in --help (the same partition flags as make_tfrecords)."""
     parser = argparse.ArgumentParser(prog="python -m tfemo.make_partition", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     parents=[config_flags()])
     parser.add_argument("--corpus", default="demo", choices=CORPUS_NAMES, help="corpus reader")
     parser.add_argument("--data_dir", type=Path, default=None,
                         help="the corpus folder as distributed (manifest: the CSV)")
@@ -67,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output_dir", type=Path, default=None,
                         help="with --tfrecords: where the partition goes (description.json, "
                              "or fold-NN/description.json per fold; default: the records)")
-    return parser.parse_args(argv)
+    return parse_with_config(parser, argv)
 
 
 def _from_corpus(args: argparse.Namespace, console: Console) -> tuple[list[Fold], str, Path]:

@@ -15,15 +15,15 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from tfemo.audio.features import FEATURE_FAMILIES, parse_families
 from tfemo.core import storage
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
-from tfemo.core.config_file import add_config_flags, parse_with_config
-from tfemo.core.console import command_console
+from tfemo.core.config_file import parse_with_config
+from tfemo.core.console import command_console, command_progress
 from tfemo.core.errors import InputError, UserError
+from tfemo.core.flags import config_flags, strict_flags
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
 from tfemo.corpora.base import TASKS, Corpus
 from tfemo.corpora.merged import MergedCorpus, open_sources
@@ -53,7 +53,8 @@ def corpus_argument(text: str) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (every option documented in --help)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        parents=[strict_flags("input"), config_flags()])
     parser.add_argument("--corpus", action="append", default=None, type=corpus_argument,
                         help=f"corpus to read: one of {', '.join(CORPUS_NAMES)} (default demo) "
                              "with --data_dir; or, repeated, NAME=PATH for several corpora in "
@@ -120,10 +121,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "'train=emodb,emovo;test=casia'")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of kfold-by-speaker's speaker shuffle")
-    parser.add_argument("--strict", action="store_true",
-                        help="fail on the first bad input instead of reporting and skipping it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_config_flags(parser)
     return parse_with_config(parser, argv)
 
 
@@ -225,10 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         folds = make_folds(items, args.partition, folds=args.folds, seed=args.seed,
                            split=parse_split(args.split))
         command = ["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])]
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                      disable=args.quiet, transient=True) as progress:
-            bar = progress.add_task(f"{corpus.name} -> {args.output_dir}", total=len(items))
+        with command_progress(console, f"{corpus.name} -> {args.output_dir}", len(items),
+                              quiet=args.quiet) as advance:
 
             def report_skip(skip: Skip) -> None:
                 console.print(f"[yellow]skipped[/] {skip.path}: {skip.reason}"
@@ -245,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             _, report = write(
                 corpus, args.output_dir, options, workers=args.workers, strict=args.strict,
                 command=command, items=items, folds=folds,
-                on_progress=lambda n: progress.advance(bar, n), on_skip=report_skip)
+                on_progress=advance, on_skip=report_skip)
     except InputError as error:
         if not args.strict:
             raise

@@ -1,4 +1,4 @@
-"""Label new audio: `python -m tfemo.predict recordings/ --checkpoint checkpoints`.
+"""Label new audio: `python -m tfemo.predict recordings/ --train_dir checkpoints`.
 
 Inputs are audio files, folders (searched recursively for audio files) or CSV lists with a
 `path` column (relative to the CSV) and, for models that read words, a `transcript` column.
@@ -29,6 +29,14 @@ import sys
 from pathlib import Path
 
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
+from tfemo.core.config_file import parse_with_config
+from tfemo.core.flags import (
+    config_flags,
+    device_flags,
+    steps_flags,
+    strict_flags,
+    train_dir_flags,
+)
 from tfemo.inference.budget import add_budget_flags, budget_of
 
 LONGEST = 4 * 3600.0  # seconds of audio: long files are read and featurised block by block
@@ -39,24 +47,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Every flag, documented in --help."""
     parser = argparse.ArgumentParser(
         prog="python -m tfemo.predict", description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        parents=[train_dir_flags("train dir of tfemo.train (model.json, description.json, "
+                                 "model.ckpt-<step>), or an export of tfemo.export; a train "
+                                 "dir of folds: the folds' calibrated probabilities averaged"),
+                 steps_flags(), strict_flags(),
+                 device_flags("the CPU"), config_flags()])
     parser.add_argument("inputs", nargs="+", type=Path,
                         help="audio files, folders of audio files, or CSV lists (path column)")
-    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints"),
-                        help="train dir of tfemo.train (model.json, description.json, "
-                             "model.ckpt-<step>); a train dir of folds: the folds' calibrated "
-                             "probabilities averaged")
-    parser.add_argument("--steps", default="latest", help="checkpoint step, or 'latest'")
     parser.add_argument("--output_dir", type=Path, default=Path("predictions"),
                         help="where predictions.csv, distribution.png and traces/ go")
     parser.add_argument("--chunk_seconds", type=float, default=60.0,
                         help="long files are run through the model in chunks of this length")
     parser.add_argument("--alignment", default="aeneas", choices=("aeneas", "uniform"),
                         help="word timings from transcripts, for models that read words")
+    parser.set_defaults(speech_check=True)  # first: the flag's own default stays SUPPRESS
     parser.add_argument("--no_speech_check", dest="speech_check", action="store_false",
-                        help="classifier: label every file, even one the pitch track finds no "
-                             "speech in (by default such a file is flagged no_speech and gets "
-                             "no class)")
+                        default=argparse.SUPPRESS,  # no "(default: True)" for a switch-off
+                        help="label every file, even one the pitch track finds no speech in "
+                             "(by default such a file is flagged no_speech and gets no class "
+                             "or quadrant)")
     parser.add_argument("--segments", default="none", metavar="vad|window:SECONDS|none",
                         help="emotion over time: one result per speech segment (vad) or per "
                              "window of SECONDS, in segments.csv and timelines/; none: one "
@@ -64,20 +74,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vad", default="silero", choices=("silero", "webrtc", "praat"),
                         help="the VAD backend of --segments and of the no_speech check "
                              "(Praat's voicing when the backend's package cannot load)")
-    parser.add_argument("--strict", action="store_true",
-                        help="stop at the first file that cannot be used")
     add_budget_flags(parser, max_seconds=f"{LONGEST:g} s, or {LONGEST_WITH_WORDS:g} s for a "
                                          "model that reads words (its file is aligned and "
                                          "featurised whole)")
-    parser.add_argument("--device", type=int, default=None,
-                        help="GPU index; -1 for the CPU (a missing GPU falls back to the CPU); "
-                             "given, the device is printed (default: the CPU)")
-    return parser.parse_args(argv)
+    return parse_with_config(parser, argv)
 
 
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from rich.markup import escape
     from rich.table import Table
 
     from tfemo.audio import FRAME_SECONDS
@@ -86,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.core.errors import InputError, UserError
     from tfemo.inference.budget import within_budget
     from tfemo.inference.ensemble import Ensemble, open_predictor
-    from tfemo.inference.outputs import write_outputs
+    from tfemo.inference.outputs import prediction_warnings, write_outputs
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
     from tfemo.training.exported import is_export
 
@@ -102,18 +108,18 @@ def main(argv: list[str] | None = None) -> int:
                         "CSV lists with a path column")
     if args.chunk_seconds <= 0:
         raise UserError(f"--chunk_seconds {args.chunk_seconds}", "give a positive length")
-    if is_export(args.checkpoint) and args.steps != "latest":
-        raise UserError(f"--steps {args.steps} with an export ({args.checkpoint})",
+    if is_export(args.train_dir) and args.steps != "latest":
+        raise UserError(f"--steps {args.steps} with an export ({args.train_dir})",
                         "an export holds one step; --steps picks a checkpoint of a train dir")
     from tfemo.inference.segments import SegmentMode, predict_segments
 
     mode = SegmentMode.parse(args.segments)
-    predictor = open_predictor(args.checkpoint, args.steps, alignment=args.alignment,
+    predictor = open_predictor(args.train_dir, args.steps, alignment=args.alignment,
                                speech_check=args.speech_check and mode is None, vad=args.vad,
                                chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)),
                                alignment_seconds=args.alignment_seconds)
     if mode is not None and isinstance(predictor, Ensemble):
-        raise UserError(f"--segments {args.segments} with a train dir of folds ({args.checkpoint})",
+        raise UserError(f"--segments {args.segments} with a train dir of folds ({args.train_dir})",
                         "give one model: the final model (tfemo.train --final) or one fold")
     if args.max_seconds is None:
         args.max_seconds = LONGEST_WITH_WORDS if predictor.needs_transcripts else LONGEST
@@ -137,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("no file could be labelled", "every input was skipped; see the reasons "
                                                      "above")
     counts = write_outputs(predictor, results, args.output_dir)
+    for warning in prediction_warnings(predictor, results):
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     if mode is not None:
         from tfemo.inference.timeline import write_segment_outputs
 

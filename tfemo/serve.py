@@ -1,4 +1,4 @@
-"""Serve an exported model: `python -m tfemo.serve --model exported/NAME`.
+"""Serve an exported model: `python -m tfemo.serve --export_dir exported/NAME`.
 
 FastAPI on uvicorn, bound to 127.0.0.1 unless --host says otherwise. Endpoints:
 GET /healthz; GET /v1/model; POST /v1/predict (multipart `file` parts, optional `transcript`
@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 from tfemo.core.cli import report_user_errors
+from tfemo.core.config_file import parse_with_config
+from tfemo.core.flags import add_renamed, config_flags
 from tfemo.inference.budget import add_budget_flags, budget_of
 
 
@@ -22,9 +24,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Every flag, documented in --help."""
     parser = argparse.ArgumentParser(
         prog="python -m tfemo.serve", description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True,
-                        help="an export of tfemo.export (holds tfemo.json and 1/)")
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter, parents=[config_flags()])
+    parser.add_argument("--export_dir", type=Path, default=None,
+                        help="an export of tfemo.export (holds tfemo.json and 1/; required)")
+    add_renamed(parser, "--model", "--export_dir", "export_dir", Path)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
     parser.add_argument("--port", type=int, default=8000, help="port to bind")
     parser.add_argument("--token_file", type=Path, default=None,
@@ -55,7 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_budget_flags(parser)
     parser.add_argument("--log_level", default="info",
                         choices=("critical", "error", "warning", "info", "debug"))
-    return parser.parse_args(argv)
+    args = parse_with_config(parser, argv)
+    if args.export_dir is None:
+        parser.error("the following arguments are required: --export_dir")
+    return args
 
 
 @report_user_errors
@@ -75,16 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--port {args.port}", "give a TCP port from 1 to 65535")
     check_port_free(args.host, args.port)
     select_device(-1)
-    if not is_export(args.model):
-        raise UserError(f"{args.model}: no tfemo.json, not an export of tfemo.export",
-                        "make one with python -m tfemo.export --checkpoint DIR --output DIR")
+    if not is_export(args.export_dir):
+        raise UserError(f"{args.export_dir}: no tfemo.json, not an export of tfemo.export",
+                        "make one with python -m tfemo.export --train_dir DIR --export_dir DIR")
     if min(args.max_seconds, args.max_upload_mb, args.window_seconds, args.hop_seconds,
            args.chunk_seconds, args.max_files, args.body_seconds, args.body_rate_kb,
            args.idle_seconds, args.concurrency) <= 0:
         raise UserError("the limits, windows and chunk length must be positive",
                         "see python -m tfemo.serve --help")
     token = read_token(args.token_file) if args.token_file else None
-    config = ServiceConfig(model=args.model, max_seconds=args.max_seconds,
+    config = ServiceConfig(model=args.export_dir, max_seconds=args.max_seconds,
                            max_upload_mb=args.max_upload_mb, token=token,
                            chunk_seconds=args.chunk_seconds, alignment=args.alignment,
                            window_seconds=args.window_seconds, hop_seconds=args.hop_seconds,

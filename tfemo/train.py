@@ -199,14 +199,12 @@ def _check_counts(train: TrainConfig) -> None:
 
 def _report(result: TrainResult, max_steps: int) -> None:
     """What a training run did, in a line or two."""
-    from tfemo.training.run_dir import estimator_file
-
     if result.estimator:
         if result.trained:
             print(f"fitted {result.model} on {result.examples} utterances; saved "
-                  f"{estimator_file(result.checkpoint)}")
+                  f"{result.checkpoint}")
         else:
-            print(f"already fitted (step {result.step}); nothing to do")
+            print(f"already fitted ({result.checkpoint}); nothing to do")
         return
     if not result.trained:
         print(f"already at step {result.start_step} >= --max_steps {max_steps}; nothing to do")

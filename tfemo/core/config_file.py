@@ -36,7 +36,7 @@ def _flag_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]
     for action in parser._actions:  # argparse keeps no public list of its actions
         if not action.option_strings or action.dest in ("help", *CONFIG_DESTS):
             continue
-        actions[action.dest] = action
+        actions.setdefault(action.dest, action)  # a dest's first flag, not an old name's
         for flag in action.option_strings:
             if flag.startswith("--"):
                 actions[flag[2:]] = action
@@ -86,6 +86,10 @@ def config_defaults(parser: argparse.ArgumentParser, path: Path) -> dict[str, An
     for key, value in read_toml(path).items():
         if key not in actions:
             raise OptionError(f"{path}: unknown key {key!r} (keys are {parser.prog} flag names)")
+        new = getattr(actions[key], "new", "")  # an old flag name (tfemo.core.flags.Renamed)
+        if new:
+            print(f"note: {path}: key {key!r} is deprecated; it is now {new[2:]!r}",
+                  file=sys.stderr, flush=True)
         values[actions[key].dest] = _converted(actions[key], key, value, f"{path}: {key}")
     return values
 

@@ -55,14 +55,44 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], title: s
 
 
 def distribution_figure(counts: Mapping[str, int], title: str) -> Figure:
-    """A bar chart of how many files each class was predicted for."""
-    figure = Figure(figsize=(1.5 + 0.7 * len(counts), 3.5))
-    axes = figure.add_subplot()
+    """Horizontal bars of how many files each class (or quadrant) was predicted for: long
+    names read level on the left, each bar says its count and share."""
     names, values = list(counts), list(counts.values())
-    bars = axes.bar(names, values, color="tab:blue")
-    axes.bar_label(bars)
-    axes.set_ylabel("files")
-    axes.set_title(title)
-    axes.tick_params(axis="x", rotation=45)
-    figure.tight_layout()
+    total = max(sum(values), 1)
+    figure = Figure(figsize=(7.0, 1.4 + 0.45 * len(names)), layout="constrained")
+    axes = figure.add_subplot()
+    bars = axes.barh(names, values, color="tab:blue")
+    axes.bar_label(bars, labels=[f" {v} ({v / total:.0%})" for v in values])
+    axes.invert_yaxis()  # the first class on top
+    axes.set_xlabel("files")
+    axes.set_xlim(0, max(values, default=1) * 1.25 or 1)  # room for the bar labels
+    axes.set_title(title, wrap=True)
+    return figure
+
+
+def arousal_valence_figure(points: Sequence[tuple[str, float, float]], title: str) -> Figure:
+    """Each file's mean (valence, arousal) as a point on the plane, its quadrants named."""
+    figure = Figure(figsize=(6.0, 6.0), layout="constrained")
+    axes = figure.add_subplot()
+    values = np.array([(v, a) for _, a, v in points], dtype=float).reshape(-1, 2)
+    limit = max(1.0, float(np.abs(values).max(initial=0.0)) * 1.15)
+    axes.axhline(0.0, color="grey", linewidth=0.8)
+    axes.axvline(0.0, color="grey", linewidth=0.8)
+    for x, y, text, ha, va in ((1, 1, "high arousal\npositive valence", "right", "top"),
+                               (-1, 1, "high arousal\nnegative valence", "left", "top"),
+                               (-1, -1, "low arousal\nnegative valence", "left", "bottom"),
+                               (1, -1, "low arousal\npositive valence", "right", "bottom")):
+        axes.text(0.97 * x * limit, 0.97 * y * limit, text, ha=ha, va=va, color="grey",
+                  fontsize=9)
+    axes.scatter(values[:, 0], values[:, 1], color="tab:blue", zorder=3)
+    if len(points) <= 20:  # few enough to name each one
+        for (name, arousal, valence) in points:
+            axes.annotate(name, (valence, arousal), textcoords="offset points", xytext=(4, 4),
+                          fontsize=8)
+    axes.set_xlim(-limit, limit)
+    axes.set_ylim(-limit, limit)
+    axes.set_aspect("equal")
+    axes.set_xlabel("valence (mean over the file)")
+    axes.set_ylabel("arousal (mean over the file)")
+    axes.set_title(title, wrap=True)
     return figure

@@ -12,7 +12,7 @@ from tfemo.training.inner_calibration import temperature_warning
 from tfemo.training.temperature import read_temperature, save_temperature
 
 
-def calibrate_portion(files: list, train_dir: Path, step: int, portion: str,
+def calibrate_portion(files: list, train_dir: Path, step: int | str, portion: str,
                       fit: bool) -> dict:
     """Calibration scores of a classifier's file predictions. With `fit`, the temperature is
     fit on these files (they must be held-out speakers, e.g. devel) and saved for `step`;

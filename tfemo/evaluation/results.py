@@ -30,18 +30,18 @@ from tfemo.core.options import Options, option
 from tfemo.core.tasks import Task
 from tfemo.evaluation.summary import by_corpus, over_folds
 from tfemo.records.description import description_path
-from tfemo.training.run_dir import EVAL_LOG, eval_stem, step_of_checkpoint
+from tfemo.training.run_dir import EVAL_LOG, eval_stem, step_text
 
 
 @dataclass(frozen=True)
 class EvalConfig(Options):
     """What to score: a train dir's checkpoints on one portion of its records."""
 
-    checkpoint: Path = option(Path("checkpoints"), "train dir (model.json, model.ckpt-<step>), "
-                                                   "or a folder of fold-NN/ train dirs")
+    train_dir: Path = option(Path("checkpoints"), "train dir (model.json, model.ckpt-<step>), "
+                                                  "or a folder of fold-NN/ train dirs")
     tfrecords: Path = option(Path("tfrecords"), "records folder (local or a tf.io.gfile URL)")
     portion: str = option("devel", "portion to score")
-    steps: str = option("latest", "global step of the checkpoint to restore, or 'latest'")
+    steps: str = option("latest", "the checkpoint to restore: its global step, or 'latest'")
     batch_size: int = option(4, "whole files per batch")
     calibrate: bool = option(False, "classifier: fit the temperature on this portion and save "
                                     "it in the train dir")
@@ -106,7 +106,7 @@ def evaluate_step(config: EvalConfig, step: str | int, train_dir: Path | None = 
     )
     from tfemo.training.restore import restore_train_dir
 
-    train_dir = train_dir or config.checkpoint
+    train_dir = train_dir or config.train_dir
     tfrecords = tfrecords or config.tfrecords
     target = target or check_target(config, train_dir, tfrecords)
     restored = restore_train_dir(train_dir, step)
@@ -116,7 +116,7 @@ def evaluate_step(config: EvalConfig, step: str | int, train_dir: Path | None = 
                             speaker_normalise=restored.speaker_normalise)
     check_coverage(files, description, config.portion)
     label_names = tuple(description.label_names)
-    number = step_of_checkpoint(path)
+    number = restored.step  # FITTED for an estimator: no step in names or titles
     if description.task == Task.CATEGORICAL:
         from tfemo.evaluation.calibration import calibrate_portion
 
@@ -160,7 +160,7 @@ def write_results(stem: Path, scores: dict, files, label_names: tuple[str, ...])
                              label_names[int(f.predictions.argmax())],
                              *(f"{p:.6f}" for p in f.predictions)])
         write_csv(confusion_table(scores["confusion"], label_names), f"{stem}-confusion.csv")
-        title = (f"{scores['portion']} at step {scores['step']}: UAR {scores['uar']:.3f}, "
+        title = (f"{scores['portion']}, {step_text(scores['step'])}: UAR {scores['uar']:.3f}, "
                  f"WA {scores['wa']:.3f}")
         write_figure(confusion_figure(scores["confusion"], label_names, title),
                      f"{stem}-confusion.png")
@@ -220,12 +220,12 @@ def evaluate_folds(config: EvalConfig, folds: list[Path]) -> list[tuple[str, dic
         scores["corpora"] = by_corpus(pooled, label_names, corpora, "uar" in scores)
     steps = sorted({s["step"] for _, s in results})
     scores.update(step="+".join(map(str, steps)), portion=config.portion, folds=len(folds),
-                  checkpoint=str(config.checkpoint), tfrecords=str(config.tfrecords))
+                  checkpoint=str(config.train_dir), tfrecords=str(config.tfrecords))
     records = ""
     if any(t.records for t in targets):  # named after every fold's records together
         records = folds_tag([t.description for t in targets])
         scores["records"] = records
-    write_results(eval_stem(config.checkpoint, config.portion, scores["step"], pooled=True,
+    write_results(eval_stem(config.train_dir, config.portion, scores["step"], pooled=True,
                             records=records), scores, pooled, label_names)
     results.append(("pooled", scores))
     return results
@@ -274,9 +274,9 @@ def _ensemble(config: EvalConfig, folds: list[Path], targets: list[Target],
     steps = sorted({s["step"] for _, s in results})
     records = targets[0].records
     scores.update(step="+".join(map(str, steps)), portion=config.portion, folds=len(folds),
-                  ensemble=True, checkpoint=str(config.checkpoint),
+                  ensemble=True, checkpoint=str(config.train_dir),
                   tfrecords=str(config.tfrecords), **({"records": records} if records else {}))
-    write_results(eval_stem(config.checkpoint, config.portion, scores["step"], ensemble=True,
+    write_results(eval_stem(config.train_dir, config.portion, scores["step"], ensemble=True,
                             records=records), scores, files, label_names)
     return scores
 

@@ -316,7 +316,7 @@ def _final(document: Document, results: RunResults) -> None:
                   + ("calibrated on held-out speakers." if final["temperature"] else
                      "its probabilities are not calibrated (no speaker was held out for a "
                      "temperature)."))
-    document.code(f"python -m tfemo.predict FILES --checkpoint {results.run.final}")
+    document.code(f"python -m tfemo.predict FILES --train_dir {results.run.final}")
 
 
 def _provenance(document: Document, results: RunResults) -> None:

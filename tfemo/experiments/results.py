@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tfemo.experiments.layout import RunFolder
+from tfemo.training.run_dir import FITTED
 from tfemo.training.temperature import read_temperature
 
 
@@ -80,19 +81,19 @@ def _latest(folder: Path, pattern: str) -> Path | None:
     for path in folder.glob("eval-*.json"):
         match = re.fullmatch(pattern, path.name)
         if match:
-            key = tuple(int(s) for s in match.group(1).split("+"))
+            key = tuple(int(s) if s.isdigit() else 0 for s in match.group(1).split("+"))
             if best is None or key > best_key:
                 best, best_key = path, key
     return best
 
 
 def _fold_result(name: str, folder: Path, portion: str) -> FoldResult | None:
-    path = _latest(folder, rf"eval-{re.escape(portion)}-(\d+)\.json")
+    path = _latest(folder, rf"eval-{re.escape(portion)}-(\d+|{FITTED})\.json")
     if path is None:
         return None
     scores = json.loads(path.read_text())
     files = pd.read_csv(path.with_suffix(".csv"), dtype={"id": str, "speaker": str})
-    temperature = read_temperature(folder, int(scores["step"])) if "uar" in scores else None
+    temperature = read_temperature(folder, scores["step"]) if "uar" in scores else None
     return FoldResult(name, scores, files, temperature)
 
 
@@ -101,7 +102,8 @@ def model_result(train_dir: Path, name: str, model: str, portion: str) -> ModelR
     folds = [r for d in sorted(train_dir.glob("fold-*"))
              if (r := _fold_result(d.name, d, portion)) is not None]
     if folds:
-        pooled = _latest(train_dir, rf"eval-{re.escape(portion)}-([\d+]+)-pooled\.json")
+        pooled = _latest(train_dir,
+                         rf"eval-{re.escape(portion)}-([\d+]+|{FITTED})-pooled\.json")
         return ModelResult(name, model, folds,
                            json.loads(pooled.read_text()) if pooled else None)
     single = _fold_result("all", train_dir, portion)

@@ -45,8 +45,8 @@ SECTIONS = ("experiment", "records", "train", "models", "calibration", "eval", "
 RESERVED = {
     "records": ("output_dir", "check_config", "config"),
     "train": ("tfrecords", "train_dir", "device", "verbose", "config"),
-    "eval": ("tfrecords", "checkpoint", "device", "calibrate", "watch", "watch_interval_secs",
-             "watch_timeout_secs", "check_config", "config"),
+    "eval": ("tfrecords", "train_dir", "checkpoint", "device", "calibrate", "watch",
+             "watch_interval_secs", "watch_timeout_secs", "check_config", "config"),
 }
 DEFAULT_PORTIONS = {"calibration": "devel", "eval": "test"}
 EVERY_PORTION = "train+devel+test"

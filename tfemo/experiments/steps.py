@@ -79,7 +79,7 @@ def _eval(name: str, values: dict[str, Any], records: Path, train_dir: Path, dev
           needs: tuple[str, ...], calibrate: bool = False) -> Step:
     values = {**values, "calibrate": True} if calibrate else dict(values)
     return Step(name, "eval", values,
-                ("--tfrecords", str(records), "--checkpoint", str(train_dir),
+                ("--tfrecords", str(records), "--train_dir", str(train_dir),
                  "--device", str(device)), needs, "calibration" if calibrate else "eval")
 
 

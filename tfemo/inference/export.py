@@ -98,7 +98,7 @@ def export_model(train_dir: str | Path, output: str | Path, steps: str | int = "
     if restored.spec.is_estimator:
         raise UserError(f"{train_dir}: a {restored.name} model is a scikit-learn pipeline, not a "
                         "Keras model, and has no SavedModel",
-                        "label files with python -m tfemo.predict --checkpoint on the train dir")
+                        "label files with python -m tfemo.predict --train_dir on the train dir")
     model, description = restored.model, restored.description
     check_frame_inputs(train_dir, restored.name, tuple(getattr(model, "input_keys", ())))
     output = Path(output)

@@ -13,7 +13,9 @@ Files longer than `stream_frames` (10 minutes) are read and featurised chunk by 
 (tfemo.inference.streaming), so an hour of audio fits in bounded memory. A classifier's
 probabilities are calibrated with the temperature `tfemo.eval --calibrate` fit on the devel
 speakers (saved in the train dir and carried by an export), and a file without speech is
-flagged `no_speech` (no VAD segment, tfemo.audio.speech_check) and given no class.
+flagged `no_speech` (no VAD segment, tfemo.audio.speech_check) and given no class (a
+regressor's trace is kept, but the file gets no quadrant); a file whose inputs lie far outside
+the training statistics says so in `far_from_training` (tfemo.inference.input_range).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tfemo.audio.vad import DEFAULT_BACKEND
 from tfemo.core.errors import InputError, UserError
 from tfemo.core.tasks import Task
 from tfemo.corpora.files import audio_duration
+from tfemo.inference.input_range import InputRange
 from tfemo.inference.streaming import STREAM_FRAMES
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import STD_FLOOR
@@ -61,9 +64,10 @@ class FileResult:
     chunks: int
     probabilities: np.ndarray | None = None
     trace: np.ndarray | None = None
-    no_speech: bool = False  # classifier: no speech found (tfemo.audio.speech_check); no class
+    no_speech: bool = False  # no speech found (tfemo.audio.speech_check): no class or quadrant
     voiced_fraction: float | None = None  # share of speech (VAD) or voiced frames (Praat)
     speech: np.ndarray | None = None  # regressor: per-frame VAD mask (tfemo.inference.segments)
+    far_from_training: str = ""  # what lies far outside the training statistics, if anything
 
 
 def quadrant(arousal: float, valence: float) -> str:
@@ -271,11 +275,11 @@ class Predictor:
         """The model over one file's inputs given chunk by chunk ([n, ...] each);
         `speech_check` None: the predictor's own (False: speech already found, e.g. a VAD
         segment)."""
-        outputs, sizes = [], []
-        check_speech = self.categorical and (self.speech_check if speech_check is None
-                                             else speech_check)
+        outputs, sizes, seen = [], [], InputRange()
+        check_speech = self.speech_check if speech_check is None else speech_check
         speech = SpeechCheck(self.vad) if check_speech else None
         for chunk in chunks:
+            seen.add(chunk, raw_features=not self.speaker_normalise)
             size = len(chunk["audio"])
             batch = {k: v[None] for k, v in chunk.items() if k in self.keys}
             batch["mask"] = np.ones((1, size), dtype=bool)
@@ -285,14 +289,15 @@ class Predictor:
                 speech.add(chunk["audio"].reshape(-1),
                            self._voiced_f0(chunk) if speech.backend == "praat" else None)
         frames = sum(sizes)
-        result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes))
+        result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes),
+                            far_from_training=seen.verdict(self.description.normalisation))
+        if speech is not None:  # a classifier gets no class, a regressor no quadrant
+            verdict = speech.verdict()
+            result.no_speech = verdict.no_speech
+            result.voiced_fraction = verdict.fraction
         if self.categorical:
             result.probabilities = self.calibrated(
                 np.average(np.stack(outputs), axis=0, weights=sizes))
-            if speech is not None:
-                verdict = speech.verdict()
-                result.no_speech = verdict.no_speech
-                result.voiced_fraction = verdict.fraction
         else:
             result.trace = np.concatenate(outputs, axis=0)
         return result

@@ -34,7 +34,7 @@ Model.fit and returns the GS of each, on the ratings' own scale.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,14 +200,16 @@ def generate_gold_standard(ratings: Sequence[np.ndarray],
                            hidden: int = DEFAULT_HIDDEN, epochs: int = 200,
                            steps: int | None = None, learning_rate: float = 0.01,
                            chunk_frames: int = 1500, batch_size: int = 32, seed: int = 0,
-                           verbose: int = 0) -> GeneratorResult:
+                           verbose: int = 0,
+                           on_epoch: Callable[[int, int], None] | None = None,
+                           ) -> GeneratorResult:
     """Train a generator on recordings (ratings [T_i, D, R], features [T_i, F]) -> their GS.
 
     Ratings are standardised per dimension (one mean and std over all raters and frames) and
     the GS is mapped back to their scale; features are standardised per column with the
     statistics of these recordings. Training runs on chunks of `chunk_frames` frames (the
     BiGRU's sequential length); the GS is computed on each whole recording. `steps` (gradient
-    updates) overrides `epochs` when given.
+    updates) overrides `epochs` when given. `on_epoch(done, total)` hears each epoch's end.
     """
     _check_inputs(ratings, features, alpha)
     keras.utils.set_random_seed(seed)
@@ -226,8 +228,13 @@ def generate_gold_standard(ratings: Sequence[np.ndarray],
     if steps is not None:
         per_epoch = math.ceil(len(train["mask"]) / batch_size)
         epochs = max(1, math.ceil(steps / per_epoch))
+    callbacks = []
+    if on_epoch is not None:
+        on_epoch(0, epochs)  # the first epoch also builds and traces the model: say so first
+        callbacks.append(keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, epochs)))
     history = model.fit(train, batch_size=batch_size, epochs=epochs, shuffle=True,
-                        verbose=verbose)
+                        verbose=verbose, callbacks=callbacks)
     whole = {name: _padded(arrays)[0] for name, arrays in inputs.items()}
     whole["mask"] = _padded(inputs["ratings"])[1]
     outputs = model.predict_on_batch(whole)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -47,6 +47,12 @@ REFERENCES = {"demo": "true trace", "recola": "official gold standard",
               "manifest": "gold standard of the label files"}
 SUMMARY_FILE = "summary.csv"
 RUN_FILE = "gold_standard.json"
+# progress(stage, done, total): what a long run is doing, for the command to print
+Progress = Callable[[str, int, int], None]
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    """No progress report."""
 
 
 @dataclass(frozen=True)
@@ -204,16 +210,20 @@ def load_recording(item: Item, features: Sequence[str] = (),
                      trace.source, values if reference else None, feature_matrix)
 
 
-def load_recordings(corpus: Corpus, features: Sequence[str] = (),
+def load_recordings(corpus: Corpus, features: Sequence[str] = (), progress: Progress = _silent,
                     ) -> tuple[list[Recording], list[Skip]]:
     """Every rated recording of a corpus on the frame grid; unreadable items become skips."""
     recordings, skips = [], []
     reference = corpus.name in REFERENCES
-    for item in corpus.items(CONTINUOUS):
+    items = corpus.items(CONTINUOUS)
+    stage = "reading ratings" + (" and features" if features else "")
+    for done, item in enumerate(items):
+        progress(stage, done, len(items))
         try:
             recordings.append(load_recording(item, features, reference))
         except InputError as error:
             skips.append(Skip(item.id, str(error)))
+    progress(stage, len(items), len(items))
     if not recordings:
         detail = f" ({skips[0]})" if skips else ""
         raise TfemoError(f"corpus {corpus.name}: no recording with readable ratings{detail}")
@@ -239,8 +249,8 @@ def _fusion(recordings: Sequence[Recording], method: str,
     return gold, {}
 
 
-def _generator(recordings: Sequence[Recording],
-               options: GoldStandardOptions) -> tuple[list[np.ndarray], dict]:
+def _generator(recordings: Sequence[Recording], options: GoldStandardOptions,
+               progress: Progress = _silent) -> tuple[list[np.ndarray], dict]:
     """One generator per group of recordings with the same raters; their GS in order."""
     from tfemo.labels.gold_generator import generate_gold_standard
 
@@ -257,7 +267,9 @@ def _generator(recordings: Sequence[Recording],
             [recordings[k].ratings for k in members], features, alpha=options.alpha,
             max_shift=options.max_shift, epochs=options.epochs, steps=options.steps,
             learning_rate=options.learning_rate, chunk_frames=options.chunk_frames,
-            batch_size=options.batch_size, seed=options.seed)
+            batch_size=options.batch_size, seed=options.seed,
+            on_epoch=lambda done, total, raters=raters: progress(
+                f"generator epochs (raters {','.join(raters)})", done, total))
         for k, values in zip(members, result.gold, strict=True):
             gold[k] = values
         details[",".join(raters)] = {
@@ -267,6 +279,7 @@ def _generator(recordings: Sequence[Recording],
 
 
 def build_gold_standards(recordings: Sequence[Recording], variants: Iterable[Variant],
+                         progress: Progress = _silent,
                          ) -> tuple[dict[str, list[np.ndarray]], dict[str, dict]]:
     """The GS [N, D] of every recording per variant name, and details (weights, losses)."""
     cache: dict[tuple[str, GoldStandardOptions], tuple[list[np.ndarray], dict]] = {}
@@ -284,7 +297,7 @@ def build_gold_standards(recordings: Sequence[Recording], variants: Iterable[Var
                 if missing:
                     raise TfemoError(f"the generator with alpha {options.alpha} needs frame "
                                      f"features; none for {missing[:3]}")
-                cache[key] = _generator(recordings, options)
+                cache[key] = _generator(recordings, options, progress)
             else:
                 cache[key] = _fusion(recordings, variant.method, options)
             cache[key][1]["seconds"] = round(time.perf_counter() - started, 2)
@@ -354,16 +367,18 @@ def summarise(recordings: Sequence[Recording], gold: dict[str, list[np.ndarray]]
 
 
 def make_gold_standards(corpus: Corpus, variants: Sequence[Variant], output_dir: str | Path,
-                        features: Sequence[str] = ("mfb_mean",)) -> GoldStandardRun:
-    """Load, build every variant, write the GS folders, the summary CSV and a run record."""
+                        features: Sequence[str] = ("mfb_mean",),
+                        progress: Progress = _silent) -> GoldStandardRun:
+    """Load, build every variant, write the GS folders, the summary CSV and a run record;
+    `progress(stage, done, total)` hears what a long run is doing."""
     variants = list(variants)
     if not variants:
         raise ValueError("no gold standard to make: give at least one method")
     needs = any(v.options.needs_features(v.method) for v in variants)
-    recordings, skips = load_recordings(corpus, tuple(features) if needs else ())
+    recordings, skips = load_recordings(corpus, tuple(features) if needs else (), progress)
     while True:  # a recording that fusion refuses is skipped, and the rest built again
         try:
-            gold, details = build_gold_standards(recordings, variants)
+            gold, details = build_gold_standards(recordings, variants, progress)
             break
         except InputError as error:
             bad = [r for r in recordings if r.source == error.path]

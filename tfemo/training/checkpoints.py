@@ -29,7 +29,7 @@ def checkpoint_path(directory: str | Path, steps: str | int) -> str:
     if not existing:
         raise CheckpointNotFoundError(
             f"{directory}: no checkpoints ({CHECKPOINT_NAME}-<step>.index); train first, or "
-            "give the train dir with --checkpoint")
+            "give the train dir with --train_dir")
     if str(steps) != "latest" and not str(steps).isdigit():
         raise CheckpointNotFoundError(f"steps {steps!r}: not a step (give a number or 'latest')")
     step = existing[-1] if str(steps) == "latest" else int(steps)

@@ -1,10 +1,11 @@
-"""The scikit-learn side of training and restoring: fit an estimator once, save it per step.
+"""The scikit-learn side of training and restoring: fit an estimator once, save it once.
 
 `fit_estimator` is `train_one` for `--model svm|logreg`: the same model.json check, run.toml,
 description copy and log as a Keras run, then one pass over the training portions to collect
-utterance statistics, one fit (scaler on those portions only), and one file
-`model.ckpt-<max_steps>.joblib` so `--steps` and `latest` find it like a Keras checkpoint
-(tfemo.training.restore loads it back, as it loads a Keras checkpoint); with
+utterance statistics, one fit (scaler on those portions only), and one file `model.joblib`:
+an estimator is fitted, not stepped, so it carries no step (--max_steps does not apply;
+tfemo.training.restore loads it back as `latest`, and still reads the
+`model.ckpt-<step>.joblib` of older train dirs); with
 `--calibration_folds N` also the temperature from N inner speaker folds
 (tfemo/training/inner_calibration.py).
 """
@@ -26,10 +27,11 @@ from tfemo.training.inner_calibration import calibrate_on_train_speakers
 from tfemo.training.result import TrainResult
 from tfemo.training.run_dir import (
     DESCRIPTION_COPY,
+    ESTIMATOR_FILE,
+    FITTED,
     TRAIN_LOG,
     check_model_file,
     checkpoint_prefix,
-    estimator_file,
 )
 
 
@@ -54,8 +56,8 @@ def portion_vectors(estimator: Any, tfrecords: Path, portions: str,
 
 def fit_estimator(train: TrainConfig, model_name: str, model_config: Any, tfrecords: Path,
                   train_dir: Path) -> TrainResult:
-    """Fit (once) estimator `model_name` on the training portions of `tfrecords`, save it as
-    step train.max_steps in `train_dir`; nothing to do when that step is already saved."""
+    """Fit (once) estimator `model_name` on the training portions of `tfrecords`, save it in
+    `train_dir`; nothing to do when it is already saved (or an older train dir's step is)."""
     from tfemo.models.registry import build_model
     from tfemo.records.description import DatasetDescription
     from tfemo.training.checkpoints import available_steps
@@ -78,18 +80,22 @@ def fit_estimator(train: TrainConfig, model_name: str, model_config: Any, tfreco
     write_run_config(train_dir, model_name, replace(train, tfrecords=tfrecords,
                                                     train_dir=train_dir), model_config)
     description.write(train_dir / DESCRIPTION_COPY)
+    path = train_dir / ESTIMATOR_FILE
+    if path.is_file():
+        return TrainResult(train_dir, model_name, 0, 0, str(path), trained=False,
+                           estimator=True)
     done = max(available_steps(train_dir), default=0)
-    if done >= train.max_steps:
+    if done >= train.max_steps:  # an older train dir: model.ckpt-<step>.joblib
         return TrainResult(train_dir, model_name, done, done,
-                           checkpoint_prefix(train_dir, done), trained=False, estimator=True)
+                           f"{checkpoint_prefix(train_dir, done)}.joblib", trained=False,
+                           estimator=True)
     started = time.perf_counter()
     vectors, labels, _, speakers = portion_vectors(estimator, tfrecords, train.train_portions,
                                                    speaker_normalise)
     estimator.fit(vectors, labels, speakers)
-    path = estimator_file(checkpoint_prefix(train_dir, train.max_steps))
     estimator.save(path)
     calibrate_on_train_speakers(
-        train_dir, train.max_steps, lambda: build_model(model_name, description, model_config),
+        train_dir, FITTED, lambda: build_model(model_name, description, model_config),
         vectors, labels, speakers, getattr(model_config, "calibration_folds", 0), train.seed)
     flags = {"model": model_name, **option_values(train), **option_values(model_config)}
     with open(train_dir / TRAIN_LOG, "a") as log:
@@ -97,6 +103,5 @@ def fit_estimator(train: TrainConfig, model_name: str, model_config: Any, tfreco
                   f"{tfrecords} {train.train_portions} ({len(labels)} utterances, "
                   f"{vectors.shape[1]} statistics) in {time.perf_counter() - started:.1f} s; "
                   f"saved {path.name}\nflags: {json.dumps(flags, default=str, sort_keys=True)}\n")
-    return TrainResult(train_dir, model_name, 0, train.max_steps,
-                       checkpoint_prefix(train_dir, train.max_steps), trained=True,
-                       estimator=True, examples=len(labels))
+    return TrainResult(train_dir, model_name, 0, 0, str(path), trained=True, estimator=True,
+                       examples=len(labels))

@@ -95,7 +95,7 @@ def inner_temperature(make: Callable[[], Any], vectors: np.ndarray, labels: np.n
                             min(folds, count))
 
 
-def calibrate_on_train_speakers(train_dir: str | Path, step: int, make: Callable[[], Any],
+def calibrate_on_train_speakers(train_dir: str | Path, step: int | str, make: Callable[[], Any],
                                 vectors: np.ndarray, labels: np.ndarray,
                                 speakers: Sequence[str], folds: int, seed: int) -> float | None:
     """Fit the inner-fold temperature of a model trained in `train_dir` and save it for

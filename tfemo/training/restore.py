@@ -3,7 +3,9 @@
 `restore_train_dir` is the one way evaluation, inference, export and latents get a trained
 model back: it reads `model.json` and the records' `description.json` the run kept, finds the
 checkpoint of `steps` (`latest` or a number), loads it, and returns a `RestoredModel` holding
-the model with what it was trained on. `wants` says what the caller will do with it, so a
+the model with what it was trained on. An estimator (fitted once, `model.joblib`) has no
+step: `latest` finds it and its step is `fitted`; older train dirs' `model.ckpt-<step>.joblib`
+files are found by step as before. `wants` says what the caller will do with it, so a
 model that cannot do that is refused in one line: `labels` (eval, predict, export) refuses a
 representation model such as the β-VAE; `latents` refuses a model that predicts labels.
 """
@@ -17,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from tfemo.core.errors import CheckpointNotFoundError, TfemoError, UserError
 from tfemo.training.run_dir import (
     DESCRIPTION_COPY,
+    ESTIMATOR_FILE,
+    FITTED,
     MODEL_FILE,
     estimator_file,
     not_a_train_dir,
@@ -40,8 +44,8 @@ class RestoredModel:
     config: dict[str, Any]  # the model's config (model.json)
     data: dict[str, Any]  # the data stream it was trained on (model.json)
     description: DatasetDescription  # the records' description the run kept
-    checkpoint: str  # the checkpoint prefix, `.../model.ckpt-<step>`
-    step: int
+    checkpoint: str  # the checkpoint prefix, `.../model.ckpt-<step>` (an estimator: its file)
+    step: int | str  # the global step; FITTED for an estimator's one fit
     train_dir: Path
 
     @property
@@ -65,7 +69,7 @@ def _check_wanted(train_dir: Path, name: str, wants: Wants) -> None:
     if wants == "labels" and not labels:
         raise UserError(f"{train_dir}: a {name} model learns a representation and "
                         "predicts no labels",
-                        f"encode with python -m tfemo.encode_latents --checkpoint {train_dir}")
+                        f"encode with python -m tfemo.encode_latents --train_dir {train_dir}")
     if wants == "latents" and labels:
         raise TfemoError(f"{train_dir / MODEL_FILE}: holds a {name} model, which predicts "
                          "labels and has no latents (train one with --model beta_vae)")
@@ -85,6 +89,16 @@ def restore_train_dir(train_dir: str | Path, steps: str | int = "latest",
         raise not_a_train_dir(train_dir, DESCRIPTION_COPY)
     name = saved["model"]
     _check_wanted(train_dir, name, wants)
+    fitted = train_dir / ESTIMATOR_FILE
+    if model_spec(name).is_estimator and fitted.is_file():
+        if str(steps) not in ("latest", FITTED):
+            raise CheckpointNotFoundError(
+                f"{train_dir}: a {name} model is fitted once and has no steps ({fitted}); "
+                "leave out --steps")
+        return RestoredModel(model=UtteranceEstimator.load(fitted), name=name,
+                             config=saved["config"], data=saved.get("data", {}),
+                             description=DatasetDescription.read(train_dir / DESCRIPTION_COPY),
+                             checkpoint=str(fitted), step=FITTED, train_dir=train_dir)
     path = checkpoint_path(train_dir, steps)
     if model_spec(name).is_estimator:
         file = estimator_file(path)

@@ -14,7 +14,7 @@ class TrainResult:
     model: str
     start_step: int  # the step the run resumed from (0: a fresh run)
     step: int  # the step of the latest checkpoint after the run
-    checkpoint: str | None  # its prefix, `model.ckpt-<step>` (an estimator's file adds .joblib)
+    checkpoint: str | None  # its prefix, `model.ckpt-<step>` (an estimator: its .joblib file)
     trained: bool  # False when the train dir already held the last step: nothing was done
     estimator: bool = False  # fitted by scikit-learn (one fit, one file)
     examples: int = 0  # an estimator: the utterances it was fitted on

@@ -3,12 +3,13 @@
 A train dir holds `model.json` (model name, config and data stream: what a resumed run must
 match), `run.toml` (the settings of the latest run, a valid `tfemo.train --config`),
 `description.json` (a copy of the records' description, for prediction),
-`model.ckpt-<step>.index/.data-*` checkpoints (a scikit-learn estimator: one
-`model.ckpt-<step>.joblib` file instead), `temperature.json` (the calibration temperature
-fit on the devel speakers, per step), TensorBoard summaries in `train/`,
-`log_train.txt` and `log_eval.txt`, evaluation results
-`eval-<portion>-<step>[-pooled][-on-<records>].*` (`-on-<records>` for records other than the
-model's own), and for records with folds one `fold-NN/` train dir per fold.
+`model.ckpt-<step>.index/.data-*` checkpoints (a scikit-learn estimator, fitted once and not
+stepped: one `model.joblib` file instead; older train dirs: `model.ckpt-<step>.joblib`),
+`temperature.json` (the calibration temperature fit on the devel speakers, per step),
+TensorBoard summaries in `train/`, `log_train.txt` and `log_eval.txt`, evaluation results
+`eval-<portion>-<step>[-pooled|-ensemble][-on-<records>].*` (an estimator: `fitted` for the
+step; `-on-<records>` for records other than the model's own, so no result overwrites another),
+and for records with folds one `fold-NN/` train dir per fold.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ RUN_CONFIG = "run.toml"
 DESCRIPTION_COPY = "description.json"
 CHECKPOINT_NAME = "model.ckpt"
 ESTIMATOR_SUFFIX = ".joblib"
+ESTIMATOR_FILE = "model" + ESTIMATOR_SUFFIX  # an estimator's one fit
+FITTED = "fitted"  # the "step" of an estimator's one fit, in result file names and titles
 TEMPERATURE_FILE = "temperature.json"
 SUMMARIES_DIR = "train"
 TRAIN_LOG = "log_train.txt"
@@ -57,8 +60,13 @@ def checkpoint_prefix(train_dir: str | Path, step: int) -> str:
 
 
 def estimator_file(prefix: str | Path) -> Path:
-    """The joblib file of a fitted estimator saved at checkpoint `prefix`."""
+    """The joblib file of a fitted estimator saved at checkpoint `prefix` (older train dirs)."""
     return Path(f"{prefix}{ESTIMATOR_SUFFIX}")
+
+
+def step_text(step: int | str) -> str:
+    """How a checkpoint is named to a reader: `step 1000`, or `the fitted estimator`."""
+    return "the fitted estimator" if step == FITTED else f"step {step}"
 
 
 def temperature_file(train_dir: str | Path) -> Path:

@@ -12,7 +12,7 @@ from tfemo.core.storage import write_atomic
 from tfemo.training.run_dir import temperature_file
 
 
-def read_temperature(train_dir: str | Path, step: int) -> float | None:
+def read_temperature(train_dir: str | Path, step: int | str) -> float | None:
     """The temperature saved for `step` in `train_dir`, or None when none was fit."""
     path = temperature_file(train_dir)
     if not path.is_file():
@@ -25,7 +25,7 @@ def read_temperature(train_dir: str | Path, step: int) -> float | None:
     return None if value is None else float(value["temperature"])
 
 
-def save_temperature(train_dir: str | Path, step: int, temperature: float, portion: str,
+def save_temperature(train_dir: str | Path, step: int | str, temperature: float, portion: str,
                      files: int) -> Path:
     """Record the temperature fit for `step` on `files` files of `portion` (atomically)."""
     path = temperature_file(train_dir)
