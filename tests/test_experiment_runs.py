@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from tests.report_browser import assert_every_image_loads, has_chromium, loaded_images
 from tfemo import experiment as experiment_command
 from tfemo.corpora.demo import TINY_CONFIG, ensure_demo_corpus
 from tfemo.corpora.emodb import EMOTIONS
@@ -31,7 +32,6 @@ from tfemo.experiments.steps import plan, records_of
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.slow
 
 
@@ -120,28 +120,14 @@ def test_the_demo_experiment_resumes_after_a_kill_and_reports_its_result_files(d
     assert _logged_commands(run) == logged
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(),
+@pytest.mark.skipif(not has_chromium(),
                     reason="Debian's chromium is not installed (tools/install.sh)")
 def test_the_report_is_self_contained_and_every_image_loads_in_chromium(demo_run):
-    from playwright.sync_api import sync_playwright
-
     run, _ = demo_run
-    text = run.report_html.read_text()
-    assert not re.search(r"(src|href)=\"(?!data:)", text)  # nothing fetched from anywhere
-    requests = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("request", lambda request: requests.append(request.url))
-        page.goto(run.report_html.as_uri())
-        page.wait_for_load_state("load")
-        images = page.evaluate("""() => Array.from(document.images).map(
-            i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])""")
-        browser.close()
+    images = loaded_images(run.report_html)
     assert len(images) == 5  # 2 confusion matrices, 2 reliability diagrams, UAR per speaker
     assert all(complete and width > 0 and height > 0 for _, complete, width, height in images), \
         images
-    assert requests and all(url.startswith(("file:", "data:")) for url in requests), requests
 
 
 def _fake_emodb(root: Path, speakers=("03", "08", "09", "10"), texts=("a01", "a02")) -> Path:
@@ -181,6 +167,7 @@ def test_the_emodb_experiment_runs_on_a_fake_emodb_tree(tmp_path):
     assert "| emodb | 4 | 56 |" in report
     assert (run.final / "model.json").is_file()
     assert len(re.findall(r"!\[", report)) == 5
+    assert assert_every_image_loads(run.report_html) == 5
 
 
 def test_the_continuous_demo_experiment_scores_and_draws_traces(tmp_path, tiny_demo):
@@ -208,6 +195,7 @@ def test_the_continuous_demo_experiment_scores_and_draws_traces(tmp_path, tiny_d
         assert f"{scores['dimensions']['arousal']['ccc']:.3f}" in report
     assert (run.figures / "traces.png").is_file() and (run.figures / "file-ccc.png").is_file()
     assert run.report_html.read_text().count("data:image/png;base64,") == 2
+    assert assert_every_image_loads(run.report_html) == 2
     assert (run.final / "model.json").is_file()
 
 
@@ -251,3 +239,4 @@ def test_the_cross_corpus_experiment_trains_on_two_corpora_and_tests_on_a_third(
         (entry,) = temperature["steps"].values()
         assert entry["portion"].startswith("train (inner speaker folds)")
         assert entry["files"] == 2 * 2 * 4 + 2 * 2 * 4  # emodb and emovo, shared classes
+    assert assert_every_image_loads(run.report_html) >= 4  # confusions, reliabilities

@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 import soundfile
 
+from tests.report_browser import assert_every_image_loads
+
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16_000
 CLASSES = {"calm": (110.0, -0.2, 0.2), "angry": (230.0, 0.3, 0.7), "sad": (150.0, -0.5, 0.1)}
@@ -84,7 +86,7 @@ def test_the_readme_quickstart_runs_on_a_folder_of_wavs_and_a_csv(tmp_path):
         assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
     run = tmp_path / "experiments" / "my-corpus"
-    assert (run / "report.html").stat().st_size > 0 and (run / "report.md").exists()
+    assert (run / "report.md").exists() and assert_every_image_loads(run / "report.html") >= 4
     for model in ("recipe", "baseline"):
         pooled = json.loads(next((run / "train" / model).glob("eval-test-*-pooled.json"))
                             .read_text())
