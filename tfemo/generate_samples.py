@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_class(**{k: getattr(args, k) for k in names(config_class)
                              if hasattr(args, k)})
     train = TrainConfig(max_steps=args.steps, batch_size=args.batch_size,
-                        learning_rate=args.learning_rate or LEARNING_RATES[args.generator], seed=args.seed)
+                        learning_rate=args.learning_rate or LEARNING_RATES[args.generator],
+                        seed=args.seed)
     for folder in folders:
         train_dir = args.train_root / folder.name if folder != args.tfrecords else args.train_root
         description = generate_for_fold(folder, train_dir, train, config,
