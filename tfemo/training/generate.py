@@ -6,8 +6,8 @@ by `train_one` on the folder's TRAIN portion only, then decodes, for every class
 drawn from N(0, I) (the VAE's prior; the GAN's utterance and frame noise) with that class as
 the condition, at lengths drawn from that class's train utterances, and writes them (raw
 feature units; silent audio: generated examples carry features only) as the folder's
-`generated` portion (tfemo.records.generated) with the provenance: the generator, its train dir and checkpoint, the fold, the portions it
-trained on and the ids of every item in them.
+`generated` portion (tfemo.records.generated) with the provenance: the generator, its train
+dir and checkpoint, the fold, the portions it trained on and the ids of every item in them.
 """
 
 from __future__ import annotations
