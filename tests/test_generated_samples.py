@@ -48,7 +48,7 @@ def generated(folds, tmp_path_factory, request):
     before = {p.name: DatasetDescription.read(p) for p in sorted(records.glob("fold-*"))}
     train_root = tmp_path_factory.mktemp("generators")
     assert generate_main(["--tfrecords", str(records), "--train_root", str(train_root),
-                          "--generator", request.param, "--no_quality",
+                          "--generator", request.param,
                           "--per_class", "2", "--steps", "2", "--batch_size", "2",
                           "--latent_dim", "2", "--hidden", "8", "--blocks", "1",
                           *GENERATOR_FLAGS[request.param]]) == 0
@@ -90,6 +90,7 @@ def test_each_generator_saw_its_train_speakers_only(generated):
 
 @pytest.mark.slow
 def test_generated_examples_look_like_train_features_and_train_with_them(generated, tmp_path):
+    from tfemo.evaluation.sample_quality import portion_quality
     from tfemo.records.reader import make_dataset
     from tfemo.train import main as train_main
 
@@ -104,6 +105,11 @@ def test_generated_examples_look_like_train_features_and_train_with_them(generat
     labels = set(batch["label"].numpy().tolist())
     assert labels == {i.label for i in portion_items(fold, "train")}
     assert description.portions[GENERATED]["examples"] == 2 * len(labels)
+    quality = portion_quality(fold)  # what generate_samples printed, computed again
+    assert set(quality.spread) == set(description.features)
+    assert 0.0 <= quality.c2st_auc <= 1.0 and np.isfinite(quality.copy_ratio)
+    assert {k: n for k, n in quality.counts.items() if n} == \
+        description.portions[GENERATED]["classes"]
     assert train_main(["--model", "conv1d", "--tfrecords", str(fold), "--train_dir",
                        str(tmp_path / "clf"), "--max_steps", "2", "--batch_size", "2",
                        "--hidden", "8", "--hidden", "8", "--blocks", "1",

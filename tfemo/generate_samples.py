@@ -69,6 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     """One generator per records folder, one generated portion each."""
+    from tfemo.evaluation.sample_quality import portion_quality
     from tfemo.training.generate import generate_for_fold
     from tfemo.training.loop import fold_record_dirs
 
@@ -90,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{folder}: {generated['examples']} generated examples "
               f"({generated['classes']}) from a generator trained on "
               f"{description.portions['train']['examples']} train items", flush=True)
+        if not args.no_quality:
+            for line in portion_quality(folder, seed=args.seed).lines():
+                print(f"  {line}", flush=True)
     return 0
 
 
