@@ -7,6 +7,7 @@ import pytest
 
 from tfemo.training.oversample import (
     copies_per_class,
+    copy_rows,
     masked_copies,
     perturb_waveform,
     smote,
@@ -37,11 +38,11 @@ def test_masked_copies_fill_masks_with_the_mean_on_real_frames_only():
     mask = np.arange(30)[None, :] < np.array([30, 20, 25, 30, 12, 18])[:, None]
     labels = np.array([0, 0, 0, 1, 1, 1])
     fill = np.full(12, -100.0, np.float32)
-    out, out_mask, out_labels = masked_copies(features, mask, labels, 1.0, seed=3,
-                                              freq_mask=4, time_mask=5, fill=fill)
-    assert len(out) == 6 and sorted(out_labels.tolist()) == labels.tolist()
-    changed = out != features[[np.flatnonzero((features == o).any(axis=(1, 2)))[0]
-                               for o in out]]
+    out, out_mask, rows = masked_copies(features, mask, labels, 1.0, seed=3,
+                                        freq_mask=4, time_mask=5, fill=fill)
+    assert sorted(rows.tolist()) == list(range(6))  # 1 x each class: every row once
+    np.testing.assert_array_equal(out_mask, mask[rows])
+    changed = out != features[rows]
     assert (out[changed] == -100.0).all() and changed.any()
     assert not changed[~out_mask].any()  # padding untouched
 
@@ -54,11 +55,15 @@ def test_waveform_copies_change_speed_and_level_and_give_frame_features():
     assert lengths == {17778, 14546}  # 100/90 and 100/110 of 16000 samples, rounded up
     quiet = perturb_waveform(tone, rng, speed=(100,), gain_db=(-6, -6), noise_snr=(80, 80))
     assert np.std(quiet) == pytest.approx(np.std(tone) / 2, rel=0.01)
-    frames, labels = waveform_copies([tone, tone[:8000]], np.array([0, 1]), 1.0, seed=0,
-                                     families=("rms", "mfcc"))
-    assert labels.tolist() == [0, 1] and frames[0].ndim == 2
-    assert abs(len(frames[1]) - 8000 / 640) <= 2 and np.isfinite(frames[0]).all()
+    frames = waveform_copies([tone, tone[:8000]], ["a", "b"], seed=0, families=("rms", "mfcc"))
+    assert len(frames) == 2 and frames[0].ndim == 2 and np.isfinite(frames[0]).all()
+    assert abs(len(frames[1]) - 8000 / 640) <= 2
+    again = waveform_copies([tone[:8000]], ["b"], seed=0, families=("rms", "mfcc"))
+    np.testing.assert_array_equal(again[0], frames[1])  # a copy depends on seed and id only
 
 
 def test_copies_per_class_rounds_factor_times_the_count():
-    assert copies_per_class(np.array([0, 0, 0, 1, 2, 2]), 0.5) == {0: 2, 1: 0, 2: 1}
+    labels = np.array([0, 0, 0, 1, 2, 2])
+    assert copies_per_class(labels, 0.5) == {0: 2, 1: 0, 2: 1}
+    rows = copy_rows(labels, 2.0, np.random.default_rng(0))
+    assert np.bincount(rows).tolist() == [2] * 6  # 2 x: every row twice

@@ -1,13 +1,13 @@
 """Extra training examples made offline from the train set: the baselines beside the generators.
 
 Each function takes a train set's arrays only (its caller picks the train speakers) and
-returns NEW examples, `factor` x each class's count, seeded:
+returns NEW examples, seeded; `copy_rows` picks `factor` x each class's count of rows:
 
 - `smote`: SMOTE (imbalanced-learn) on utterance vectors: a new vector on the segment
   between a vector and one of its k nearest neighbours of the same class.
 - `masked_copies`: SpecAugment frequency and time masks on copies of the frames (numpy, the
   semantics of tfemo.training.augment: a masked value becomes the train mean of its feature).
-- `waveform_copies`: speed, gain and white noise on copies of the waveforms, whose frame
+- `waveform_copies`: speed, gain and white noise on a copy of each waveform, whose frame
   features are then computed again with the records' own extraction (frame_features): the
   feature models cannot take waveform augmentation on the fly (tfemo.training.augment).
 """
@@ -27,7 +27,7 @@ def copies_per_class(labels: np.ndarray, factor: float) -> dict[int, int]:
     return {int(c): int(round(factor * n)) for c, n in zip(classes, counts, strict=True)}
 
 
-def _sources(labels: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
+def copy_rows(labels: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
     """Row indices to copy: per class, round(factor x count) rows, each row at most
     ceil(factor) times, in a seeded order."""
     rows = []
@@ -65,11 +65,12 @@ def masked_copies(features: np.ndarray, mask: np.ndarray, labels: np.ndarray, fa
                   seed: int, freq_mask: int = 10, time_mask: int = 10, mask_count: int = 2,
                   fill: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Masked copies (features [M, T, F], mask [M, T], labels [M]) of `factor` x each class:
+    """Masked copies (features [M, T, F], mask [M, T], and the rows [M] they copy: their
+    labels and speakers are those rows') of `factor` x each class:
     `mask_count` masks of up to `freq_mask` consecutive features and of up to `time_mask`
     consecutive real frames each, set to `fill` [F] (default: the real frames' mean)."""
     rng = np.random.default_rng(seed)
-    rows = _sources(np.asarray(labels), factor, rng)
+    rows = copy_rows(np.asarray(labels), factor, rng)
     mask = np.asarray(mask, bool)
     if fill is None:
         fill = features[mask].mean(axis=0)
@@ -86,7 +87,7 @@ def masked_copies(features: np.ndarray, mask: np.ndarray, labels: np.ndarray, fa
                 size = int(rng.integers(0, min(time_mask, length) + 1))
                 start = int(rng.integers(0, length - size + 1))
                 out[k, start:start + size] = fill
-    return out, mask[rows].copy(), np.asarray(labels)[rows]
+    return out, mask[rows].copy(), rows
 
 
 def perturb_waveform(samples: np.ndarray, rng: np.random.Generator,
@@ -110,18 +111,19 @@ def perturb_waveform(samples: np.ndarray, rng: np.random.Generator,
     return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
-def waveform_copies(waveforms: Sequence[np.ndarray], labels: np.ndarray, factor: float,
-                    seed: int, families: tuple[str, ...]
-                    ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Per-frame features [N_i, F] of perturbed copies of `factor` x each class's waveforms
-    (float samples), and their labels."""
+def waveform_copies(waveforms: Sequence[np.ndarray], ids: Sequence[str], seed: int,
+                    families: tuple[str, ...]) -> list[np.ndarray]:
+    """Per-frame features [N_i, F] of one perturbed copy of each waveform (float samples);
+    a copy's draws depend on the seed and the item's id only, so a caller can keep each
+    item's copy once and pick the train items' copies per fold (copy_rows)."""
+    import zlib
+
     from tfemo.audio.frames import frame_features
     from tfemo.audio.io import frame_count
 
-    rng = np.random.default_rng(seed)
-    rows = _sources(np.asarray(labels), factor, rng)
     frames = []
-    for row in rows:
-        audio = perturb_waveform(waveforms[row], rng)
+    for samples, item in zip(waveforms, ids, strict=True):
+        rng = np.random.default_rng([seed, zlib.crc32(str(item).encode())])
+        audio = perturb_waveform(samples, rng)
         frames.append(frame_features(audio, frame_count(len(audio)), families))
-    return frames, np.asarray(labels)[rows]
+    return frames
