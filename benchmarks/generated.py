@@ -48,12 +48,12 @@ CORPORA = {"emodb": "emodb", "emovo": "emovo/manifest.csv", "casia": "casia/mani
 CONDITIONS = ("none", "vae", "gan", "smote", "waveform", "masks")
 FACTORS = (0.5, 1.0)
 SEEDS = (1, 2, 3)
-GENERATOR_STEPS = 600
+GENERATOR_STEPS = 300  # the slow shared machine: about 5 min per GAN fold
 GENERATOR_TRAIN = {"batch_size": 16}
 GENERATORS = {  # --generator: (model, learning rate, options)
     "vae": ("beta_vae", 1e-3, {"latent_dim": 8, "hidden": 32, "blocks": 2, "beta": 1.0}),
     "gan": ("wgan_gp", 1e-4, {"latent_dim": 16, "hidden": 32, "blocks": 2,
-                              "frame_noise_dim": 4, "critic_steps": 5}),
+                              "frame_noise_dim": 4, "critic_steps": 3}),
 }
 RECIPE = {"statistics": "full", "utterance_norm": "speaker", "logreg_c": 0.01,
           "class_weight": "balanced", "max_iter": 2000}
@@ -173,6 +173,14 @@ def extra_examples(condition: str, factor: float, seed: int, fold: Path, output:
     return None, None
 
 
+def read_items(fold: Path, portion: str) -> dict[str, np.ndarray]:
+    """label, speaker and id of one portion's items (no features)."""
+    batches = list(_batches(fold, portion, ()))
+    return {"label": np.concatenate([b["label"].numpy() for b in batches]),
+            "speaker": np.concatenate([b["speaker"].numpy().astype(str) for b in batches]),
+            "id": np.concatenate([b["id"].numpy().astype(str) for b in batches])}
+
+
 def read_portion(fold: Path, portion: str) -> dict[str, np.ndarray]:
     """features [B, T, F] (raw), mask, label, speaker and id of one portion."""
     out: dict[str, list] = {"features": [], "mask": [], "label": [], "speaker": [], "id": []}
@@ -204,26 +212,64 @@ def joined(a: dict, b: dict | None) -> dict:
             "speaker": np.concatenate([a["speaker"], b["speaker"]])}
 
 
-def recipe_predictions(description, train: dict, test: dict, smote_factor: float,
-                       seed: int) -> np.ndarray:
-    """The default recipe fitted on `train` (plus SMOTE vectors), class indices on `test`."""
-    from tfemo.models.functionals import speaker_fallback, standardise_by_speaker
+def recipe_model(description, seed: int):
+    """The default recipe's estimator (RECIPE), seeded."""
     from tfemo.models.logreg import LogRegConfig
     from tfemo.models.registry import build_model
-    from tfemo.training.oversample import smote
 
     model = build_model("logreg", description, LogRegConfig(**RECIPE))
     model.set_seed(seed)
-    vectors = model.statistics_of(train)
+    return model
+
+
+def real_vectors(records: Path, output: Path) -> dict[str, np.ndarray]:
+    """The recipe's utterance vectors of every item of the corpus (id -> vector), computed
+    once and kept in <output>/vectors/<corpus>.npz: every fold's real examples share them."""
+    from tfemo.records.description import DatasetDescription
+
+    path = output / "vectors" / f"{records.name}.npz"
+    if path.is_file():
+        saved = np.load(path)
+        return dict(zip(saved["ids"].tolist(), saved["vectors"], strict=True))
+    fold = sorted(records.glob("fold-*"))[0]
+    description = DatasetDescription.read(fold)
+    model = recipe_model(description, 0)
+    ids, vectors = [], []
+    for portion in description.portions:
+        for batch in _batches(fold, portion, ("features",)):
+            ids += batch["id"].numpy().astype(str).tolist()
+            vectors.append(model.statistics_of({"features": batch["features"].numpy(),
+                                                "mask": batch["mask"].numpy()}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial.npz")
+    np.savez(partial, ids=np.array(ids), vectors=np.concatenate(vectors))
+    partial.replace(path)
+    return dict(zip(ids, np.concatenate(vectors), strict=True))
+
+
+def recipe_predictions(description, vectors: dict[str, np.ndarray], train: dict, test: dict,
+                       extra: dict | None, smote_factor: float, seed: int) -> np.ndarray:
+    """The default recipe fitted on the train items (plus the extra examples' vectors, or
+    SMOTE vectors), class indices of the test items."""
+    from tfemo.models.functionals import speaker_fallback, standardise_by_speaker
+    from tfemo.training.oversample import smote
+
+    model = recipe_model(description, seed)
+    x = np.stack([vectors[i] for i in train["id"]])
     labels, speakers = train["label"], train["speaker"]
+    if extra is not None:
+        x = np.concatenate([x, model.statistics_of(extra)])
+        labels = np.concatenate([labels, extra["label"]])
+        speakers = np.concatenate([speakers, extra["speaker"]])
     if smote_factor:
-        standard = standardise_by_speaker(vectors, speakers, speaker_fallback(vectors, speakers))
+        standard = standardise_by_speaker(x, speakers, speaker_fallback(x, speakers))
         new, new_labels = smote(standard, labels, smote_factor, seed)
-        vectors = np.concatenate([vectors, new])
+        x = np.concatenate([x, new])
         labels = np.concatenate([labels, new_labels])
         speakers = np.concatenate([speakers, ["smote"] * len(new)])
-    model.fit(vectors, labels, speakers)
-    return model.probabilities(model.statistics_of(test), test["speaker"]).argmax(axis=1)
+    model.fit(x, labels, speakers)
+    test_x = np.stack([vectors[i] for i in test["id"]])
+    return model.probabilities(test_x, test["speaker"]).argmax(axis=1)
 
 
 def conv1d_predictions(description, train: dict, test: dict, seed: int) -> np.ndarray:
@@ -258,8 +304,10 @@ def run_cell(path: Path, records: Path, fold: Path, classifier: str, condition: 
     if path.is_file():
         return json.loads(path.read_text())
     description = DatasetDescription.read(fold)
-    train, test = read_portion(fold, "train"), read_portion(fold, "test")
     started = time.perf_counter()
+    frames = classifier != "recipe" or condition not in ("none", "smote")
+    train, test = (read_portion(fold, p) if frames else read_items(fold, p)
+                   for p in ("train", "test"))
     extra, generator_dir = extra_examples(condition, factor, seed, fold, output, train)
     cell = {"test_labels": test["label"].tolist(), "extra": 0 if extra is None else
             len(extra["label"])}
@@ -268,14 +316,14 @@ def run_cell(path: Path, records: Path, fold: Path, classifier: str, condition: 
                                  dict(description.features), pitch_column(description),
                                  description.frame_seconds, seed)
         cell["quality"] = quality.as_dict()
-    data = joined(train, extra)
     if classifier == "recipe":
         smote_factor = factor if condition == "smote" else 0.0
-        predicted = recipe_predictions(description, data, test, smote_factor, seed)
+        predicted = recipe_predictions(description, real_vectors(records, output), train,
+                                       test, extra, smote_factor, seed)
     else:
         if condition == "smote":
             raise ValueError("smote works on utterance vectors: the recipe only")
-        predicted = conv1d_predictions(description, data, test, seed)
+        predicted = conv1d_predictions(description, joined(train, extra), test, seed)
     cell["predicted"] = predicted.tolist()
     cell["seconds"] = round(time.perf_counter() - started, 1)
     cell["generator"] = str(generator_dir) if generator_dir else None
