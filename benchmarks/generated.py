@@ -351,15 +351,17 @@ def settings(conditions, factors, seeds):
                 yield condition, factor, seed
 
 
-def table(output: Path, corpora, classifiers, conditions, factors, seeds) -> list[str]:
-    """Markdown rows: UAR pooled over the folds per seed, mean ± sd over the seeds that have
-    every fold; cells missing say so."""
+def table(output: Path, corpora, classifiers, conditions, factors, seeds,
+          first_folds: int = 0) -> list[str]:
+    """Markdown rows: UAR pooled over the folds (the first `first_folds`, 0: all) per seed,
+    mean ± sd over the seeds that have every one of those folds."""
     from tfemo.scoring.metrics import classification_scores
 
     rows = ["| corpus | classifier | extra examples | x train | UAR mean ± sd | seeds | "
             "vs none |", "|---|---|---|---|---|---|---|"]
     for corpus in corpora:
         folds = sorted(p.name for p in (output / "records" / corpus).glob("fold-*"))
+        folds = folds[:first_folds or None]
         for classifier in classifiers:
             base = None
             for condition in conditions:
@@ -418,6 +420,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--factors", default=",".join(f"{f:g}" for f in FACTORS))
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    parser.add_argument("--folds", type=int, default=0,
+                        help="only the first N folds of each corpus, in the cells and the "
+                             "table (0: all; a partial run, said so in the table)")
     parser.add_argument("--table_only", action="store_true",
                         help="print the tables from the cells kept, compute nothing")
     args = parser.parse_args(argv)
@@ -438,7 +443,7 @@ def main(argv: list[str] | None = None) -> None:
                 for condition, factor, seed in settings(conditions, factors, seeds):
                     if classifier != "recipe" and condition == "smote":
                         continue
-                    for fold in sorted(records.glob("fold-*")):
+                    for fold in sorted(records.glob("fold-*"))[:args.folds or None]:
                         path = cell_path(args.output, corpus, classifier, condition, factor,
                                          seed, fold.name)
                         if not path.is_file():
@@ -451,8 +456,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{(time.perf_counter() - started) / 60:.1f} min")
     print(f"command: python benchmarks/generated.py --corpora {args.corpora} --classifiers "
           f"{args.classifiers} --conditions {args.conditions} --factors {args.factors} "
-          f"--seeds {args.seeds}\n")
-    print("\n".join(table(args.output, corpora, classifiers, conditions, factors, seeds)))
+          f"--seeds {args.seeds}" + (f" --folds {args.folds}" if args.folds else "") + "\n")
+    print("\n".join(table(args.output, corpora, classifiers, conditions, factors, seeds,
+                         args.folds)))
     print()
     print("\n".join(quality_rows(args.output, corpora)))
 
