@@ -28,6 +28,9 @@ prints after writing.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,9 @@ COPY_WARN = 0.5  # copy_ratio below: generated vectors sit on training vectors
 NN_COPY_WARN = 0.3  # nn_accuracy below: nearest neighbours are the originals
 TGTR_MARGIN = 0.1  # tgtr_uar below chance + this share of (1 - chance): no classes
 SPREAD_WARN = (0.67, 1.5)  # a family's spread outside this range
+Z_CLIP = 10.0  # |z| of a functional, at most (against one degenerate column)
+CONSTANT_STD = 1e-6  # a functional whose real std is below this (relative) is left out
+MAX_ITER = 500  # lbfgs iterations of the logistic regressions
 MAX_PAIRS = 2000  # vectors per set in the distance computations (subsampled, seeded)
 
 
@@ -97,12 +103,16 @@ class SampleQuality:
 
 
 def _standardised(real: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both sets z-scored with the real vectors' statistics; non-finite values set to 0."""
-    mean = real.mean(axis=0)
-    std = np.maximum(real.std(axis=0), 1e-6)
-    clean = [np.nan_to_num((x - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)
-             for x in (real, generated)]
-    return clean[0], clean[1]
+    """Both sets z-scored with the real vectors' statistics, over the columns that vary among
+    the real vectors, clipped at ±Z_CLIP (one wild column must not be the whole distance);
+    non-finite values set to 0."""
+    real = np.nan_to_num(real, nan=0.0, posinf=0.0, neginf=0.0)
+    generated = np.nan_to_num(generated, nan=0.0, posinf=0.0, neginf=0.0)
+    std = real.std(axis=0)
+    varies = std > CONSTANT_STD * np.maximum(np.abs(real.mean(axis=0)), 1.0)
+    mean, std = real.mean(axis=0)[varies], std[varies]
+    return tuple(np.clip((x[:, varies] - mean) / std, -Z_CLIP, Z_CLIP)
+                 for x in (real, generated))
 
 
 def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -146,6 +156,16 @@ def _nn_measures(real: np.ndarray, generated: np.ndarray,
     return accuracy, float(generated_gap / max(real_gap, 1e-12))
 
 
+@contextmanager
+def _no_convergence_warnings() -> Iterator[None]:
+    """Separable sets stop lbfgs at MAX_ITER: its warning would only clutter the log."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
 def _c2st_auc(real: np.ndarray, generated: np.ndarray, seed: int) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -156,9 +176,10 @@ def _c2st_auc(real: np.ndarray, generated: np.ndarray, seed: int) -> float:
     folds = min(FOLDS, len(real), len(generated))
     if folds < 2:
         return float("nan")
-    scores = cross_val_predict(LogisticRegression(C=0.1, max_iter=2000), x, y,
-                               cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
-                               method="decision_function")
+    with _no_convergence_warnings():
+        scores = cross_val_predict(LogisticRegression(C=0.1, max_iter=MAX_ITER), x, y,
+                                   cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+                                   method="decision_function")
     return float(roc_auc_score(y, scores))
 
 
@@ -170,7 +191,8 @@ def _tgtr_uar(generated: np.ndarray, generated_labels: np.ndarray, real: np.ndar
 
     if len(np.unique(generated_labels)) < 2:
         return float("nan")
-    model = LogisticRegression(C=0.1, max_iter=2000).fit(generated, generated_labels)
+    with _no_convergence_warnings():
+        model = LogisticRegression(C=0.1, max_iter=MAX_ITER).fit(generated, generated_labels)
     return float(classification_scores(real_labels, model.predict(real), classes)["uar"])
 
 
