@@ -351,47 +351,66 @@ def settings(conditions, factors, seeds):
                 yield condition, factor, seed
 
 
+def fold_uars(output: Path, corpus: str, classifier: str, condition: str, factor: float,
+              seed: int, folds: list[str]) -> tuple[float, list[float]] | None:
+    """UAR pooled over `folds` and each fold's own UAR, or None while a cell is missing."""
+    from tfemo.scoring.metrics import classification_scores
+
+    cells = [cell_path(output, corpus, classifier, condition, factor, seed, f) for f in folds]
+    if not folds or not all(c.is_file() for c in cells):
+        return None
+    loaded = [json.loads(c.read_text()) for c in cells]
+    classes = 1 + max(max(c["test_labels"] + c["predicted"]) for c in loaded)
+    per_fold = [float(classification_scores(np.array(c["test_labels"]), np.array(c["predicted"]),
+                                            classes)["uar"]) for c in loaded]
+    truth = np.concatenate([c["test_labels"] for c in loaded])
+    guess = np.concatenate([c["predicted"] for c in loaded])
+    return float(classification_scores(truth, guess, classes)["uar"]), per_fold
+
+
 def table(output: Path, corpora, classifiers, conditions, factors, seeds,
           first_folds: int = 0) -> list[str]:
     """Markdown rows: UAR pooled over the folds (the first `first_folds`, 0: all) per seed,
-    mean ± sd over the seeds that have every one of those folds."""
-    from tfemo.scoring.metrics import classification_scores
-
-    rows = ["| corpus | classifier | extra examples | x train | UAR mean ± sd | seeds | "
-            "vs none |", "|---|---|---|---|---|---|---|"]
+    mean ± sd over the seeds that have every one of those folds; and, against `none` of the
+    same seeds, the per-fold (per test speaker) UAR change: mean ± sd over the folds, and in
+    how many folds it is above / below."""
+    rows = ["| corpus | classifier | extra examples | x train | UAR mean ± sd (seeds) | seeds "
+            "| ΔUAR pooled | ΔUAR per test speaker, mean ± sd | speakers up / down |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for corpus in corpora:
         folds = sorted(p.name for p in (output / "records" / corpus).glob("fold-*"))
         folds = folds[:first_folds or None]
         for classifier in classifiers:
-            base = None
+            none = {seed: fold_uars(output, corpus, classifier, "none", 0.0, seed, folds)
+                    for seed in seeds}
             for condition in conditions:
                 for factor in ((0.0,) if condition == "none" else factors):
-                    uars = []
-                    for seed in seeds:
-                        cells = [cell_path(output, corpus, classifier, condition, factor,
-                                           seed, f) for f in folds]
-                        if folds and all(c.is_file() for c in cells):
-                            loaded = [json.loads(c.read_text()) for c in cells]
-                            truth = np.concatenate([c["test_labels"] for c in loaded])
-                            guess = np.concatenate([c["predicted"] for c in loaded])
-                            classes = int(max(truth.max(), guess.max())) + 1
-                            uars.append(classification_scores(truth, guess, classes)["uar"])
-                    if not uars:
+                    found = {seed: fold_uars(output, corpus, classifier, condition, factor,
+                                             seed, folds) for seed in seeds}
+                    found = {k: v for k, v in found.items() if v is not None}
+                    if not found:
                         continue
-                    mean, sd = float(np.mean(uars)), float(np.std(uars, ddof=1)) \
-                        if len(uars) > 1 else 0.0
-                    if condition == "none":
-                        base = mean
-                    delta = "" if base is None or condition == "none" else f"{mean - base:+.3f}"
-                    rows.append(f"| {corpus} | {classifier} | {condition} | "
-                                f"{factor:g} | {mean:.3f} ± {sd:.3f} | {len(uars)} | {delta} |")
+                    uars = [v[0] for v in found.values()]
+                    sd = float(np.std(uars, ddof=1)) if len(uars) > 1 else 0.0
+                    text = f"{np.mean(uars):.3f} ± {sd:.3f}"
+                    paired = [k for k in found if none.get(k) is not None]
+                    delta = per_fold = updown = ""
+                    if condition != "none" and paired:
+                        delta = f"{np.mean([found[k][0] - none[k][0] for k in paired]):+.3f}"
+                        change = np.mean([np.subtract(found[k][1], none[k][1])
+                                          for k in paired], axis=0)
+                        per_fold = f"{change.mean():+.3f} ± {change.std(ddof=1):.3f}" \
+                            if len(change) > 1 else f"{change.mean():+.3f}"
+                        updown = f"{int((change > 0).sum())} / {int((change < 0).sum())}"
+                    rows.append(f"| {corpus} | {classifier} | {condition} | {factor:g} | "
+                                f"{text} | {len(uars)} | {delta} | {per_fold} | {updown} |")
     return rows
 
 
 def quality_rows(output: Path, corpora) -> list[str]:
     """Mean sample-quality measures of the generators (factor 1, every fold and seed)."""
     rows = ["| corpus | generator | two-sample AUC | 1-NN acc | copy ratio | TGTR UAR | "
-            "spread (mean over families) | folds x seeds |", "|---|---|---|---|---|---|---|---|"]
+            "spread per family | folds x seeds |", "|---|---|---|---|---|---|---|---|"]
     for corpus in corpora:
         for kind in GENERATORS:
             found = [json.loads(p.read_text()).get("quality") for p in
@@ -401,10 +420,12 @@ def quality_rows(output: Path, corpora) -> list[str]:
                 continue
             mean = {k: float(np.mean([q[k] for q in found]))
                     for k in ("c2st_auc", "nn_accuracy", "copy_ratio", "tgtr_uar")}
-            spread = float(np.mean([np.mean(list(q["spread"].values())) for q in found]))
+            families = {k: float(np.mean([q["spread"][k] for q in found]))
+                        for k in found[0]["spread"]}
+            spread = ", ".join(f"{k} {v:.2f}" for k, v in families.items())
             rows.append(f"| {corpus} | {kind} | {mean['c2st_auc']:.3f} | "
                         f"{mean['nn_accuracy']:.3f} | {mean['copy_ratio']:.2f} | "
-                        f"{mean['tgtr_uar']:.3f} | {spread:.2f} | {len(found)} |")
+                        f"{mean['tgtr_uar']:.3f} | {spread} | {len(found)} |")
     return rows
 
 
