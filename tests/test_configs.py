@@ -195,6 +195,7 @@ def test_run_toml_round_trips_through_config(name, tmp_path):
     spec = registry.MODELS[name]
     overrides = ({"svm_c": 3.0, "kernel": "linear"} if name == "svm" else
                  {"logreg_c": 0.02, "statistics": "basic"} if name == "logreg" else
+                 {"hidden": 12, "critic_steps": 3} if name == "wgan_gp" else
                  {"hidden": 12, "dropout": 0.25})
     model_config = spec.config(**overrides)
     train_config = TrainConfig(tfrecords=tmp_path / "records", train_dir=tmp_path / "run",
@@ -218,7 +219,7 @@ def test_the_registry_covers_every_model_module_with_its_task():
     assert {name: spec.task for name, spec in registry.MODELS.items()} == {
         "semantic_fusion": Task.CONTINUOUS, "conv1d": Task.CATEGORICAL,
         "gru_regressor": Task.CONTINUOUS, "beta_vae": Task.CATEGORICAL, "svm": Task.CATEGORICAL,
-        "logreg": Task.CATEGORICAL, "multimodal": Task.CATEGORICAL}
+        "logreg": Task.CATEGORICAL, "multimodal": Task.CATEGORICAL, "wgan_gp": Task.CATEGORICAL}
     for spec in registry.MODELS.values():
         assert all(info.help for info in options.describe(spec.config)), spec.name
         options.ensure_distinct([TrainConfig, train.CommandOptions, spec.config])

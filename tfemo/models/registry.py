@@ -30,6 +30,8 @@ from tfemo.models.semantic_fusion import SemanticFusion, SemanticFusionConfig
 from tfemo.models.semantic_fusion import build as semantic_fusion_build
 from tfemo.models.svm import SVMConfig
 from tfemo.models.svm import build as svm_build
+from tfemo.models.wgan_gp import ConditionalWGAN, WGANConfig
+from tfemo.models.wgan_gp import build as wgan_gp_build
 from tfemo.records.description import DatasetDescription
 
 
@@ -67,6 +69,8 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("gru_regressor", Task.CONTINUOUS, GRURegressorConfig, gru_regressor_build,
               GRURegressor),
     ModelSpec("beta_vae", Task.CATEGORICAL, BetaVAEConfig, beta_vae_build, BetaVAE, own_loss=True),
+    ModelSpec("wgan_gp", Task.CATEGORICAL, WGANConfig, wgan_gp_build, ConditionalWGAN,
+              own_loss=True),
     ModelSpec("svm", Task.CATEGORICAL, SVMConfig, svm_build, UtteranceEstimator),
     ModelSpec("logreg", Task.CATEGORICAL, LogRegConfig, logreg_build, UtteranceEstimator),
     ModelSpec("multimodal", Task.CATEGORICAL, MultimodalConfig, multimodal_build,

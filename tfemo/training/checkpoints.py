@@ -53,9 +53,13 @@ def training_checkpoint(model, optimizer) -> tf.train.Checkpoint:
     Variables are listed explicitly, in the order the model and optimizer create them: TF's
     object-graph tracking does not see Keras 3 layers kept in Python lists, nor the random
     seed generators behind dropout masks, so `Checkpoint(model=model)` would silently miss them.
+    A model with an optimizer of its own (the WGAN-GP's critic) lists its variables in
+    `optimizer_state`.
     """
+    own = list(getattr(model, "optimizer_state", ()))
     return tf.train.Checkpoint(model_variables=list(model.variables),
-                               optimizer_variables=list(optimizer.variables))
+                               optimizer_variables=list(optimizer.variables),
+                               **({"model_optimizer_variables": own} if own else {}))
 
 
 def restore_model(model, path: str) -> None:
