@@ -134,7 +134,7 @@ def test_builder_needs_only_the_chosen_modalities_inputs():
         name, label_names, word_dim, features = "x", ["a", "b"], 0, {"mfcc": F}
         normalisation = {"features": {"mean": [0.0] * F, "std": [1.0] * F}}
     assert build_multimodal(Description, MultimodalConfig(modalities=("audio",))).input_keys
-    with pytest.raises(ValueError, match="word vectors"):
+    with pytest.raises(ValueError, match="the records have none"):
         build_multimodal(Description, MultimodalConfig())
 
 
