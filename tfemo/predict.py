@@ -1,7 +1,9 @@
 """Label new audio: `python -m tfemo.predict recordings/ --checkpoint checkpoints`.
 
 Inputs are audio files, folders (searched recursively for audio files) or CSV lists with a
-`path` column (relative to the CSV) and, for models that read words, a `transcript` column.
+`path` column (relative to the CSV) and, for models that read words, a `transcript` column;
+without one, such a model gets the words the recogniser hears (English), and the words it
+used are written in the predictions.
 Every file is resampled and framed here, run through the model in chunks of --chunk_seconds,
 and written as one row of `<output_dir>/predictions.csv`:
 - a classifier: the class probabilities (averaged over chunks by length, calibrated with the
@@ -45,6 +47,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="long files are run through the model in chunks of this length")
     parser.add_argument("--alignment", default="aeneas", choices=("aeneas", "uniform"),
                         help="word timings from transcripts, for models that read words")
+    parser.add_argument("--transcripts", type=Path, default=None,
+                        help="models that read words: a CSV from any recogniser (path,"
+                             "transcript or path,word,start,end; paths relative to the CSV) "
+                             "giving the words of the files it lists; other files get a "
+                             "transcript column's text, or the recogniser's words")
+    parser.add_argument("--language", default="eng",
+                        help="the language of the audio (ISO 639-3): the recogniser knows "
+                             "English (eng) only; other audio needs a transcript")
     parser.add_argument("--no_speech_check", dest="speech_check", action="store_false",
                         help="classifier: label every file, even one the pitch track finds no "
                              "speech in (by default such a file is flagged no_speech and gets "
@@ -73,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.inference.outputs import write_outputs
     from tfemo.inference.predictor import Predictor
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
+    from tfemo.text.transcripts import read_transcripts
     from tfemo.training.exported import is_export
 
     console = command_console()
@@ -93,15 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     predictor = Predictor(args.checkpoint, args.steps, alignment=args.alignment,
                           speech_check=args.speech_check,
                           chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)),
-                          alignment_seconds=args.alignment_seconds)
+                          alignment_seconds=args.alignment_seconds, language=args.language)
     if args.max_seconds is None:
-        args.max_seconds = LONGEST_WITH_WORDS if predictor.needs_transcripts else LONGEST
+        args.max_seconds = LONGEST_WITH_WORDS if predictor.reads_words else LONGEST
+    table = read_transcripts(args.transcripts) if args.transcripts else None
     budget = budget_of(args)
     results, skipped = [], 0
     for request in requests:
         try:
-            within_budget(budget, request.path, request.transcript)
-            results.append(predictor.predict(request.path, request.transcript))
+            given = table.get(request.path) if table is not None else None
+            within_budget(budget, request.path, given.text if given else request.transcript)
+            results.append(predictor.predict(request.path, given or request.transcript))
         except InputError as error:
             if args.strict:
                 raise stopped_by_strict(error) from None

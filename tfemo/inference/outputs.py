@@ -50,6 +50,9 @@ def write_outputs(predictor, results: list, output_dir: Path) -> Counter:
             trace.insert(0, "time", frame_centres(len(result.trace),
                                                   predictor.description.frame_seconds))
             row["trace"] = str(write_csv(trace, output_dir / "traces" / f"{name}.csv"))
+        if result.said is not None:  # the words a model that reads words was given or heard
+            row["transcript"] = result.said.text
+            row["transcript_source"] = result.said.source
         rows.append(row)
     write_csv(pd.DataFrame(rows), output_dir / "predictions.csv")
     if predictor.categorical:

@@ -50,6 +50,11 @@ def _decoder():
 
         decoder = Decoder(logfn="/dev/null", samprate=SAMPLE_RATE)
         _local.decoder = decoder
+        _local.cmn = decoder.get_cmn(False)
+    # the feature normalisation adapts to what the decoder has heard: start each file from the
+    # model's own, so that a file's words never depend on the files recognised before it
+    decoder.reinit_feat()
+    decoder.set_cmn(_local.cmn)
     return decoder
 
 

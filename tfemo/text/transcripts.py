@@ -30,6 +30,7 @@ class Transcript:
 
     text: str
     words: tuple[WordTiming, ...] | None = None
+    source: str = ""  # who timed the words, when not the caller ("asr": the recogniser)
 
 
 def _key(path: str | Path) -> str:
