@@ -188,34 +188,27 @@ def main() -> None:
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     args.work.mkdir(parents=True, exist_ok=True)
-    tasks = [t for t in TASKS if t != args.skip]
-    wer = {}
-    for task in tasks:
-        listing, wer[task] = recognised(args.work, task)
-        print(f"{task}: WER {100 * wer[task]['wer']:.1f} % over {wer[task]['words']} words of "
-              f"{wer[task]['files']} devel and test files", flush=True)
-    print("\n| audio (devel + test) | files | words | WER % |\n|---|---|---|---|")
-    for task, entry in wer.items():
-        what = "sessions (semantic fusion)" if task == "fusion" else "unseen-sentence utterances"
-        print(f"| {what} | {entry['files']} | {entry['words']} | {100 * entry['wer']:.1f} |")
-    if "fusion" in tasks:
-        sets = {"true": records(args.work, "fusion", None),
-                "asr": records(args.work, "fusion", args.work / "asr-fusion.csv")}
-        print(f"\nsemantic fusion, {args.steps_fusion} steps, seeds {args.seeds}: CCC "
-              "(whole portion), mean ± sd\n")
-        print("| words at devel/test | devel arousal | devel valence | test arousal | "
-              "test valence |\n|---|---|---|---|---|")
-        print("| constant trace | 0.000 | 0.000 | 0.000 | 0.000 |")
-        fusion_rows(args.work, seeds, args.steps_fusion, sets)
-    if "multimodal" in tasks:
-        sets = {"true": records(args.work, "multimodal", None),
-                "asr": records(args.work, "multimodal", args.work / "asr-multimodal.csv")}
-        print(f"\nmultimodal (concat), unseen sentences, {args.steps_multimodal} steps, seeds "
-              f"{args.seeds}: UAR %, mean ± sd\n")
-        print("| words at devel/test | devel UAR | test UAR |\n|---|---|---|")
-        chance = 100 * majority_uar(sets["true"])
-        print(f"| majority class | {chance:.1f} | {chance:.1f} |")
-        multimodal_rows(args.work, seeds, args.steps_multimodal, sets)
+    for task in (t for t in TASKS if t != args.skip):  # each task done before the next
+        listing, wer = recognised(args.work, task)
+        what = "sessions" if task == "fusion" else "unseen-sentence utterances"
+        print(f"\n| audio (devel + test) | files | words | WER % |\n|---|---|---|---|\n"
+              f"| {what} | {wer['files']} | {wer['words']} | {100 * wer['wer']:.1f} |",
+              flush=True)
+        sets = {"true": records(args.work, task, None), "asr": records(args.work, task, listing)}
+        if task == "fusion":
+            print(f"\nsemantic fusion, {args.steps_fusion} steps, seeds {args.seeds}: CCC "
+                  "(whole portion), mean ± sd\n")
+            print("| words at devel/test | devel arousal | devel valence | test arousal | "
+                  "test valence |\n|---|---|---|---|---|")
+            print("| constant trace | 0.000 | 0.000 | 0.000 | 0.000 |", flush=True)
+            fusion_rows(args.work, seeds, args.steps_fusion, sets)
+        else:
+            print(f"\nmultimodal (concat), unseen sentences, {args.steps_multimodal} steps, "
+                  f"seeds {args.seeds}: UAR %, mean ± sd\n")
+            print("| words at devel/test | devel UAR | test UAR |\n|---|---|---|")
+            chance = 100 * majority_uar(sets["true"])
+            print(f"| majority class | {chance:.1f} | {chance:.1f} |", flush=True)
+            multimodal_rows(args.work, seeds, args.steps_multimodal, sets)
 
 
 if __name__ == "__main__":
