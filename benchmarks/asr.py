@@ -2,7 +2,7 @@
 """What recognised words cost: the demo corpus's true words against pocketsphinx's.
 
 On the demo corpus, whose words are known exactly (espeak-ng said them):
-- WER of the recogniser (tfemo.text.transcription) on the devel and test audio;
+- WER of the recogniser (tfemo.text.transcription) on the audio it is scored on;
 - semantic fusion (continuous, the sessions): CCC of arousal and valence on devel and test,
   and the multimodal classifier (the unseen-sentence protocol: devel and test speakers say
   sentences never spoken in train): UAR on test, each
@@ -48,7 +48,8 @@ from tfemo.records.description import DatasetDescription
 from tfemo.text.recognised import recognise_items
 from tfemo.text.tokens import tokenize
 
-SCORED = ("devel", "test")
+# portions scored: semantic fusion devel and test; the classifier test (its unseen sentences)
+SCORED = {"fusion": ("devel", "test"), "multimodal": ("test",)}
 FAMILIES = "rms,mfcc,pitch"
 FUSION = ["--model", "semantic_fusion", "--hidden", "32", "--fusion_size", "32",
           "--attention_units", "16", "--batch_size", "8", "--sequence_length", "150",
@@ -77,7 +78,7 @@ def recognised(work: Path, task: str) -> tuple[Path, dict[str, float]]:
     """The recogniser's words of the devel and test audio (CSV) and its WER on them."""
     kind, config, _ = TASKS[task]
     corpus = DemoCorpus(ensure_demo_corpus(config, default_root(config)))
-    items = [i for i in corpus.items(kind) if i.portion in SCORED]
+    items = [i for i in corpus.items(kind) if i.portion in SCORED[task]]
     listing = work / f"asr-{task}.csv"
     table, report = recognise_items(items, listing, replace=True, workers=2)
     assert not report.failed, report.failed
@@ -120,7 +121,7 @@ def scores(work: Path, task: str, modalities: str, seed: int, steps: int,
                                "--modalities", modalities, *flags, *COMMON]) == 0
         out: dict = {}
         for label, tfrecords in sets.items():
-            for portion in SCORED:
+            for portion in SCORED[task]:
                 assert evaluate.main(["--portion", portion, "--steps", str(steps),
                                       "--checkpoint", str(run / "train"), "--tfrecords",
                                       str(tfrecords), "--device", "-1"]) == 0
@@ -150,7 +151,7 @@ def fusion_rows(work: Path, seeds: list[int], steps: int, sets: dict[str, Path])
                        {"true": sets["true"]} if modalities == "audio" else sets)
                 for seed in seeds]
         cells = [mean_sd([ccc(r[f"{key}/{portion}"], dim) for r in runs])
-                 for portion in SCORED for dim in ("arousal", "valence")]
+                 for portion in SCORED["fusion"] for dim in ("arousal", "valence")]
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
         print(rows[-1], flush=True)
     return rows
@@ -166,7 +167,7 @@ def multimodal_rows(work: Path, seeds: list[int], steps: int,
                        {"true": sets["true"]} if modalities == "audio" else sets)
                 for seed in seeds]
         cells = [mean_sd([r[f"{key}/{portion}"]["uar"] for r in runs], 100, 1)
-                 for portion in SCORED]
+                 for portion in SCORED["multimodal"]]
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
         print(rows[-1], flush=True)
     return rows
@@ -190,8 +191,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     for task in (t for t in TASKS if t != args.skip):  # each task done before the next
         listing, wer = recognised(args.work, task)
-        what = "sessions" if task == "fusion" else "unseen-sentence utterances"
-        print(f"\n| audio (devel + test) | files | words | WER % |\n|---|---|---|---|\n"
+        what = ("sessions, devel + test" if task == "fusion"
+                else "unseen-sentence utterances, test")
+        print(f"\n| audio | files | words | WER % |\n|---|---|---|---|\n"
               f"| {what} | {wer['files']} | {wer['words']} | {100 * wer['wer']:.1f} |",
               flush=True)
         sets = {"true": records(args.work, task, None), "asr": records(args.work, task, listing)}
@@ -205,9 +207,8 @@ def main() -> None:
         else:
             print(f"\nmultimodal (concat), unseen sentences, {args.steps_multimodal} steps, "
                   f"seeds {args.seeds}: UAR %, mean ± sd\n")
-            print("| words at devel/test | devel UAR | test UAR |\n|---|---|---|")
-            chance = 100 * majority_uar(sets["true"])
-            print(f"| majority class | {chance:.1f} | {chance:.1f} |", flush=True)
+            print("| words at test | test UAR |\n|---|---|")
+            print(f"| majority class | {100 * majority_uar(sets['true']):.1f} |", flush=True)
             multimodal_rows(args.work, seeds, args.steps_multimodal, sets)
 
 
