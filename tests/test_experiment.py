@@ -51,7 +51,7 @@ model = "recipe"
 
 def test_the_shipped_experiment_files_load_and_reference_the_default_recipe(tmp_path):
     names = {p.name for p in SHIPPED}
-    assert names == {"demo.toml", "emodb.toml", "demo-continuous.toml"}
+    assert names == {"demo.toml", "emodb.toml", "demo-continuous.toml", "my-corpus.toml"}
     recipe = tomllib.loads((CONFIGS / "emotion-default.toml").read_text())
     for path in SHIPPED:
         experiment = load(path)

@@ -1,7 +1,8 @@
 """The page in a real browser: Debian's chromium driven by Playwright (never a downloaded one).
 
 It loads the page from a real `python -m tfemo.serve` process, uploads a file and checks what
-the page renders; with Chromium's fake microphone it records and streams live. Set
+the page renders (with the timeline of speech segments, or without it for tones); with
+Chromium's fake microphone it records and streams live. Set
 TFEMO_SERVE_SCREENSHOT=docs/serve-page.png to refresh the screenshot in the docs.
 """
 
@@ -66,12 +67,17 @@ def browser():
         browser.close()
 
 
-def _upload(browser, url: str, path: Path):
-    page = browser.new_page(viewport={"width": 1000, "height": 760})
+def _upload(browser, url: str, path: Path, timeline: bool = False):
+    """The page after uploading `path`; the timeline box unticked unless asked (tones are no
+    speech to the VAD)."""
+    page = browser.new_page(viewport={"width": 1000, "height": 1000})
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url + "/")
     page.wait_for_function("document.getElementById('model').textContent.includes('\u00b7')")
+    assert page.is_checked("#timeline-on")  # on by default for an audio-only model
+    if not timeline:
+        page.uncheck("#timeline-on")
     page.set_input_files("#file", str(path))
     page.click("#analyse")
     page.wait_for_selector("#result[data-state=done]", timeout=30_000)
@@ -79,10 +85,10 @@ def _upload(browser, url: str, path: Path):
     return page
 
 
-def _canvas_is_drawn(page) -> bool:
-    """Whether the chart canvas holds coloured pixels (bars or trace lines)."""
-    return page.evaluate("""() => {
-        const c = document.getElementById('chart'), d = c.getContext('2d')
+def _canvas_is_drawn(page, canvas: str = "chart") -> bool:
+    """Whether a canvas holds coloured pixels (bars, trace lines, segments)."""
+    return page.evaluate("""(id) => {
+        const c = document.getElementById(id), d = c.getContext('2d')
             .getImageData(0, 0, c.width, c.height).data;
         let coloured = 0;
         for (let i = 0; i < d.length; i += 4) {
@@ -90,7 +96,7 @@ def _canvas_is_drawn(page) -> bool:
                 - Math.min(d[i], d[i + 1], d[i + 2]) > 60) coloured++;
         }
         return coloured > 500;
-    }""")
+    }""", canvas)
 
 
 def test_the_page_uploads_a_file_and_draws_the_class_bars(browser, classifier_url, tmp_path):
@@ -123,4 +129,33 @@ def test_the_page_draws_the_trace_and_streams_the_microphone(browser, regressor_
     page.wait_for_selector("#result[data-state=done]", timeout=10_000)
     assert "stream of" in page.text_content("#result")
     assert page.text_content("#status") == ""
+    page.close()
+
+
+def test_the_page_shows_the_timeline_of_a_recording_without_a_transcript(browser, classifier_url,
+                                                                         tmp_path):
+    import soundfile
+
+    from tests.vad_audio import RATE, recording
+
+    audio, truth = recording()
+    soundfile.write(tmp_path / "talk.wav", audio, RATE, subtype="PCM_16")
+    page = _upload(browser, classifier_url, tmp_path / "talk.wav", timeline=True)
+    assert f"{len(truth)} speech segments" in page.text_content("#result")
+    assert page.is_visible("#timeline") and _canvas_is_drawn(page, "timeline")
+    rows = page.query_selector_all("#segments tbody tr")
+    assert len(rows) == len(truth)
+    for row, (start, end) in zip(rows, truth, strict=True):
+        cells = [c.text_content() for c in row.query_selector_all("td")]
+        assert abs(float(cells[0]) - start) <= 0.3 and abs(float(cells[1]) - end) <= 0.3
+        assert cells[2].startswith("top class: ")
+    assert page.text_content("#status") == ""
+    page.close()
+    quiet = tmp_path / "noise.wav"
+    soundfile.write(quiet, (0.05 * np.random.default_rng(6).standard_normal(3 * RATE)).astype(
+        np.float32), RATE, subtype="PCM_16")
+    page = _upload(browser, classifier_url, quiet, timeline=True)
+    assert "no speech found" in page.text_content("#result")
+    assert "0 speech segments" in page.text_content("#result")
+    assert page.is_hidden("#segments")
     page.close()

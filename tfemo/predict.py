@@ -14,6 +14,12 @@ and written as one row of `<output_dir>/predictions.csv`:
 - a regressor (arousal/valence): the trace per file in `<output_dir>/traces/<name>.csv`, and
   per file the mean of each dimension and the quadrant of the arousal-valence plane the means
   fall in; the quadrant counts are printed and plotted.
+--segments vad (or window:SECONDS) labels long recordings over time: one row per speech
+segment (VAD, tfemo.audio.vad) or window in `<output_dir>/segments.csv` (start, end, class
+probabilities or arousal/valence means) and a timeline plot per file in
+`<output_dir>/timelines/`; a regressor's traces get a `speech` column (1: the VAD finds speech
+in the frame). predictions.csv keeps one row per file (a classifier: the speech segments'
+probabilities averaged by length; no segment: no_speech).
 A file that cannot be read is reported and skipped (--strict stops instead).
 """
 
@@ -59,6 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="classifier: label every file, even one the pitch track finds no "
                              "speech in (by default such a file is flagged no_speech and gets "
                              "no class)")
+    parser.add_argument("--segments", default="none", metavar="vad|window:SECONDS|none",
+                        help="emotion over time: one result per speech segment (vad) or per "
+                             "window of SECONDS, in segments.csv and timelines/; none: one "
+                             "result per file")
+    parser.add_argument("--vad", default="silero", choices=("silero", "webrtc", "praat"),
+                        help="the VAD backend of --segments and of the no_speech check "
+                             "(Praat's voicing when the backend's package cannot load)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first file that cannot be used")
     add_budget_flags(parser, max_seconds=f"{LONGEST:g} s, or {LONGEST_WITH_WORDS:g} s for a "
@@ -101,20 +114,28 @@ def main(argv: list[str] | None = None) -> int:
     if is_export(args.checkpoint) and args.steps != "latest":
         raise UserError(f"--steps {args.steps} with an export ({args.checkpoint})",
                         "an export holds one step; --steps picks a checkpoint of a train dir")
+    from tfemo.inference.segments import SegmentMode, predict_segments
+
+    mode = SegmentMode.parse(args.segments)
     predictor = Predictor(args.checkpoint, args.steps, alignment=args.alignment,
-                          speech_check=args.speech_check,
+                          speech_check=args.speech_check and mode is None, vad=args.vad,
                           chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)),
                           alignment_seconds=args.alignment_seconds, language=args.language)
     if args.max_seconds is None:
         args.max_seconds = LONGEST_WITH_WORDS if predictor.reads_words else LONGEST
     table = read_transcripts(args.transcripts) if args.transcripts else None
     budget = budget_of(args)
-    results, skipped = [], 0
+    results, segmented, skipped = [], [], 0
     for request in requests:
         try:
             given = table.get(request.path) if table is not None else None
             within_budget(budget, request.path, given.text if given else request.transcript)
-            results.append(predictor.predict(request.path, given or request.transcript))
+            if mode is None:
+                results.append(predictor.predict(request.path, given or request.transcript))
+            else:  # the VAD (or windows) cut the recording; each piece gets its result
+                segmented.append(predict_segments(predictor, request.path, mode,
+                                                  backend=args.vad))
+                results.append(segmented[-1].whole)
         except InputError as error:
             if args.strict:
                 raise stopped_by_strict(error) from None
@@ -124,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("no file could be labelled", "every input was skipped; see the reasons "
                                                      "above")
     counts = write_outputs(predictor, results, args.output_dir)
+    if mode is not None:
+        from tfemo.inference.timeline import write_segment_outputs
+
+        write_segment_outputs(segmented, predictor.label_names, predictor.categorical,
+                              predictor.description.frame_seconds, args.output_dir)
     table = Table(title=f"{len(results)} files labelled with {predictor.checkpoint}"
                         + (f"; {skipped} skipped" if skipped else ""))
     table.add_column("predicted emotion" if predictor.categorical else "quadrant")
@@ -133,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(name, str(count), f"{count / len(results):.0%}")
     console.print(table)
     console.print(f"predictions: {args.output_dir / 'predictions.csv'}")
+    if mode is not None:
+        console.print(f"segments: {args.output_dir / 'segments.csv'} "
+                      f"({sum(len(r.segments) for r in segmented)}); timelines: "
+                      f"{args.output_dir / 'timelines'}")
     return 0
 
 

@@ -49,6 +49,8 @@ def write_outputs(predictor, results: list, output_dir: Path) -> Counter:
             trace = pd.DataFrame(result.trace, columns=list(names))
             trace.insert(0, "time", frame_centres(len(result.trace),
                                                   predictor.description.frame_seconds))
+            if result.speech is not None:  # --segments: the frames the VAD finds speech in
+                trace["speech"] = result.speech.astype(int)
             row["trace"] = str(write_csv(trace, output_dir / "traces" / f"{name}.csv"))
         if result.said is not None:  # the words a model that reads words was given or heard
             row["transcript"] = result.said.text

@@ -14,7 +14,7 @@ to end. Files longer than `stream_frames` (10 minutes) are read and featurised c
 (tfemo.inference.streaming), so an hour of audio fits in bounded memory. A classifier's
 probabilities are calibrated with the temperature `tfemo.eval --calibrate` fit on the devel
 speakers (saved in the train dir and carried by an export), and a file without speech is
-flagged `no_speech` (tfemo.audio.speech) and given no class.
+flagged `no_speech` (no VAD segment, tfemo.audio.speech_check) and given no class.
 """
 
 from __future__ import annotations
@@ -30,12 +30,15 @@ from tfemo.audio import FRAME_LENGTH, SAMPLE_RATE
 from tfemo.audio.frames import frame_features
 from tfemo.audio.io import load_audio, to_pcm_frames
 from tfemo.audio.opensmile_features import OPENSMILE_FAMILIES, import_opensmile
-from tfemo.audio.speech import SpeechActivity, voiced_f0
+from tfemo.audio.speech import voiced_f0
+from tfemo.audio.speech_check import SpeechCheck
+from tfemo.audio.vad import DEFAULT_BACKEND
 from tfemo.core.errors import InputError, UserError
 from tfemo.core.tasks import Task
 from tfemo.corpora.files import audio_duration
 from tfemo.inference.streaming import STREAM_FRAMES
-from tfemo.inference.words import SAID, WORD_KEYS, Said, WordInputs, chunks
+from tfemo.inference.words import SAID, WORD_KEYS, Said, WordInputs
+from tfemo.inference.words import chunks as input_chunks
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import STD_FLOOR
 from tfemo.records.schema import AUDIO_SCALE
@@ -63,8 +66,9 @@ class FileResult:
     chunks: int
     probabilities: np.ndarray | None = None
     trace: np.ndarray | None = None
-    no_speech: bool = False  # classifier: no speech found (tfemo.audio.speech); no class given
-    voiced_fraction: float | None = None
+    no_speech: bool = False  # classifier: no speech found (tfemo.audio.speech_check); no class
+    voiced_fraction: float | None = None  # share of speech (VAD) or voiced frames (Praat)
+    speech: np.ndarray | None = None  # regressor: per-frame VAD mask (tfemo.inference.segments)
     said: Said | None = None  # a model that reads words: the words it was given or heard
 
 
@@ -112,7 +116,8 @@ class Predictor:
     def __init__(self, model_dir: str | Path, steps: str | int = "latest",
                  chunk_frames: int = 1500, alignment: str = "aeneas",
                  stream_frames: int = STREAM_FRAMES, speech_check: bool = True,
-                 alignment_seconds: float | None = None, language: str = "eng") -> None:
+                 alignment_seconds: float | None = None, vad: str = DEFAULT_BACKEND,
+                 language: str = "eng") -> None:
         from tfemo.models.registry import forward_function
         from tfemo.training.temperature import read_temperature
 
@@ -145,6 +150,7 @@ class Predictor:
         if set(self.description.features) & set(OPENSMILE_FAMILIES):
             import_opensmile()  # a model on openSMILE features needs the extra: say so first
         self.speech_check = speech_check
+        self.vad = vad  # the no_speech check's VAD backend (Praat when it cannot load)
         self._pitch = self._pitch_columns()
         self.categorical = self.description.task == Task.CATEGORICAL
         self.label_names = tuple(self.description.label_names)
@@ -251,33 +257,40 @@ class Predictor:
         """The model on one batch dict (its input keys and `mask`): [B, C] or [B, T, D]."""
         return np.asarray(self._forward(batch))
 
-    def run(self, path: Path, inputs: dict[str, Any]) -> FileResult:
+    def run(self, path: Path, inputs: dict[str, Any],
+            speech_check: bool | None = None) -> FileResult:
         """The model over one file's inputs, chunk by chunk (see the module docstring)."""
-        result = self.run_chunks(path, chunks(inputs, self.chunk_frames))
+        result = self.run_chunks(path, input_chunks(inputs, self.chunk_frames), speech_check)
         result.said = inputs.get(SAID)
         return result
 
-    def run_chunks(self, path: Path, chunks: Iterable[dict[str, np.ndarray]]) -> FileResult:
-        """The model over one file's inputs given chunk by chunk ([n, ...] each)."""
-        outputs, sizes, voiced = [], [], []
-        check_speech = self.categorical and self.speech_check
+    def run_chunks(self, path: Path, chunks: Iterable[dict[str, np.ndarray]],
+                   speech_check: bool | None = None) -> FileResult:
+        """The model over one file's inputs given chunk by chunk ([n, ...] each);
+        `speech_check` None: the predictor's own (False: speech already found, e.g. a VAD
+        segment)."""
+        outputs, sizes = [], []
+        check_speech = self.categorical and (self.speech_check if speech_check is None
+                                             else speech_check)
+        speech = SpeechCheck(self.vad) if check_speech else None
         for chunk in chunks:
             size = len(chunk["audio"])
             batch = {k: v[None] for k, v in chunk.items() if k in self.keys}
             batch["mask"] = np.ones((1, size), dtype=bool)
             outputs.append(self.forward(batch)[0])
             sizes.append(size)
-            if check_speech:  # the pitch track chunk by chunk, so long files stay bounded
-                voiced.append(self._voiced_f0(chunk))
+            if speech is not None:  # chunk by chunk, so long files stay bounded
+                speech.add(chunk["audio"].reshape(-1),
+                           self._voiced_f0(chunk) if speech.backend == "praat" else None)
         frames = sum(sizes)
         result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes))
         if self.categorical:
             result.probabilities = self.calibrated(
                 np.average(np.stack(outputs), axis=0, weights=sizes))
-            if check_speech:
-                activity = SpeechActivity.of(np.concatenate(voiced), frames)
-                result.no_speech = activity.no_speech
-                result.voiced_fraction = activity.voiced_fraction
+            if speech is not None:
+                verdict = speech.verdict()
+                result.no_speech = verdict.no_speech
+                result.voiced_fraction = verdict.fraction
         else:
             result.trace = np.concatenate(outputs, axis=0)
         return result

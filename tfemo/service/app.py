@@ -2,8 +2,10 @@
 
 Endpoints: GET /healthz; GET /v1/model (the export's metadata); POST /v1/predict (multipart:
 one or more `file` parts and optional `transcript` fields, one for all files or one per file in
-order); WS /v1/stream (16-bit PCM in, at 16 kHz or the `sample_rate` the URL declares;
-predictions out; see tfemo.service.streaming); GET / (the page). The model is loaded once, in
+order; `?segments=vad|window:SECONDS` adds one result per speech segment or window, see
+tfemo.service.segments); WS /v1/stream (16-bit PCM in, at 16 kHz or the `sample_rate` the
+URL declares; predictions out; see tfemo.service.streaming; `?segments=vad` also answers each
+utterance once the VAD finds its end); GET / (the page). The model is loaded once, in
 the lifespan, and warmed up; predictions run in worker threads so the event loop keeps
 answering. Bad input gets a 4xx `{"error", "detail"}`.
 
@@ -36,6 +38,7 @@ from tfemo.audio import SAMPLE_RATE
 from tfemo.audio.io import check_sample_rate
 from tfemo.core.errors import InputError
 from tfemo.inference.predictor import Predictor
+from tfemo.inference.segments import predict_segments
 from tfemo.service.audio import decode_audio, pcm16_samples
 from tfemo.service.auth import check_token
 from tfemo.service.batching import ChunkBatcher
@@ -43,7 +46,8 @@ from tfemo.service.config import ServiceConfig
 from tfemo.service.errors import ApiError, from_input_error
 from tfemo.service.logs import install_redaction
 from tfemo.service.results import file_result
-from tfemo.service.streaming import stream_mode
+from tfemo.service.segments import UtteranceTracker, segment_mode, segmented_result
+from tfemo.service.streaming import StreamSession, stream_mode
 from tfemo.service.upload import FILE_FIELD, TEXT_FIELD, FormLimits, read_form
 from tfemo.service.utterance import open_session
 from tfemo.text.timed_alignment import start_aligner
@@ -187,6 +191,7 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
         files = [p for p in parts if p.name == FILE_FIELD]
         if not files:
             raise ApiError(400, "no audio file", "send one or more 'file' parts")
+        mode = segment_mode(request.query_params.get("segments"), predictor)
         transcripts = _transcripts(parts, len(files), predictor.needs_transcripts)
         names = [part.filename or "upload" for part in files]
         with _Refused():
@@ -196,13 +201,14 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
         for part, name, transcript in zip(files, names, transcripts, strict=True):
             async with request.app.state.busy:
                 result = await _predict_one(request, predictor, bytes(part.data), name,
-                                            transcript)
-            results.append(file_result(result, predictor.label_names, predictor.categorical,
+                                            transcript, mode)
+            results.append(segmented_result(result, predictor) if mode else
+                           file_result(result, predictor.label_names, predictor.categorical,
                                        predictor.description.frame_seconds))
         return {"task": predictor.description.task, "results": results}
 
     async def _predict_one(request: Request, predictor: Predictor, data: bytes, name: str,
-                           transcript: str):
+                           transcript: str, mode=None):
         """Decode, check, featurise (align) and run one file; stop when the client has gone."""
         await _client_present(request)
         audio = await run_in_threadpool(decode_audio, data, name, config.max_seconds)
@@ -210,6 +216,8 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
             if transcript:
                 config.work_budget.check_transcript(transcript, audio.size / SAMPLE_RATE, name)
             await _client_present(request)
+            if mode is not None:  # the segments of tfemo.predict --segments
+                return await run_in_threadpool(predict_segments, predictor, name, mode, audio)
             inputs = await run_in_threadpool(predictor.inputs_from_audio, audio, name,
                                              transcript)
             await _client_present(request)
@@ -230,6 +238,7 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
                                    config.window_seconds, config.hop_seconds,
                                    websocket.app.state.batcher,
                                    _stream_rate(websocket.query_params.get("sample_rate")))
+            tracker = _utterance_tracker(websocket, session)
             await websocket.send_json(session.hello())
             while True:
                 try:
@@ -243,11 +252,16 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
                     return
                 if message.get("bytes") is not None:
                     samples = pcm16_samples(message["bytes"])
-                    await websocket.send_json(await run_in_threadpool(session.feed, samples))
+                    answer = await run_in_threadpool(session.feed, samples)
+                    if tracker is not None:  # the utterances this chunk ends
+                        answer["utterances"] = await run_in_threadpool(tracker.feed, samples)
+                    await websocket.send_json(answer)
                     continue
                 control = _control(message.get("text"))
                 if control == "end":
                     last, total = await run_in_threadpool(session.finish)
+                    if tracker is not None:
+                        last["utterances"] = await run_in_threadpool(tracker.finish)
                     await websocket.send_json(last)
                     await websocket.send_json(total)
                     await websocket.close(1000)
@@ -259,6 +273,17 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
             return
 
     return app
+
+
+def _utterance_tracker(websocket: WebSocket, session: StreamSession) -> UtteranceTracker | None:
+    """A VAD over the stream when the URL asks `?segments=vad` (ApiError for other values)."""
+    mode = segment_mode(websocket.query_params.get("segments"), session.predictor)
+    if mode is None:
+        return None
+    if mode.kind != "vad":
+        raise ApiError(400, "bad segments", "a stream's segments are its utterances: "
+                                            "segments=vad")
+    return UtteranceTracker(session.predictor, session.input_rate)
 
 
 class _ClientGoneError(Exception):
