@@ -187,3 +187,16 @@ def test_semantic_fusion_answers_an_audio_only_upload_with_the_words(fusion, kid
     assert result["transcript"]["words"] == _words(said)
     assert len(result["trace"]["arousal"]) == result["frames"]
     assert result["frames"] == Predictor(fusion).predict(path).frames
+
+
+def test_a_service_of_another_language_asks_for_the_transcript(multimodal, kids):
+    path, _, _ = kids
+    with _client(multimodal, language="deu") as client:
+        assert client.get("/v1/model").json()["needs_transcript"] is True
+        response = client.post("/v1/predict", files=[("file", ("kids.wav", path.read_bytes(),
+                                                                "audio/wav"))])
+        assert response.status_code == 400 and response.json()["error"] == "missing transcript"
+        given = client.post("/v1/predict", data={"transcript": "kids are talking"},
+                            files=[("file", ("kids.wav", path.read_bytes(), "audio/wav"))])
+        assert given.status_code == 200, given.text
+        assert given.json()["results"][0]["transcript"]["source"] == "transcript"

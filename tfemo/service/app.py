@@ -65,7 +65,7 @@ def load_predictor(config: ServiceConfig) -> Predictor:
 
     predictor = Predictor(config.model, chunk_frames=max(1, round(config.chunk_seconds
                                                                   / FRAME_SECONDS)),
-                          alignment=config.alignment,
+                          alignment=config.alignment, language=config.language,
                           alignment_seconds=config.budget.alignment_seconds)
     noise = np.random.default_rng(0).normal(scale=0.01, size=int(SAMPLE_RATE * WARMUP_SECONDS))
     if predictor.reads_words:
