@@ -216,8 +216,10 @@ def test_too_long_and_too_large_get_413(classifier, clips):
         assert _post(client, clips["quiet"]).status_code == 200  # 29 kB < 52 kB
 
 
-def test_a_text_model_needs_a_transcript_and_cannot_stream(text_model, clips):
-    with _client(text_model) as client:
+def test_a_text_model_of_another_language_needs_a_transcript_and_cannot_stream(text_model,
+                                                                             clips):
+    """The recogniser knows English only (tests/test_serve_words.py: English audio alone)."""
+    with _client(text_model, Predictor(text_model, language="deu")) as client:
         assert client.get("/v1/model").json()["needs_transcript"] is True
         body = _bad(client, 400, "missing transcript",
                     files=[("file", ("loud.wav", clips["loud"].read_bytes(), "audio/wav"))])

@@ -8,6 +8,7 @@ to tfrecords/{train,devel,test}/ and prints a summary of what was written.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import os
 import shlex
@@ -25,7 +26,7 @@ from tfemo.core.console import command_console, command_progress
 from tfemo.core.errors import InputError, UserError
 from tfemo.core.flags import config_flags, strict_flags
 from tfemo.corpora import CORPUS_NAMES, open_corpus, resolve_task
-from tfemo.corpora.base import TASKS, Corpus
+from tfemo.corpora.base import TASKS, Corpus, Item
 from tfemo.corpora.merged import MergedCorpus, open_sources
 from tfemo.corpora.partition import PROTOCOLS, make_folds, parse_split
 from tfemo.records.build import (
@@ -37,8 +38,12 @@ from tfemo.records.build import (
 )
 from tfemo.records.description import DatasetDescription
 from tfemo.records.example import ALIGNMENTS
+from tfemo.text.recognised import recognise_items
+from tfemo.text.transcription import has_recogniser
+from tfemo.text.transcripts import apply_transcripts, has_transcript, read_transcripts
 
 RUNNERS = ("local", "beam")
+ASR_CSV = "transcripts-asr.csv"
 STAGING = ("auto", "yes", "no")
 
 
@@ -80,6 +85,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="word timings: corpus = the corpus's own, aeneas = forced "
                              "alignment, uniform = spread over the speech; auto = corpus "
                              "timings where present, aeneas elsewhere")
+    parser.add_argument("--transcripts", default="corpus",
+                        help="where the words come from: corpus = the corpus's own "
+                             "transcripts; asr = also recognise the words of items without "
+                             "one (pocketsphinx, English; written to <output_dir>/"
+                             f"{ASR_CSV} and reused when run again); or a CSV from any "
+                             "recogniser (path,transcript or path,word,start,end; paths "
+                             "relative to the CSV), which replaces the corpus's transcripts "
+                             "of the files it lists")
+    parser.add_argument("--language", default=None,
+                        help="the language of the audio (ISO 639-3, e.g. eng, deu), instead of "
+                             "the corpus's own: the recogniser knows English only")
     parser.add_argument("--embeddings", default="spacy-md",
                         help="word vectors: spacy-md (offline en_core_web_md, 300-d), a "
                              "word2vec/GloVe/fastText file read with gensim, or none")
@@ -161,6 +177,9 @@ def print_summary(console: Console, description: DatasetDescription, report: Run
                       f"types, {oov['tokens']} tokens (deterministic vectors)")
         console.print("alignment: " + ", ".join(
             f"{method} {n}" for method, n in description.alignment.items()))
+    elif description.extra.get("embeddings_option", "") != "none":
+        console.print("words: none (no item has a transcript): --transcripts asr recognises "
+                      "English speech, --transcripts FILE.csv gives any recogniser's words")
     if description.features:
         console.print("features: " + ", ".join(
             f"{name} ({dim})" for name, dim in description.features.items())
@@ -191,6 +210,47 @@ def open_sources_or_corpus(args: argparse.Namespace) -> Corpus:
     return open_sources(given, args.label_map)
 
 
+def with_transcripts(items: list[Item], args: argparse.Namespace, console: Console
+                     ) -> list[Item]:
+    """The items in `--language`, with the words `--transcripts` gives them."""
+    if args.language:
+        items = [dataclasses.replace(item, language=args.language) for item in items]
+    if args.transcripts == "corpus":
+        return items
+    if args.transcripts != "asr":
+        table = read_transcripts(Path(args.transcripts))
+        given = apply_transcripts(items, table)
+        matched = sum(table.get(item.audio_path) is not None for item in items)
+        console.print(f"transcripts: {matched} of {len(items)} items from {args.transcripts}")
+        if not matched:
+            raise UserError(f"--transcripts {args.transcripts}: no path in it is an audio file "
+                            "of the corpus", "give paths relative to the CSV's folder")
+        return given
+    if storage.is_url(args.output_dir):
+        raise UserError("--transcripts asr keeps the recognised words beside local records",
+                        "recognise into a local --output_dir, or give --transcripts FILE.csv")
+    lacking = [item for item in items if not has_transcript(item)]
+    if lacking and not any(has_recogniser(item.language) for item in lacking):
+        raise UserError(f"--transcripts asr: the recogniser knows English only, and the "
+                        f"{len(lacking)} items without a transcript are in "
+                        f"{', '.join(sorted({i.language for i in lacking}))}",
+                        "give their transcripts as --transcripts FILE.csv "
+                        "(path,transcript), or --language if the corpus is English")
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    with command_progress(console, "recognising words", len(lacking),
+                          quiet=args.quiet) as advance:
+        table, report = recognise_items(lacking, Path(args.output_dir) / ASR_CSV,
+                                        workers=args.workers, on_progress=advance)
+    console.print(f"transcripts: {report.recognised} items recognised, {report.reused} taken "
+                  f"from {Path(args.output_dir) / ASR_CSV}, {len(items) - len(lacking)} the "
+                  "corpus's own")
+    if report.other_language:
+        console.print(f"[yellow]no transcript[/] for {len(report.other_language)} items in "
+                      "another language than English (skipped when built): e.g. "
+                      f"{report.other_language[0].audio_path}")
+    return apply_transcripts(items, table, replace=False)
+
+
 def print_sources(console: Console, corpus: Corpus) -> None:
     """Per corpus of several: items per class, and the classes the label map dropped."""
     if not isinstance(corpus, MergedCorpus):
@@ -219,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                               examples_per_shard=args.examples_per_shard, name=args.name,
                               features=parse_families(args.features),
                               labels=str(args.labels or ""))
-        items = corpus.items(task)
+        items = with_transcripts(corpus.items(task), args, console)
         folds = make_folds(items, args.partition, folds=args.folds, seed=args.seed,
                            split=parse_split(args.split))
         command = ["tools/make_tfrecords.py", *(argv if argv is not None else sys.argv[1:])]

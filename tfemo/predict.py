@@ -1,7 +1,9 @@
 """Label new audio: `python -m tfemo.predict recordings/ --train_dir checkpoints`.
 
 Inputs are audio files, folders (searched recursively for audio files) or CSV lists with a
-`path` column (relative to the CSV) and, for models that read words, a `transcript` column.
+`path` column (relative to the CSV) and, for models that read words, a `transcript` column;
+without one, such a model gets the words the recogniser hears (English), and the words it
+used are written in the predictions.
 Every file is resampled and framed here, run through the model in chunks of --chunk_seconds,
 and written as one row of `<output_dir>/predictions.csv`:
 - a classifier: the class probabilities (averaged over chunks by length, calibrated with the
@@ -62,6 +64,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--alignment", default="aeneas", choices=("aeneas", "uniform"),
                         help="word timings from transcripts, for models that read words")
     parser.set_defaults(speech_check=True)  # first: the flag's own default stays SUPPRESS
+    parser.add_argument("--transcripts", type=Path, default=None,
+                        help="models that read words: a CSV from any recogniser (path,"
+                             "transcript or path,word,start,end; paths relative to the CSV) "
+                             "giving the words of the files it lists; other files get a "
+                             "transcript column's text, or the recogniser's words")
+    parser.add_argument("--language", default="eng",
+                        help="the language of the audio (ISO 639-3): the recogniser knows "
+                             "English (eng) only; other audio needs a transcript")
     parser.add_argument("--no_speech_check", dest="speech_check", action="store_false",
                         default=argparse.SUPPRESS,  # no "(default: True)" for a switch-off
                         help="label every file, even one the pitch track finds no speech in "
@@ -94,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.inference.ensemble import Ensemble, open_predictor
     from tfemo.inference.outputs import prediction_warnings, write_outputs
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
+    from tfemo.text.transcripts import read_transcripts
     from tfemo.training.exported import is_export
 
     console = command_console()
@@ -117,19 +128,21 @@ def main(argv: list[str] | None = None) -> int:
     predictor = open_predictor(args.train_dir, args.steps, alignment=args.alignment,
                                speech_check=args.speech_check and mode is None, vad=args.vad,
                                chunk_frames=max(1, round(args.chunk_seconds / FRAME_SECONDS)),
-                               alignment_seconds=args.alignment_seconds)
+                               alignment_seconds=args.alignment_seconds, language=args.language)
     if mode is not None and isinstance(predictor, Ensemble):
         raise UserError(f"--segments {args.segments} with a train dir of folds ({args.train_dir})",
                         "give one model: the final model (tfemo.train --final) or one fold")
     if args.max_seconds is None:
-        args.max_seconds = LONGEST_WITH_WORDS if predictor.needs_transcripts else LONGEST
+        args.max_seconds = LONGEST_WITH_WORDS if predictor.reads_words else LONGEST
+    table = read_transcripts(args.transcripts) if args.transcripts else None
     budget = budget_of(args)
     results, segmented, skipped = [], [], 0
     for request in requests:
         try:
-            within_budget(budget, request.path, request.transcript)
+            given = table.get(request.path) if table is not None else None
+            within_budget(budget, request.path, given.text if given else request.transcript)
             if mode is None:
-                results.append(predictor.predict(request.path, request.transcript))
+                results.append(predictor.predict(request.path, given or request.transcript))
             else:  # the VAD (or windows) cut the recording; each piece gets its result
                 segmented.append(predict_segments(predictor, request.path, mode,
                                                   backend=args.vad))

@@ -38,6 +38,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="largest request body accepted (413 beyond)")
     parser.add_argument("--chunk_seconds", type=float, default=60.0,
                         help="long files run in chunks of this length (as tfemo.predict)")
+    parser.add_argument("--language", default="eng",
+                        help="the language of the audio (ISO 639-3): a model that reads words "
+                             "gets the recogniser's words of an upload without a transcript "
+                             "in English (eng) only")
     parser.add_argument("--alignment", default="aeneas", choices=("aeneas", "uniform"),
                         help="word timings from transcripts, for models that read words")
     parser.add_argument("--window_seconds", type=float, default=2.0,
@@ -93,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     config = ServiceConfig(model=args.export_dir, max_seconds=args.max_seconds,
                            max_upload_mb=args.max_upload_mb, token=token,
                            chunk_seconds=args.chunk_seconds, alignment=args.alignment,
+                           language=args.language,
                            window_seconds=args.window_seconds, hop_seconds=args.hop_seconds,
                            max_files=args.max_files, body_seconds=args.body_seconds,
                            body_rate_kb=args.body_rate_kb, idle_seconds=args.idle_seconds,

@@ -46,15 +46,20 @@ class Ensemble:
         self.temperature = [m.temperature for m in self.members]
 
     @property
+    def reads_words(self) -> bool:
+        """Whether the models read words (given, or heard by the recogniser)."""
+        return self.members[0].reads_words
+
+    @property
     def needs_transcripts(self) -> bool:
-        """Whether the models read word vectors (and so each file needs a transcript)."""
+        """Whether each file needs a transcript (words, and no recogniser of the language)."""
         return self.members[0].needs_transcripts
 
     def predict(self, path: str | Path, transcript: str = "") -> FileResult:
         """Every fold on one file: the mean of their calibrated probabilities (or traces)."""
         first = self.members[0]
         path = Path(path)
-        long = not first.needs_transcripts and \
+        long = not first.reads_words and \
             _seconds(path) > first.stream_frames * first.description.frame_seconds
         if long:  # streamed: each fold reads the file block by block
             results = [member.predict(path, transcript) for member in self.members]
@@ -72,7 +77,9 @@ class Ensemble:
         """One result of the folds' results of a file: probabilities or traces averaged."""
         first = results[0]
         combined = FileResult(first.path, first.seconds, first.frames, first.chunks,
-                              no_speech=first.no_speech, voiced_fraction=first.voiced_fraction)
+                              no_speech=first.no_speech, voiced_fraction=first.voiced_fraction,
+                              speech=first.speech, far_from_training=first.far_from_training,
+                              said=first.said)
         if self.categorical:
             combined.probabilities = np.mean([r.probabilities for r in results], axis=0)
         else:

@@ -35,8 +35,11 @@ from tfemo.training.exported import FORMAT_VERSION, METADATA_FILE, VERSION_DIR
 def _input_specs(model, description) -> dict[str, tuple[list[int | None], str]]:
     """Shape and dtype of every `serve` input, by name (batch and time free)."""
     widths = {"audio": description.frame_length, "words": description.word_dim,
-              "features": description.feature_dim}
-    specs = {key: ([None, None, int(widths[key])], "float32") for key in model.input_keys}
+              "features": description.feature_dim, "word_sequence": description.word_dim}
+    specs = {key: ([None, None, int(widths[key])], "float32") for key in model.input_keys
+             if key in widths}
+    if "word_mask" in model.input_keys:  # word_sequence's mask: [B, W]
+        specs["word_mask"] = ([None, None], "bool")
     specs["mask"] = ([None, None], "bool")
     return specs
 
@@ -132,7 +135,8 @@ def export_model(train_dir: str | Path, output: str | Path, steps: str | int = "
         "sample_rate": description.sample_rate,
         "frame_length": description.frame_length,
         "frame_seconds": description.frame_seconds,
-        "word_dim": description.word_dim if "words" in model.input_keys else 0,
+        "word_dim": description.word_dim if {"words", "word_sequence"} & set(model.input_keys)
+        else 0,
         "embeddings": description.extra.get("embeddings_option", "spacy-md"),
         "features": [[family, dim] for family, dim in description.features.items()],
         "normalisation": description.normalisation,

@@ -72,6 +72,9 @@ def write_outputs(predictor, results: list, output_dir: Path) -> Counter:
             if result.speech is not None:  # --segments: the frames the VAD finds speech in
                 trace["speech"] = result.speech.astype(int)
             row["trace"] = str(write_csv(trace, output_dir / "traces" / f"{name}.csv"))
+        if result.said is not None:  # the words a model that reads words was given or heard
+            row["transcript"] = result.said.text
+            row["transcript_source"] = result.said.source
         rows.append(row)
     write_csv(pd.DataFrame(rows), output_dir / "predictions.csv")
     if predictor.categorical:

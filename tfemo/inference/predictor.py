@@ -7,9 +7,10 @@ or an export of tfemo.export (its SavedModel and `tfemo.json`); `tfemo.predict` 
 or samples already decoded in memory, becomes the model's inputs with the code that wrote the
 records: 16 kHz mono, 40 ms frames (tfemo.audio.io), the same hand-crafted features
 (tfemo.records.example.frame_features) and, for models that read words, word vectors from a
-transcript. Long audio is run in chunks of `chunk_frames`: a classifier averages the chunks'
-probabilities weighted by their frames; a regressor's chunk traces are joined end to end.
-Files longer than `stream_frames` (10 minutes) are read and featurised chunk by chunk
+transcript: the given one, aligned, or, when none is given, the words the recogniser hears
+(tfemo.inference.words). Long audio is run in chunks of `chunk_frames`: a classifier averages
+the chunks' probabilities weighted by their frames; a regressor's chunk traces are joined end
+to end. Files longer than `stream_frames` (10 minutes) are read and featurised chunk by chunk
 (tfemo.inference.streaming), so an hour of audio fits in bounded memory. A classifier's
 probabilities are calibrated with the temperature `tfemo.eval --calibrate` fit on the devel
 speakers (saved in the train dir and carried by an export), and a file without speech is
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tfemo.audio import FRAME_LENGTH, FRAME_SECONDS, SAMPLE_RATE
+from tfemo.audio import FRAME_LENGTH, SAMPLE_RATE
 from tfemo.audio.frames import frame_features
 from tfemo.audio.io import load_audio, to_pcm_frames
 from tfemo.audio.opensmile_features import OPENSMILE_FAMILIES, import_opensmile
@@ -39,10 +40,14 @@ from tfemo.core.tasks import Task
 from tfemo.corpora.files import audio_duration
 from tfemo.inference.input_range import InputRange
 from tfemo.inference.streaming import STREAM_FRAMES
+from tfemo.inference.words import SAID, WORD_KEYS, Said, WordInputs
+from tfemo.inference.words import chunks as input_chunks
 from tfemo.records.description import DatasetDescription
 from tfemo.records.reader import STD_FLOOR
 from tfemo.records.schema import AUDIO_SCALE
 from tfemo.scoring.calibration import apply_temperature
+from tfemo.text.transcription import has_recogniser
+from tfemo.text.transcripts import Transcript
 from tfemo.training.exported import ExportedModel, is_export
 from tfemo.training.restore import restore_train_dir
 
@@ -68,6 +73,7 @@ class FileResult:
     voiced_fraction: float | None = None  # share of speech (VAD) or voiced frames (Praat)
     speech: np.ndarray | None = None  # regressor: per-frame VAD mask (tfemo.inference.segments)
     far_from_training: str = ""  # what lies far outside the training statistics, if anything
+    said: Said | None = None  # a model that reads words: the words it was given or heard
 
 
 def quadrant(arousal: float, valence: float) -> str:
@@ -75,17 +81,15 @@ def quadrant(arousal: float, valence: float) -> str:
     return QUADRANTS[(arousal >= 0.0, valence >= 0.0)]
 
 
-FRAME_INPUTS = ("audio", "words", "features")  # what `inputs_from_audio` makes of a file
+FRAME_INPUTS = ("audio", "features", *WORD_KEYS)  # what `inputs_from_audio` makes of a file
 
 
 def check_frame_inputs(train_dir: str | Path, name: str, keys: tuple[str, ...]) -> None:
-    """Refuse a model reading inputs new audio (and its transcript) is not turned into here:
-    the words of a transcript reach a model only as frame-aligned vectors (`words`)."""
+    """Refuse a model reading inputs new audio (and its words) is not turned into here."""
     missing = [key for key in keys if key not in FRAME_INPUTS]
     if missing:
         raise UserError(f"{train_dir}: the {name} model reads {', '.join(missing)}; predict, "
-                        "export and serve feed per-frame inputs only (audio, features, "
-                        "frame-aligned word vectors of a transcript)",
+                        "export and serve feed audio, features and words only",
                         "score its records with python -m tfemo.eval, or train it with "
                         "--modalities audio to label new files")
 
@@ -116,7 +120,8 @@ class Predictor:
     def __init__(self, model_dir: str | Path, steps: str | int = "latest",
                  chunk_frames: int = 1500, alignment: str = "aeneas",
                  stream_frames: int = STREAM_FRAMES, speech_check: bool = True,
-                 alignment_seconds: float | None = None, vad: str = DEFAULT_BACKEND) -> None:
+                 alignment_seconds: float | None = None, vad: str = DEFAULT_BACKEND,
+                 language: str = "eng") -> None:
         from tfemo.models.registry import forward_function
         from tfemo.training.temperature import read_temperature
 
@@ -157,62 +162,55 @@ class Predictor:
         self.alignment = alignment
         self.alignment_seconds = alignment_seconds  # aeneas in a child killed after this
         self.stream_frames = stream_frames
-        self._vectors = None
+        self.language = language  # of the audio: the recogniser knows English only
+        self.word_inputs = WordInputs(self.keys, self.description.word_dim,
+                                      self.description.extra.get("embeddings_option",
+                                                                 "spacy-md"),
+                                      alignment, alignment_seconds, language)
 
     def input_signature(self) -> dict:
         """The specs of the batch `run` feeds the model: its input keys and the mask."""
         import tensorflow as tf
 
         sizes = {"audio": self.description.frame_length, "words": self.description.word_dim,
-                 "features": self.description.feature_dim}
-        fed = {"audio": True, "words": self.needs_transcripts,
+                 "features": self.description.feature_dim,
+                 "word_sequence": self.description.word_dim}
+        fed = {"audio": True, "words": self.reads_words, "word_sequence": self.reads_words,
                "features": bool(self.description.features)}
         spec = {key: tf.TensorSpec([None, None, sizes[key]], tf.float32, name=key)
                 for key in self.keys if fed.get(key)}
+        if self.reads_words and "word_mask" in self.keys:
+            spec["word_mask"] = tf.TensorSpec([None, None], tf.bool, name="word_mask")
         spec["mask"] = tf.TensorSpec([None, None], tf.bool, name="mask")
         return spec
 
     @property
+    def reads_words(self) -> bool:
+        """Whether the model reads words (word vectors on frames, or the word sequence)."""
+        return bool({"words", "word_sequence"} & set(self.keys)) and self.description.word_dim > 0
+
+    @property
     def needs_transcripts(self) -> bool:
-        """Whether the model reads word vectors (and so each file needs a transcript)."""
-        return "words" in self.keys and self.description.word_dim > 0
-
-    def _words_on_frames(self, audio: np.ndarray, source: str, transcript: str,
-                         num_frames: int) -> np.ndarray:
-        """Word vectors [N, word_dim] of a transcript aligned to the audio (as the records do)."""
-        from tfemo.text.alignment import align_aeneas, align_uniform
-        from tfemo.text.embeddings import load_word_vectors, vector_table
-        from tfemo.text.frames import word_vectors_on_frames
-        from tfemo.text.timed_alignment import align_aeneas_within
-        from tfemo.text.tokens import tokenize
-
-        words = tokenize(transcript)
-        if not words:
-            raise InputError(source, "empty transcript", "no words in the transcript")
-        if self.alignment == "uniform":
-            timings = align_uniform(audio, words, source)
-        elif self.alignment_seconds is not None:
-            timings = align_aeneas_within(audio, words, "eng", source, self.alignment_seconds)
-        else:
-            timings = align_aeneas(audio, words, "eng", source)
-        if self._vectors is None:
-            self._vectors = load_word_vectors(self.description.extra.get("embeddings_option",
-                                                                         "spacy-md"))
-        table = vector_table(words, self._vectors)[0]
-        return word_vectors_on_frames(timings, table, num_frames, self.description.word_dim,
-                                      FRAME_SECONDS)
+        """Whether each file needs a transcript: the model reads words and the recogniser has
+        no model of the audio's language."""
+        return self.reads_words and not has_recogniser(self.language)
 
     def inputs_from_audio(self, audio: np.ndarray, source: str | Path,
-                          transcript: str = "") -> dict[str, np.ndarray]:
+                          transcript: str | Transcript = "") -> dict[str, Any]:
         """The model's per-frame inputs [N, ...] of 16 kHz mono float audio (or InputError).
 
         `source` names the audio in errors. A model trained with per-speaker feature
-        normalisation gets the features standardised with the audio's own statistics.
+        normalisation gets the features standardised with the audio's own statistics. A model
+        that reads words gets those of `transcript` (text, aligned here, or timed words), or
+        the recogniser's when none is given; they are kept under `SAID` for the result.
         """
         source = str(source)
-        if self.needs_transcripts and not transcript.strip():
-            raise InputError(source, "no transcript",
-                             "the model reads word vectors: give a transcript")
+        given = transcript.text if isinstance(transcript, Transcript) else transcript
+        if self.needs_transcripts and not given.strip() and not (
+                isinstance(transcript, Transcript) and transcript.words is not None):
+            from tfemo.text.transcription import check_language
+
+            check_language(self.language, source)
         audio = np.asarray(audio, dtype=np.float32)
         if audio.size == 0:
             raise InputError(source, "empty audio", "the audio holds no samples")
@@ -220,26 +218,27 @@ class Predictor:
             raise InputError(source, "non-finite audio", "the audio has NaN or infinite samples")
         pcm = to_pcm_frames(audio, FRAME_LENGTH)
         inputs = {"audio": pcm.astype(np.float32) / AUDIO_SCALE}
-        if self.needs_transcripts:
-            inputs["words"] = self._words_on_frames(audio, source, transcript, len(pcm))
-        if self.description.features:
+        if self.reads_words:
+            said = self.word_inputs.said(audio, source, transcript)
+            inputs.update(self.word_inputs.arrays(said, len(pcm)))
+        if self.description.features and "features" in self.keys:
             features = frame_features(audio, len(pcm), tuple(self.description.features))
             inputs["features"] = (normalise_per_file(features) if self.speaker_normalise
                                   else features)
         return inputs
 
-    def inputs(self, path: Path, transcript: str = "") -> dict[str, np.ndarray]:
+    def inputs(self, path: Path, transcript: str | Transcript = "") -> dict[str, Any]:
         """The model's per-frame inputs for one audio file, [N, ...] each."""
         return self.inputs_from_audio(load_audio(path, SAMPLE_RATE), path, transcript)
 
-    def predict(self, path: str | Path, transcript: str = "") -> FileResult:
+    def predict(self, path: str | Path, transcript: str | Transcript = "") -> FileResult:
         """Probabilities (classifier) or the trace (regressor) of one audio file.
 
         A file longer than `stream_frames` (and not needing a transcript) is read and
         featurised chunk by chunk, in bounded memory (tfemo.inference.streaming).
         """
         path = Path(path)
-        if not self.needs_transcripts and audio_duration(path) > (
+        if not self.reads_words and audio_duration(path) > (
                 self.stream_frames * self.description.frame_seconds):
             return self.run_chunks(path, self.streamed_inputs(path))
         return self.run(path, self.inputs(path, transcript))
@@ -253,7 +252,8 @@ class Predictor:
             return speaker_normalised(list(chunks))  # needs the whole file's statistics
         return chunks
 
-    def predict_audio(self, audio: np.ndarray, name: str, transcript: str = "") -> FileResult:
+    def predict_audio(self, audio: np.ndarray, name: str,
+                      transcript: str | Transcript = "") -> FileResult:
         """As `predict`, for audio decoded in memory (16 kHz mono float32); `name` labels it."""
         return self.run(Path(name), self.inputs_from_audio(audio, name, transcript))
 
@@ -261,14 +261,12 @@ class Predictor:
         """The model on one batch dict (its input keys and `mask`): [B, C] or [B, T, D]."""
         return np.asarray(self._forward(batch))
 
-    def run(self, path: Path, inputs: dict[str, np.ndarray],
+    def run(self, path: Path, inputs: dict[str, Any],
             speech_check: bool | None = None) -> FileResult:
         """The model over one file's inputs, chunk by chunk (see the module docstring)."""
-        frames = len(inputs["audio"])
-        return self.run_chunks(path, ({k: v[start:start + self.chunk_frames]
-                                       for k, v in inputs.items()}
-                                      for start in range(0, frames, self.chunk_frames)),
-                               speech_check)
+        result = self.run_chunks(path, input_chunks(inputs, self.chunk_frames), speech_check)
+        result.said = inputs.get(SAID)
+        return result
 
     def run_chunks(self, path: Path, chunks: Iterable[dict[str, np.ndarray]],
                    speech_check: bool | None = None) -> FileResult:

@@ -88,7 +88,7 @@ def predict_segments(predictor: Predictor, path: str | Path, mode: SegmentMode,
                      settings: VadSettings | None = None) -> SegmentedResult:
     """The model per segment of one recording (a file, or `audio` decoded in memory)."""
     path = Path(path)
-    if predictor.needs_transcripts:
+    if predictor.reads_words:
         raise UserError(f"--segments with {predictor.checkpoint}",
                         "the model reads word vectors; segments need an audio-only model")
     if audio is None:

@@ -44,6 +44,11 @@ FUSIONS = ("concat", "gated", "attention")
 AUDIO_VARIANTS = ("frames", "utterance", "utterance_rich")
 TEXT_ENCODERS = ("bigru", "attention")
 INPUT_KEYS = {"audio": ("features",), "text": ("word_sequence", "word_mask")}
+# what to do when the records have no words (the corpus gave no transcripts)
+NO_WORDS = ("the text branch needs words, and the records have none (word_dim 0: the corpus "
+            "gives no transcripts, or --embeddings none): make them with "
+            "python -m tfemo.make_tfrecords --transcripts asr (recognised English speech) or "
+            "--transcripts FILE.csv (path,transcript from any recogniser)")
 _NEGATIVE = -1e9  # the score of a padded word in the attention pooling
 
 
@@ -149,8 +154,7 @@ class MultimodalClassifier(keras.Model):
             raise ValueError("the audio branch needs per-frame features (feature_dim >= 1): "
                              "make the records with --features")
         if "text" in self.modalities and self.word_dim < 1:
-            raise ValueError("the text branch needs word vectors (word_dim >= 1): make the "
-                             "records with word vectors (--task categorical keeps them)")
+            raise ValueError(NO_WORDS)
         sizes = (self.filters, self.kernel_size, self.blocks, self.text_units, self.fusion_size,
                  self.hidden)
         if min(sizes) < 1:

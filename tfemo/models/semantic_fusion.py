@@ -29,6 +29,7 @@ import keras
 from keras import layers, ops
 
 from tfemo.core.options import Options, option, option_values
+from tfemo.models.multimodal import NO_WORDS
 from tfemo.models.recurrent import RecurrentSteps
 from tfemo.records.description import DatasetDescription
 
@@ -229,8 +230,7 @@ class SemanticFusion(RecurrentSteps, keras.Model):
         if "audio" in self.modalities and self.frame_length < 1:
             raise ValueError(f"the audio branch needs frame_length >= 1, got {self.frame_length}")
         if "text" in self.modalities and self.word_dim < 1:
-            raise ValueError(f"the text branch needs word_dim >= 1, got {self.word_dim} "
-                             "(records written without word vectors?)")
+            raise ValueError(NO_WORDS)
         if not self.audio_scale > 0:
             raise ValueError(f"audio_scale must be positive, got {self.audio_scale}")
         if self.hidden < 1 or self.lstm_layers < 1 or self.fusion_size < 1:

@@ -49,6 +49,7 @@ from tfemo.service.results import file_result
 from tfemo.service.segments import UtteranceTracker, segment_mode, segmented_result
 from tfemo.service.streaming import StreamSession, stream_mode
 from tfemo.service.upload import FILE_FIELD, TEXT_FIELD, FormLimits, read_form
+from tfemo.service.utterance import open_session
 from tfemo.text.timed_alignment import start_aligner
 
 LOG = logging.getLogger("tfemo.service")
@@ -64,21 +65,21 @@ def load_predictor(config: ServiceConfig) -> Predictor:
 
     predictor = Predictor(config.model, chunk_frames=max(1, round(config.chunk_seconds
                                                                   / FRAME_SECONDS)),
-                          alignment=config.alignment,
+                          alignment=config.alignment, language=config.language,
                           alignment_seconds=config.budget.alignment_seconds)
     noise = np.random.default_rng(0).normal(scale=0.01, size=int(SAMPLE_RATE * WARMUP_SECONDS))
-    if predictor.needs_transcripts:
+    if predictor.reads_words:
         # the graph only: word vectors (and their table) load on the first real request
-        inputs = {"audio": np.zeros((1, 25, predictor.description.frame_length), np.float32),
-                  "words": np.zeros((1, 25, predictor.description.word_dim), np.float32)}
-        predictor.forward({k: v for k, v in inputs.items() if k in predictor.keys}
-                          | {"mask": np.ones((1, 25), bool)})
+        spec = predictor.input_signature()  # [B, T (or W), ...]: one row of 25
+        predictor.forward({key: np.zeros((1, 25, *[int(d) for d in value.shape[2:]]),
+                                         value.dtype.as_numpy_dtype)
+                           for key, value in spec.items()} | {"mask": np.ones((1, 25), bool)})
         if config.alignment == "aeneas":  # the aligners' forkserver, with aeneas imported
             start_aligner()
     else:
         predictor.predict_audio(noise.astype(np.float32), "warm-up")
         try:  # and the stream's path (serve_chunk or the window), so no stream pays for it
-            session = StreamSession(predictor, WARMUP_SECONDS * 2, WARMUP_SECONDS / 2, 0.2)
+            session = open_session(predictor, WARMUP_SECONDS * 2, WARMUP_SECONDS / 2, 0.2)
         except ApiError:
             return predictor  # the model cannot stream
         session.feed(noise.astype(np.float32))
@@ -171,7 +172,8 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
         if predictor.categorical:
             stream.update(window_seconds=config.window_seconds, hop_seconds=config.hop_seconds)
         return {"task": predictor.description.task, "labels": list(predictor.label_names),
-                "needs_transcript": predictor.needs_transcripts, "stream": stream,
+                "needs_transcript": predictor.needs_transcripts,
+                "reads_words": predictor.reads_words, "stream": stream,
                 "limits": limits, "metadata": meta}
 
     @app.post("/v1/predict")
@@ -232,10 +234,10 @@ def create_app(config: ServiceConfig, predictor: Predictor | None = None) -> Fas
         await websocket.accept()
         try:
             authorise(websocket.headers, websocket.query_params)
-            session = StreamSession(websocket.app.state.predictor, config.max_seconds,
-                                    config.window_seconds, config.hop_seconds,
-                                    websocket.app.state.batcher,
-                                    _stream_rate(websocket.query_params.get("sample_rate")))
+            session = open_session(websocket.app.state.predictor, config.max_seconds,
+                                   config.window_seconds, config.hop_seconds,
+                                   websocket.app.state.batcher,
+                                   _stream_rate(websocket.query_params.get("sample_rate")))
             tracker = _utterance_tracker(websocket, session)
             await websocket.send_json(session.hello())
             while True:

@@ -18,6 +18,7 @@ class ServiceConfig:
     token: str | None = None
     chunk_seconds: float = 60.0  # long files are run in chunks, as tfemo.predict runs them
     alignment: str = "aeneas"
+    language: str = "eng"  # of the audio: the recogniser knows English only
     window_seconds: float = 2.0  # classifiers answer a stream on this sliding window ...
     hop_seconds: float = 0.4  # ... moved on by this much (both whole 40 ms frames)
     max_files: int = 8  # file parts per request

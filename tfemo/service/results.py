@@ -29,6 +29,8 @@ def file_result(result: FileResult, label_names: tuple[str, ...], categorical: b
     out: dict[str, Any] = {"name": result.path.name, "seconds": round(result.seconds, 3),
                            "frames": result.frames, "chunks": result.chunks}
     out.update(summary(label_names, categorical, result.probabilities, result.trace))
+    if result.said is not None:  # the words the model read: given, or recognised
+        out["transcript"] = result.said.as_json()
     if not categorical:
         out["frame_seconds"] = frame_seconds
         out["trace"] = {name: [float(v) for v in result.trace[:, index]]

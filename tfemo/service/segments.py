@@ -27,7 +27,7 @@ def segment_mode(value: str | None, predictor: Predictor) -> SegmentMode | None:
         mode = SegmentMode.parse(value[:40])
     except UserError as error:
         raise ApiError(400, "bad segments", f"{error}") from None
-    if mode is not None and predictor.needs_transcripts:
+    if mode is not None and predictor.reads_words:
         raise ApiError(400, "segments unsupported",
                        "the model reads words; segments need an audio-only model")
     return mode

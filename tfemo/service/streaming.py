@@ -33,11 +33,14 @@ CONTEXT = 8  # frames of audio before it that feature extraction sees (320 ms)
 
 
 def stream_mode(predictor: Predictor) -> str:
-    """"frames" (recurrent regressor), "window" (classifier), or ApiError if it cannot stream."""
+    """"frames" (recurrent regressor), "window" (classifier), "utterance" (a model that reads
+    words: tfemo.service.utterance), or ApiError if it cannot stream."""
     if predictor.needs_transcripts:
         raise ApiError(400, "stream unsupported",
                        "the model reads words, and a live stream has no aligned transcript; "
                        "use POST /v1/predict with a transcript")
+    if predictor.reads_words:
+        return "utterance"  # words heard as the audio comes, one answer at the end
     if predictor.speaker_normalise:
         raise ApiError(400, "stream unsupported",
                        "the model standardises features per speaker over the whole file; "

@@ -1,0 +1,127 @@
+"""The words of new audio as a model's inputs: a given transcript (aligned), given timed words,
+or, when none is given, the words the recogniser hears (tfemo.text.transcription).
+
+A model reads words as frame-aligned vectors (`words` [N, word_dim], semantic fusion) or as
+each word's vector once in spoken order (`word_sequence` [W, word_dim] and `word_mask` [W],
+the multimodal classifier), built as the records build them. The words themselves travel in
+the inputs under `SAID` (not a model input), so that the result can report them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tfemo.audio import FRAME_SECONDS
+from tfemo.core.errors import InputError
+from tfemo.corpora.base import WordTiming
+from tfemo.records.example import word_vector_sequence
+from tfemo.text.transcripts import Transcript
+
+WORD_KEYS = ("words", "word_sequence", "word_mask")
+SAID = "said"  # the inputs' entry holding the `Said` words of the file (not a model input)
+WORD_FRAME = "word_frame"  # the frame each word of `word_sequence` starts in (for chunks)
+
+
+@dataclass(frozen=True)
+class Said:
+    """The words a file's prediction used, and where they came from."""
+
+    words: tuple[WordTiming, ...]
+    source: str  # "transcript" (aligned here), "timed" (the caller's times), "asr"
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.word for w in self.words)
+
+    def as_json(self) -> dict[str, Any]:
+        """The response's `transcript`: its source, text and timed words."""
+        return {"source": self.source, "text": self.text,
+                "words": [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3)}
+                          for w in self.words]}
+
+
+class WordInputs:
+    """Words -> the word inputs of one model (its keys, word size, vectors and alignment)."""
+
+    def __init__(self, keys: tuple[str, ...], word_dim: int, embeddings: str, alignment: str,
+                 alignment_seconds: float | None, language: str) -> None:
+        self.keys = keys
+        self.word_dim = word_dim
+        self.embeddings = embeddings
+        self.alignment = alignment
+        self.alignment_seconds = alignment_seconds
+        self.language = language
+        self._vectors = None
+
+    def said(self, audio: np.ndarray, source: str, transcript: str | Transcript) -> Said:
+        """The file's words: the given timed words, the given text aligned, or recognised."""
+        if isinstance(transcript, Transcript):
+            if transcript.words is not None:
+                return Said(tuple(transcript.words), transcript.source or "timed")
+            transcript = transcript.text
+        if transcript.strip():
+            return Said(tuple(self._aligned(audio, source, transcript)), "transcript")
+        from tfemo.text.transcription import recognise
+
+        return Said(tuple(recognise(audio, source, self.language)), "asr")
+
+    def _aligned(self, audio: np.ndarray, source: str, transcript: str) -> list[WordTiming]:
+        from tfemo.text.alignment import align_aeneas, align_uniform
+        from tfemo.text.timed_alignment import align_aeneas_within
+        from tfemo.text.tokens import tokenize
+
+        words = tokenize(transcript)
+        if not words:
+            raise InputError(source, "empty transcript", "no words in the transcript")
+        if self.alignment == "uniform":
+            return align_uniform(audio, words, source)
+        if self.alignment_seconds is not None:
+            return align_aeneas_within(audio, words, self.language, source,
+                                       self.alignment_seconds)
+        return align_aeneas(audio, words, self.language, source)
+
+    def arrays(self, said: Said, num_frames: int) -> dict[str, Any]:
+        """The model's word inputs of `said` on `num_frames` frames, and `said` itself."""
+        from tfemo.text.embeddings import load_word_vectors, vector_table
+        from tfemo.text.frames import word_vectors_on_frames
+        from tfemo.text.tokens import tokenize
+
+        # the lookup form of each word, as the records have it (recognisers write "don't")
+        words = [WordTiming(" ".join(tokenize(w.word)), w.start, w.end) for w in said.words]
+        words = [w for w in words if w.word]
+        if self._vectors is None:
+            self._vectors = load_word_vectors(self.embeddings)
+        table = vector_table([w.word for w in words], self._vectors)[0]
+        out: dict[str, Any] = {SAID: said}
+        if "words" in self.keys:
+            out["words"] = word_vectors_on_frames(words, table, num_frames, self.word_dim,
+                                                  FRAME_SECONDS)
+        if "word_sequence" in self.keys:
+            ordered = sorted(words, key=lambda w: w.start)
+            out["word_sequence"] = word_vector_sequence(ordered, table, self.word_dim)
+            out[WORD_FRAME] = np.array([min(int(w.start / FRAME_SECONDS), max(num_frames - 1, 0))
+                                        for w in ordered], np.int64)
+        return out
+
+
+def chunks(inputs: dict[str, Any], chunk_frames: int) -> Iterator[dict[str, np.ndarray]]:
+    """A file's inputs chunk by chunk: per-frame arrays sliced, and each chunk's words (those
+    starting in it) as `word_sequence` with its `word_mask` (one masked row when none)."""
+    frames = len(inputs["audio"])
+    per_frame = {k: v for k, v in inputs.items()
+                 if k not in (SAID, WORD_FRAME, "word_sequence", "word_mask")}
+    for start in range(0, frames, chunk_frames):
+        chunk = {k: v[start:start + chunk_frames] for k, v in per_frame.items()}
+        if "word_sequence" in inputs:
+            sequence = inputs["word_sequence"]
+            inside = (inputs[WORD_FRAME] >= start) & (inputs[WORD_FRAME] < start + chunk_frames)
+            words = sequence[inside]
+            mask = np.ones(len(words), bool)
+            if not len(words):  # a chunk without words: one padded word the model masks out
+                words, mask = np.zeros((1, sequence.shape[1]), np.float32), np.zeros(1, bool)
+            chunk["word_sequence"], chunk["word_mask"] = words, mask
+        yield chunk
