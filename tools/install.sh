@@ -59,7 +59,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   pip_step install -q "setuptools<74" wheel numpy==1.26.4
   # opensmile (research-only licence, see setup.cfg) is installed for the tests: running them,
   # in CI or here, is research use; a deployment that is not installs ".[beam]" or no extra.
-  pip_step install -q --no-build-isolation -e ".[test,beam,opensmile]"
+  # smote: the oversampling baseline, so its tests run in CI too.
+  pip_step install -q --no-build-isolation -e ".[test,beam,opensmile,smote]"
   echo "$want" > "$stamp"
 fi
 echo "[install] ready: $(.venv/bin/python --version), tfemo in .venv"
