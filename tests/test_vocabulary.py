@@ -114,3 +114,18 @@ def test_a_config_file_takes_the_new_and_the_old_key(tmp_path, capsys):
         assert (args.train_dir, args.steps) == (Path("runs/c"), "3")
     assert capsys.readouterr().err.splitlines() == [
         f"note: {config}: key 'checkpoint' is deprecated; it is now 'train_dir'"]
+
+
+def test_generate_samples_takes_the_generator_and_its_options_from_a_config_file(tmp_path):
+    from tfemo import generate_samples
+
+    config = tmp_path / "gan.toml"
+    config.write_text('generator = "gan"\ncritic_steps = 2\nmax_steps = 7\n')
+    args = generate_samples.parse_args(["--config", str(config), "--tfrecords", "r",
+                                        "--train_root", "g"])
+    assert (args.generator, args.critic_steps, args.max_steps) == ("gan", 2, 7)
+    # the vae (from the file here) offers no critic options
+    config.write_text('generator = "vae"\n')
+    args = generate_samples.parse_args(["--config", str(config), "--tfrecords", "r",
+                                        "--train_root", "g"])
+    assert args.generator == "vae" and not hasattr(args, "critic_steps")

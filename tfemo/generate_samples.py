@@ -35,12 +35,28 @@ GENERATOR_CONFIGS = {"vae": ("beta_vae", BetaVAEConfig), "gan": ("wgan_gp", WGAN
 LEARNING_RATES = {"vae": 1e-3, "gan": 1e-4}  # --learning_rate 0
 
 
+def _config_generator(config: Path | None) -> str | None:
+    """The `generator` key of a --config file (its options decide the flags offered), if any;
+    a bad file is reported by the full parse."""
+    from tfemo.core.options import OptionError, read_toml
+
+    if config is None:
+        return None
+    try:
+        value = read_toml(config).get("generator")
+    except (OptionError, OSError):
+        return None
+    return value if value in GENERATOR_CONFIGS else None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (every option documented in --help; the generator's options are
     those of the --generator chosen)."""
     first = argparse.ArgumentParser(add_help=False)
-    first.add_argument("--generator", choices=tuple(GENERATOR_CONFIGS), default="vae")
-    chosen = first.parse_known_args(argv)[0].generator
+    first.add_argument("--generator", choices=tuple(GENERATOR_CONFIGS), default=None)
+    first.add_argument("--config", type=Path, default=None)
+    known = first.parse_known_args(argv)[0]
+    chosen = known.generator or _config_generator(known.config) or "vae"
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[max_steps_flags(1000, "generator training steps (default: 1000)"),
