@@ -59,6 +59,29 @@ def vae_terms(target, reconstruction, mask, mean, log_var):
     return reconstruction_error, kl
 
 
+def conv_blocks(hidden: int, kernel_size: int, count: int,
+                prefix: str) -> list[tuple[layers.Layer, layers.Layer]]:
+    """`count` (Conv1D, LayerNormalization) pairs named `<prefix>_conv_i` / `<prefix>_norm_i`:
+    the residual blocks of the generators' encoders, decoders and critics."""
+    return [(layers.Conv1D(hidden, kernel_size, padding="same", name=f"{prefix}_conv_{i}"),
+             layers.LayerNormalization(name=f"{prefix}_norm_{i}")) for i in range(count)]
+
+
+def standardised_features(standardiser, inputs: Mapping[str, Any], name: str):
+    """The batch's features standardised [B, T, F] (zero on padding) and its mask [B, T]."""
+    features = feature_input(inputs, name)
+    mask = frame_mask(inputs, features)
+    return standardiser(features, mask), mask
+
+
+def destandardised(standardiser, frames):
+    """Frames in the raw feature units (the inverse of `standardiser`; as is before it is fit)."""
+    if standardiser.mean is None:
+        return frames
+    std = np.maximum(np.asarray(standardiser.std), standardiser.min_std)
+    return frames * std.astype("float32") + np.asarray(standardiser.mean, "float32")
+
+
 def relative_position(mask, frequencies: int = POSITION_FREQUENCIES):
     """[B, T, 2 * frequencies] sines and cosines of t / (n - 1) on real frames, 0 on padding."""
     mask = ops.cast(mask, "bool")
@@ -141,9 +164,7 @@ class BetaVAE(keras.Model):
         self.build()
 
     def _blocks(self, prefix: str) -> list[tuple[layers.Layer, layers.Layer]]:
-        return [(layers.Conv1D(self.hidden, self.kernel_size, padding="same",
-                               name=f"{prefix}_conv_{i}"),
-                 layers.LayerNormalization(name=f"{prefix}_norm_{i}")) for i in range(self.blocks)]
+        return conv_blocks(self.hidden, self.kernel_size, self.blocks, prefix)
 
     @property
     def input_keys(self) -> tuple[str, ...]:
@@ -177,9 +198,7 @@ class BetaVAE(keras.Model):
 
     def standardise(self, inputs: Mapping[str, Any]):
         """The standardised features [B, T, F] (zero on padding) and the mask [B, T]."""
-        features = feature_input(inputs, self.name)
-        mask = frame_mask(inputs, features)
-        return self.standardiser(features, mask), mask
+        return standardised_features(self.standardiser, inputs, self.name)
 
     def encode(self, inputs: Mapping[str, Any], training=None):
         """Latent mean and log-variance [B, D] of each utterance from its real frames."""
@@ -227,10 +246,7 @@ class BetaVAE(keras.Model):
 
     def destandardise(self, frames):
         """Frames in the raw feature units (the inverse of the standardiser)."""
-        if self.standardiser.mean is None:
-            return frames
-        std = np.maximum(np.asarray(self.standardiser.std), self.standardiser.min_std)
-        return frames * std.astype("float32") + np.asarray(self.standardiser.mean, "float32")
+        return destandardised(self.standardiser, frames)
 
     def call(self, inputs: Mapping[str, Any], training=None):
         """Reconstruction, latent mean and log-variance of every row."""

@@ -30,11 +30,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 from tfemo.core.options import Options, option, option_values
-from tfemo.models.beta_vae import POSITION_FREQUENCIES, relative_position
+from tfemo.models.beta_vae import (
+    POSITION_FREQUENCIES,
+    conv_blocks,
+    destandardised,
+    relative_position,
+    standardised_features,
+)
 from tfemo.models.conv1d import (
     MIN_STD,
     FeatureStandardiser,
@@ -121,9 +126,7 @@ class ConditionalWGAN(keras.Model):
         self.build()
 
     def _blocks(self, prefix: str) -> list[tuple[layers.Layer, layers.Layer]]:
-        return [(layers.Conv1D(self.hidden, self.kernel_size, padding="same",
-                               name=f"{prefix}_conv_{i}"),
-                 layers.LayerNormalization(name=f"{prefix}_norm_{i}")) for i in range(self.blocks)]
+        return conv_blocks(self.hidden, self.kernel_size, self.blocks, prefix)
 
     @property
     def input_keys(self) -> tuple[str, ...]:
@@ -180,9 +183,7 @@ class ConditionalWGAN(keras.Model):
 
     def standardise(self, inputs: Mapping[str, Any]):
         """The standardised features [B, T, F] (zero on padding) and the mask [B, T]."""
-        features = feature_input(inputs, self.name)
-        mask = frame_mask(inputs, features)
-        return self.standardiser(features, mask), mask
+        return standardised_features(self.standardiser, inputs, self.name)
 
     def condition_index(self, inputs: Mapping[str, Any]):
         """Embedding index [B] of each row's class (label + 1); 0 = unknown."""
@@ -281,10 +282,7 @@ class ConditionalWGAN(keras.Model):
 
     def destandardise(self, frames):
         """Frames in the raw feature units (the inverse of the standardiser)."""
-        if self.standardiser.mean is None:
-            return frames
-        std = np.maximum(np.asarray(self.standardiser.std), self.standardiser.min_std)
-        return frames * std.astype("float32") + np.asarray(self.standardiser.mean, "float32")
+        return destandardised(self.standardiser, frames)
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
