@@ -14,7 +14,8 @@ first seed); every setting of the family's GRID (declared below, fixed in advanc
 on all groups but one and scored on the held-out group, in turn; the setting with the best
 inner UAR (pooled over the inner folds; ties: the first) is retrained on all the other
 speakers with each seed and scores the test speaker once. A temperature is fit on the chosen
-setting's inner (out-of-fold) predictions and applied to the test predictions (NLL and ECE, 15
+setting's out-of-fold predictions over the other speakers, each left out once
+(`--calibration_folds`, the recipe's 10) and applied to the test predictions (NLL and ECE, 15
 bins, before and after): the calibration of tfemo/training/inner_calibration.py, which costs no
 training speaker. The test speaker never trains, scores or chooses anything. Frame features
 are standardised with the training utterances' statistics (`train`) or with each speaker's own
@@ -54,7 +55,11 @@ import numpy as np
 
 FEATURES = "zcr,rms,mfcc,chroma,mel_db,contrast,entropy,pitch"
 NORMALISATIONS = {"train": "train-set statistics", "speaker": "per speaker"}
-FEATURE_SETS = {"base": ("base",), "voice": ("base", "voice")}  # a setting's "features"
+# a setting's "features": the frame feature families its vectors are made of
+FEATURE_SETS = {"base": tuple(FEATURES.split(",")), "voice": (*FEATURES.split(","), "voice"),
+                # the prosodic, spectral-shape and voice-quality families (eGeMAPS's groups),
+                # without the 52 chroma and mel band columns
+                "compact": ("zcr", "rms", "mfcc", "contrast", "entropy", "pitch", "voice")}
 # The grids, most regularised first (ties go to the first); "features" defaults to base.
 GRID = {
     # the baseline: an RBF SVM on the standardised mean/std (basic) or rich statistics
@@ -64,20 +69,25 @@ GRID = {
     "logreg": [{"statistics": s, "logreg_c": c} for s in ("basic", "rich", "full")
                for c in (0.01, 0.1)],
     "svm-full": [{"statistics": "full", "svm_c": c, "kernel": "rbf"} for c in (1.0, 10.0)],
-    # per-speaker standardised full functionals, without and with the Praat voice family
-    "logreg-spk": [{"statistics": "full", "utterance_norm": "speaker", "features": f,
-                    "logreg_c": c} for f in ("base", "voice") for c in (0.01, 0.1)],
-    "svm-spk": [{"statistics": "full", "utterance_norm": "speaker", "features": "voice",
-                 "svm_c": c, "kernel": "rbf"} for c in (1.0, 10.0)],
+    # per-speaker standardised utterance vectors (--utterance_norm speaker): every statistics
+    # set over every feature set (FEATURE_SETS), a linear and an RBF classifier
+    "logreg-spk": [{"statistics": s, "utterance_norm": "speaker", "features": f,
+                    "logreg_c": c} for f in FEATURE_SETS for s in ("full", "rich", "basic")
+                   for c in (0.01, 0.1)]
+    # stronger regularisation than the grid's strongest (0.01), on the full functionals
+    + [{"statistics": "full", "utterance_norm": "speaker", "features": f, "logreg_c": c}
+       for f in FEATURE_SETS for c in (0.001, 0.003)],
+    "svm-spk": [{"statistics": s, "utterance_norm": "speaker", "features": f,
+                 "svm_c": c, "kernel": "rbf"} for f in FEATURE_SETS
+                for s in ("full", "rich", "basic") for c in (1.0, 10.0)],
     # rich statistics only: every baseline's inner validation prefers them (and 2 settings
     # keep the neural grid within the benchmark's time on 2 shared cores)
     "tfemo": [{"variant": "utterance_rich", "dropout": d} for d in (0.5, 0.3)],
 }
 # the ensembles average two fitted members' probabilities (no fit of their own)
-GRID["ensemble"] = [{"members": [GRID["logreg-spk"][k], GRID["svm-spk"][j]]}
-                    for k, j in ((2, 0), (3, 1))]
+GRID["ensemble"] = [{"members": [GRID["logreg-spk"][0], GRID["svm-spk"][j]]} for j in (0, 6)]
 RECIPE_FAMILIES = ("logreg-spk", "svm-spk")  # what tfemo.train can run as one config
-DEFAULT_MODELS = "svm,logreg-spk,svm-spk,ensemble"
+DEFAULT_MODELS = "svm,logreg-spk,svm-spk"
 # the plain functional SVM of issue 22's table (train-set / per-speaker normalisation, UAR %)
 PLAIN_SVM = {"emodb": (65.2, 79.2), "emovo": (34.4, 47.3), "casia": (37.0, 56.9),
              "turevdb": (49.5, 58.6)}
@@ -251,11 +261,17 @@ class Candidates:
         statistics, features = setting["statistics"], setting.get("features", "base")
         key = ("vectors", statistics, features)
         if key not in self.data["cache"]:
-            width = self.data["base_dim"] if features == "base" else None
-            frames = self.data["features"][:, :, :width]
+            families = FEATURE_SETS[features]
+            columns, kept, start = [], {}, 0
+            for name, dim in self.data["layout"].features.items():
+                if name in families:
+                    columns += range(start, start + dim)
+                    kept[name] = dim
+                start += dim
+            frames = self.data["features"][:, :, columns]
             if statistics == "full":
-                pitch = list(self.data["layout"].features).index("pitch")
-                column = sum(list(self.data["layout"].features.values())[:pitch])
+                pitch = list(kept).index("pitch")
+                column = sum(list(kept.values())[:pitch])
                 vectors = utterance_functionals(frames, self.data["mask"], column, 0.04)
             else:
                 vectors = utterance_statistics(frames, self.data["mask"], statistics == "rich")
@@ -370,9 +386,12 @@ def uar(labels: np.ndarray, probabilities: np.ndarray, classes: int) -> float:
 
 
 def select(candidates: Candidates, grid: list[dict], test_speaker: str, seed: int,
-           inner_folds: int) -> tuple[int, list[float], list[float]]:
+           inner_folds: int, calibration_folds: int = 0) -> tuple[int, list[float], list[float]]:
     """The setting chosen on inner folds of the other speakers of `test_speaker`'s outer fold
-    (its index), and every setting's inner UAR and temperature fit on its inner predictions."""
+    (its index), and every setting's inner UAR and temperature fit on its inner predictions
+    (with `calibration_folds`, the chosen setting's temperature is fit on out-of-fold
+    predictions of that many speaker folds instead: more folds, inner models closer to the
+    final one)."""
     from tfemo.scoring.calibration import fit_temperature
     from tfemo.training.inner_calibration import speaker_groups
 
@@ -392,11 +411,19 @@ def select(candidates: Candidates, grid: list[dict], test_speaker: str, seed: in
         scores.append(uar(data["labels"][pool_index], oof[pool_index], classes))
         temperatures.append(fit_temperature(oof[pool_index], data["labels"][pool_index]))
     best = int(np.argmax(scores))  # ties: the first
+    if calibration_folds and calibration_folds != inner_folds:
+        oof = np.zeros((len(speakers), classes), np.float32)
+        for group in speaker_groups(speakers[pool_index], calibration_folds, seed):
+            held = np.isin(speakers, group)
+            oof[held] = candidates.fit_predict(grid[best], np.flatnonzero(
+                ~held & (speakers != test_speaker)), np.flatnonzero(held), seed)
+        temperatures[best] = fit_temperature(oof[pool_index], data["labels"][pool_index])
     return best, scores, temperatures
 
 
 def evaluate_family(family: str, data: dict, speaker_normalise: bool, seeds: list[int],
-                    inner_folds: int, steps: int, per_seed: bool = False) -> dict:
+                    inner_folds: int, steps: int, per_seed: bool = False,
+                    calibration_folds: int = 0) -> dict:
     """Every seed's pooled test scores, the seeds' ensemble and every setting's inner UAR per
     outer fold, for one model family."""
     from tfemo.scoring.calibration import apply_temperature, ece, nll
@@ -420,7 +447,8 @@ def evaluate_family(family: str, data: dict, speaker_normalise: bool, seeds: lis
         selected = {}
         for seed in seeds:
             if seed == seeds[0] or per_seed:
-                selected[seed] = select(candidates, GRID[family], speaker, seed, inner_folds)
+                selected[seed] = select(candidates, GRID[family], speaker, seed, inner_folds,
+                                        calibration_folds)
             best, scores, temperatures = selected.get(seed, selected[seeds[0]])
             chosen[best] += seed == seeds[0] or per_seed
             p = candidates.fit_predict(GRID[family][best], train, np.flatnonzero(rows), seed)
@@ -598,6 +626,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", default="1,2,3", help="comma-separated seeds (>= 3)")
     parser.add_argument("--inner_folds", type=int, default=3,
                         help="speaker groups of the inner validation")
+    parser.add_argument("--calibration_folds", type=int, default=10,
+                        help="speaker folds of the chosen setting's calibration temperature "
+                             "(the recipe's calibration_folds: 10 leaves one training speaker "
+                             "out per fold, up to 10; 0: the selection's inner folds)")
     parser.add_argument("--steps", type=int, default=400, help="tfemo: training steps per fit")
     parser.add_argument("--selection", choices=("once", "per_seed"), default="once",
                         help="select once per outer fold (the first seed's inner split), or "
@@ -650,7 +682,7 @@ def main() -> None:
                 print(f"=== {corpus}: {family}, {NORMALISATIONS[normalise]}", flush=True)
                 results[(corpus, family, normalise)] = evaluate_family(
                     family, data, normalise == "speaker", seeds, args.inner_folds, args.steps,
-                    args.selection == "per_seed")
+                    args.selection == "per_seed", args.calibration_folds)
                 minutes[(corpus, family, normalise)] = (time.perf_counter() - begun) / 60
                 save_cache(data, cache_file(args.cache, corpus, normalise))
     recipe, means, alone = None, {}, {}
@@ -664,7 +696,8 @@ def main() -> None:
             print(f"=== {corpus}: the recipe {recipe}, {NORMALISATIONS[normalise]}", flush=True)
             begun = time.perf_counter()
             results[(corpus, "recipe", normalise)] = evaluate_family(
-                "recipe", data, normalise == "speaker", seeds, args.inner_folds, args.steps)
+                "recipe", data, normalise == "speaker", seeds, args.inner_folds, args.steps,
+                calibration_folds=args.calibration_folds)
             if recipe.get("utterance_norm") == "speaker":
                 alone[(corpus, normalise)] = files_alone(data, recipe, seeds)
             minutes[(corpus, "recipe", normalise)] = (time.perf_counter() - begun) / 60

@@ -137,7 +137,7 @@ def test_the_shipped_recipe_is_a_valid_config():
     settings = train.parse_args(["--config", str(recipe)])
     assert settings.model == "logreg" and settings.model_config.statistics == "full"
     assert settings.model_config.utterance_norm == "speaker"
-    assert settings.model_config.calibration_folds == 3
+    assert settings.model_config.calibration_folds == 10
     assert settings.model_config.logreg_c == 0.01
     assert settings.train.train_portions == "train+devel"
 
