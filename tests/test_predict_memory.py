@@ -1,0 +1,108 @@
+"""Prediction in bounded memory gives the numbers of the whole-file path: a recurrent
+regressor run 10 s at a time with its state carried, and a model that reads words fed a long
+file chunk by chunk with the words of each chunk (tfemo.inference.predictor, words)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from tests.predict_factory import WORDS, write_train_dir
+from tfemo.corpora.base import WordTiming
+from tfemo.inference.predictor import Predictor
+from tfemo.text.transcripts import Transcript
+
+
+def _tones(path: Path, seconds: float, seed: int = 0) -> Path:
+    """Noisy tones switching on and off, 16 kHz PCM_16."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    audio = 0.3 * np.sin(2 * np.pi * (150 + 40 * np.sin(t)) * t) * (np.sin(2 * np.pi * 0.7 * t)
+                                                                      > 0)
+    audio += 0.02 * rng.standard_normal(len(t))
+    soundfile.write(path, audio.astype(np.float32), 16000, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def gru_dir(tmp_path_factory) -> Path:
+    return write_train_dir(tmp_path_factory.mktemp("gru") / "train", "gru_regressor")
+
+
+@pytest.fixture(scope="module")
+def fusion_dir(tmp_path_factory) -> Path:
+    return write_train_dir(tmp_path_factory.mktemp("fusion") / "train", "semantic_fusion")
+
+
+def _timed(seconds: float) -> Transcript:
+    """A word every 0.55 s (0.4 s long), cycling through the factory's vocabulary."""
+    words = tuple(WordTiming(WORDS[k % len(WORDS)], 0.55 * k + 0.1, 0.55 * k + 0.5)
+                  for k in range(int((seconds - 0.6) / 0.55)))
+    return Transcript(" ".join(w.word for w in words), words)
+
+
+def test_steps_with_carried_state_equal_one_pass(gru_dir, tmp_path):
+    path = _tones(tmp_path / "a.wav", 13.0)  # 325 frames: chunks of 120, steps of 7
+    whole = Predictor(gru_dir, chunk_frames=120, step_frames=10**6, speech_check=False)
+    stepped = Predictor(gru_dir, chunk_frames=120, step_frames=7, speech_check=False)
+    assert stepped._step is not None and whole._step is not None
+    first, second = whole.predict(path), stepped.predict(path)
+    assert first.trace.shape == (325, 2) and first.chunks == second.chunks == 3
+    np.testing.assert_allclose(second.trace, first.trace, atol=1e-5)
+    assert np.abs(first.trace).sum() > 0
+
+
+def test_semantic_fusion_steps_equal_one_pass(fusion_dir, tmp_path):
+    path = _tones(tmp_path / "b.wav", 9.0)
+    transcript = _timed(9.0)
+    whole = Predictor(fusion_dir, chunk_frames=100, step_frames=10**6, speech_check=False)
+    stepped = Predictor(fusion_dir, chunk_frames=100, step_frames=9, speech_check=False)
+    first = whole.predict(path, transcript)
+    second = stepped.predict(path, transcript)
+    np.testing.assert_allclose(second.trace, first.trace, atol=1e-5)
+    assert first.said.source == "timed" and len(first.said.words) == len(transcript.words)
+
+
+def test_long_file_with_words_streams_and_equals_the_whole_file(fusion_dir, tmp_path):
+    path = _tones(tmp_path / "c.wav", 11.0)
+    transcript = _timed(11.0)
+    whole = Predictor(fusion_dir, chunk_frames=60, speech_check=False)
+    streamed = Predictor(fusion_dir, chunk_frames=60, stream_frames=100, speech_check=False)
+    assert streamed.streams_file(transcript) and not streamed.streams_file("")
+    seen: list[int] = []
+    original = streamed.word_inputs.on_chunks
+
+    def counted(*args, **kwargs):
+        for chunk in original(*args, **kwargs):
+            seen.append(len(chunk["audio"]))
+            yield chunk
+
+    streamed.word_inputs.on_chunks = counted
+    first, second = whole.predict(path, transcript), streamed.predict(path, transcript)
+    assert seen == [60, 60, 60, 60, 35]  # the streamed path ran, chunk by chunk
+    np.testing.assert_allclose(second.trace, first.trace, atol=1e-5)
+    assert second.said == first.said
+
+
+def test_chunk_words_equal_the_whole_file_cut(fusion_dir):
+    from tfemo.inference.words import Said, chunks
+
+    predictor = Predictor(fusion_dir, speech_check=False)
+    said = Said(tuple(_timed(8.0).words), "timed")
+    frames = 200
+    whole = predictor.word_inputs.arrays(said, frames)
+    whole["audio"] = np.zeros((frames, 640), np.float32)
+    cut = list(chunks(whole, 45))
+    streamed = list(predictor.word_inputs.on_chunks(
+        ({"audio": c["audio"]} for c in cut), said, 45))
+    assert len(streamed) == len(cut) == 5
+    for a, b in zip(cut, streamed, strict=True):
+        np.testing.assert_array_equal(a["words"], b["words"])
+
+
+def test_step_frames_must_be_positive(gru_dir):
+    with pytest.raises(ValueError, match="step_frames"):
+        Predictor(gru_dir, step_frames=0)
