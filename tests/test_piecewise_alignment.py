@@ -123,3 +123,30 @@ def test_a_short_file_is_one_call():
     pieces = piecewise(audio, words, 15.0, 8.0, calls)
     assert len(calls) == 1
     assert pieces == align_aeneas(audio, words, "eng", "long.wav")
+
+
+def test_a_file_is_aligned_in_windows_as_the_array_is(tmp_path, monkeypatch):
+    import soundfile
+
+    from tfemo.inference.words import WordInputs
+    from tfemo.text import piecewise_alignment
+
+    audio, words, truth = long_speech(20, seed=3)
+    path = tmp_path / "long.wav"
+    soundfile.write(path, audio, 16000, subtype="FLOAT")
+    calls: list[int] = []
+    original = piecewise_alignment.align_piecewise
+
+    def small_windows(*args, **kwargs):
+        calls.append(1)
+        return original(*args, keep_seconds=15.0, spare_seconds=8.0, **kwargs)
+
+    monkeypatch.setattr(piecewise_alignment, "align_piecewise", small_windows)
+    word_inputs = WordInputs(("audio", "words"), 6, "unused", "aeneas", None, "eng")
+    from_file = word_inputs.said_in_file(path, " ".join(words))
+    from_array = word_inputs.said(audio, str(path), " ".join(words))  # over 90 s: windows too
+    assert calls == [1] and from_file.source == "transcript"
+    assert from_file.words == tuple(piecewise(audio, words, 15.0, 8.0))
+    error = np.abs(starts(from_file.words) - starts(truth))[1:]
+    assert np.mean(error) < 0.03, error.round(3)
+    assert len(from_array.words) == len(words)
