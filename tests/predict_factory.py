@@ -32,7 +32,7 @@ def write_vectors(folder: Path) -> Path:
 
 def write_train_dir(train_dir: Path, model: str = "conv1d",
                     features: tuple[str, ...] = ("rms", "mfcc", "pitch"),
-                    seed: int = 3) -> Path:
+                    seed: int = 3, **options) -> Path:
     """A train dir of `model` (conv1d: categorical; gru_regressor: arousal/valence on
     features; semantic_fusion: arousal/valence on raw audio and 6-d word vectors)."""
     import keras
@@ -53,10 +53,11 @@ def write_train_dir(train_dir: Path, model: str = "conv1d",
         word_dim=WORD_DIM if words else 0,
         normalisation={"fit_on": "train", "audio": {"mean": 0.0, "std": 0.1},
                        "features": {"mean": [0.0] * width, "std": [1.0] * width}})
-    options = ({"filters": 8, "hidden": 8, "blocks": 1} if categorical else {"hidden": 8})
+    small = ({"filters": 8, "hidden": 8, "blocks": 1} if categorical else {"hidden": 8})
     if words:
         description.extra["embeddings_option"] = str(write_vectors(train_dir.parent))
-        options.update(fusion_size=8, attention_units=4)
+        small.update(fusion_size=8, attention_units=4)
+    options = {**small, **options}  # `options`: the model's own sizes instead of small ones
     keras.utils.set_random_seed(seed)
     network = build_model(model, description, model_spec(model).config(**options))
     batch = ({"audio": np.zeros((1, 4, 640), np.float32),
