@@ -16,8 +16,9 @@ tree at once (the highest sum in one 20 ms sample of their resident memory, the 
 aligner child shares with the forkserver it was forked from counted once), and whether both
 stay below 1000 MB. The models need no training (the weights do not change the memory): a conv1d on
 classify.py's feature families (or --checkpoint), and a semantic_fusion with its default sizes
-(raw audio + 6-d word vectors from a small vectors file instead of spaCy's) given a transcript
-of 2 words a second. --baseline adds the text model on the shortest length by the whole-file
+(raw audio + 6-d word vectors from a small vectors file instead of spaCy's) on a file of
+espeak-ng sentences with pauses (~2.5 words a second), given its transcript in a CSV list
+(aligned with aeneas, as predict does by default). --baseline adds the text model on the shortest length by the whole-file
 path of before (no streaming, no steps, one aligner call for the whole file).
 
     python benchmarks/predict.py --memory [--model both] [--lengths 600,3600] [--baseline]
@@ -64,6 +65,37 @@ def sixty_seconds(source: Path, seconds: float) -> np.ndarray:
 
 
 MEMORY_FEATURES = ("zcr", "rms", "mfcc", "chroma", "mel_db", "contrast", "entropy", "pitch")
+
+
+SENTENCES = (
+    "Kids are talking by the door every evening.", "Please bring the blue bottle back home.",
+    "We should leave now, before it starts raining.", "The old man walked slowly across the field.",
+    "Nobody knew what had happened to the red car.", "She opened the window and looked at the sea.",
+    "Tomorrow we will visit our friends at home.", "A small dog was barking at the postman again.",
+)
+
+
+def write_long_speech(path: Path, seconds: float) -> str:
+    """A long 16 kHz PCM_16 file of espeak-ng sentences (150-220 words/min) with 0.2-1.2 s
+    pauses and faint noise, cycling through SENTENCES; its transcript."""
+    from scipy.signal import resample_poly
+
+    from tfemo.audio.espeak import synthesize
+
+    rng = np.random.default_rng(0)
+    spoken = []
+    for k, text in enumerate(SENTENCES):
+        samples = synthesize(text, voice="en-us", rate=150 + 10 * k).samples / 32768.0
+        pause = np.zeros(int(rng.uniform(0.2, 1.2) * SAMPLE_RATE))
+        spoken.append((text, np.concatenate([resample_poly(samples, 320, 441), pause])))
+    words, done = [], 0
+    with soundfile.SoundFile(path, "w", SAMPLE_RATE, 1, "PCM_16") as handle:
+        while done < seconds * SAMPLE_RATE:  # whole sentences: the file may run a few s over
+            text, audio = spoken[len(words) % len(spoken)]
+            handle.write((audio + 0.001 * rng.standard_normal(len(audio))).astype(np.float32))
+            words.append(text)
+            done += len(audio)
+    return " ".join(words)
 
 
 def write_long_file(path: Path, seconds: float, rate: int, channels: int) -> None:
@@ -169,7 +201,7 @@ def memory(args: argparse.Namespace) -> None:
     2 words a second in a CSV list; optionally a baseline row of the whole-file path."""
     here = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(here))
-    from tests.predict_factory import WORDS, write_train_dir
+    from tests.predict_factory import write_train_dir
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(here), os.environ.get("PYTHONPATH", "")) if p)}
@@ -192,14 +224,15 @@ def memory(args: argparse.Namespace) -> None:
             "text": write_train_dir(folder / "text" / "train", "semantic_fusion",
                                     hidden=256, fusion_size=128, attention_units=64)}
         for model, seconds, baseline in runs:
-            path = folder / f"long-{seconds:g}.wav"
-            if not path.exists():
-                write_long_file(path, seconds, args.rate, args.channels)
+            path = folder / f"{model}-{seconds:g}.wav"
             target = str(path)
-            if model == "text":
-                words = " ".join(WORDS[k % len(WORDS)] for k in range(int(2 * seconds)))
+            if model == "audio" and not path.exists():
+                write_long_file(path, seconds, args.rate, args.channels)
+            elif model == "text":
                 target = str(folder / f"list-{seconds:g}.csv")
-                Path(target).write_text(f"path,transcript\n{path.name},{words}\n")
+                if not path.exists():
+                    words = write_long_speech(path, seconds)
+                    Path(target).write_text(f"path,transcript\n{path.name},{words}\n")
             flags = [target, "--train_dir", str(train_dirs[model]), "--output_dir",
                      str(folder / "out"), "--chunk_seconds", str(args.chunk_seconds),
                      "--strict", *args.predict_args]

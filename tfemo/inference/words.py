@@ -106,16 +106,20 @@ class WordInputs:
                                                        list[WordTiming]]:
         """(audio, words, offset) -> word times, by the chosen aligner (aeneas in a child
         killed after `alignment_seconds` when set)."""
-        from tfemo.text.alignment import align_aeneas, align_uniform
-        from tfemo.text.timed_alignment import align_aeneas_within
-
         def align(audio: np.ndarray, words: Sequence[str], offset: float) -> list[WordTiming]:
+            # imported here: aeneas (~50 MB) stays out of a process whose child aligns
             if self.alignment == "uniform":
+                from tfemo.text.alignment import align_uniform
+
                 timings = align_uniform(audio, words, source)
             elif self.alignment_seconds is not None:
+                from tfemo.text.timed_alignment import align_aeneas_within
+
                 timings = align_aeneas_within(audio, words, self.language, source,
                                               self.alignment_seconds)
             else:
+                from tfemo.text.alignment import align_aeneas
+
                 timings = align_aeneas(audio, words, self.language, source)
             return [WordTiming(w.word, w.start + offset, w.end + offset) for w in timings]
 

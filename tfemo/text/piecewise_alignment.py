@@ -2,7 +2,8 @@
 
 aeneas holds the whole audio and the whole synthesised transcript as float64 waves, and its
 DTW a matrix of (real frames x synthetic frames within its 60 s margin): aligning a file
-whole costs ~2 MB per second of audio (1.2 GB for 10 minutes). Here a file longer than
+whole costs ~2 MB per second of audio (1.2 GB for 10 minutes: tfemo.text.timed_alignment's
+child, measured by benchmarks/predict.py --memory). Here a file longer than
 `WINDOW_SECONDS` is aligned one window at a time, so one aligner call never sees more than
 `WINDOW_SECONDS` of audio, whatever the file's length:
 
@@ -29,8 +30,10 @@ from tfemo.audio import SAMPLE_RATE
 from tfemo.core.errors import InputError
 from tfemo.corpora.base import WordTiming
 
-KEEP_SECONDS = 60.0  # the words of a window's first minute are kept
-SPARE_SECONDS = 30.0  # audio after them that absorbs a wrong guess of the word count
+# A window of 60 s costs aeneas ~70 MB (its DTW matrix grows with the square of the window:
+# 45 s ~40 MB, 90 s ~120 MB, in-process HWM over the imports).
+KEEP_SECONDS = 40.0  # the words of a window's first 40 s are kept
+SPARE_SECONDS = 20.0  # audio after them that absorbs a wrong guess of the word count
 WINDOW_SECONDS = KEEP_SECONDS + SPARE_SECONDS  # the most audio one aligner call gets
 PAUSE_SECONDS = 0.1  # a gap between two words this long is a pause to cut at
 MIN_SPEECH_SECONDS = 0.25  # a window with less speech than this holds no word
