@@ -18,8 +18,8 @@ stay below 1000 MB. The models need no training (the weights do not change the m
 classify.py's feature families (or --checkpoint), and a semantic_fusion with its default sizes
 (raw audio + 6-d word vectors from a small vectors file instead of spaCy's) on a file of
 espeak-ng sentences with pauses (~2.5 words a second), given its transcript in a CSV list
-(aligned with aeneas, as predict does by default). --baseline adds the text model on the shortest length by the whole-file
-path of before (no streaming, no steps, one aligner call for the whole file).
+(aligned with aeneas, as predict does by default). --baseline adds the text model on the
+shortest length by the whole-file path of before (no streaming, no steps, one aligner call).
 
     python benchmarks/predict.py --memory [--model both] [--lengths 600,3600] [--baseline]
 """
@@ -29,6 +29,7 @@ from __future__ import annotations
 import tfemo.core.quiet  # noqa: F401  (before TensorFlow loads)
 
 import argparse
+import csv
 import os
 import subprocess
 import sys
@@ -232,7 +233,9 @@ def memory(args: argparse.Namespace) -> None:
                 target = str(folder / f"list-{seconds:g}.csv")
                 if not path.exists():
                     words = write_long_speech(path, seconds)
-                    Path(target).write_text(f"path,transcript\n{path.name},{words}\n")
+                    with open(target, "w", newline="") as handle:
+                        csv.writer(handle).writerows([("path", "transcript"),
+                                                      (path.name, words)])
             flags = [target, "--train_dir", str(train_dirs[model]), "--output_dir",
                      str(folder / "out"), "--chunk_seconds", str(args.chunk_seconds),
                      "--strict", *args.predict_args]
