@@ -49,6 +49,7 @@ def test_steps_with_carried_state_equal_one_pass(gru_dir, tmp_path):
     whole = Predictor(gru_dir, chunk_frames=120, step_frames=10**6, speech_check=False)
     stepped = Predictor(gru_dir, chunk_frames=120, step_frames=7, speech_check=False)
     assert stepped._step is not None and whole._step is not None
+    assert whole.stream_seconds == pytest.approx(600.0)  # an audio model: 10 minutes
     first, second = whole.predict(path), stepped.predict(path)
     assert first.trace.shape == (325, 2) and first.chunks == second.chunks == 3
     np.testing.assert_allclose(second.trace, first.trace, atol=1e-5)
@@ -69,8 +70,8 @@ def test_semantic_fusion_steps_equal_one_pass(fusion_dir, tmp_path):
 def test_long_file_with_words_streams_and_equals_the_whole_file(fusion_dir, tmp_path):
     path = _tones(tmp_path / "c.wav", 11.0)
     transcript = _timed(11.0)
-    whole = Predictor(fusion_dir, chunk_frames=60, speech_check=False)
-    streamed = Predictor(fusion_dir, chunk_frames=60, stream_frames=100, speech_check=False)
+    streamed = Predictor(fusion_dir, chunk_frames=60, speech_check=False)
+    assert streamed.stream_seconds == pytest.approx(2.4)  # one chunk: no long-context features
     assert streamed.streams_file(transcript) and not streamed.streams_file("")
     seen: list[int] = []
     original = streamed.word_inputs.on_chunks
@@ -81,7 +82,8 @@ def test_long_file_with_words_streams_and_equals_the_whole_file(fusion_dir, tmp_
             yield chunk
 
     streamed.word_inputs.on_chunks = counted
-    first, second = whole.predict(path, transcript), streamed.predict(path, transcript)
+    first = streamed.run(path, streamed.inputs(path, transcript))  # the whole-file path
+    second = streamed.predict(path, transcript)
     assert seen == [60, 60, 60, 60, 35]  # the streamed path ran, chunk by chunk
     np.testing.assert_allclose(second.trace, first.trace, atol=1e-5)
     assert second.said == first.said

@@ -64,8 +64,7 @@ class Ensemble:
         """Every fold on one file: the mean of their calibrated probabilities (or traces)."""
         first = self.members[0]
         path = Path(path)
-        long = first.streams_file(transcript) and \
-            _seconds(path) > first.stream_frames * first.description.frame_seconds
+        long = first.streams_file(transcript) and _seconds(path) > first.stream_seconds
         if long:  # streamed: each fold reads the file block by block
             if first.reads_words:  # aligned once, for every fold
                 said = first.word_inputs.said_in_file(path, transcript)

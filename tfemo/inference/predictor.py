@@ -10,8 +10,12 @@ records: 16 kHz mono, 40 ms frames (tfemo.audio.io), the same hand-crafted featu
 transcript: the given one, aligned, or, when none is given, the words the recogniser hears
 (tfemo.inference.words). Long audio is run in chunks of `chunk_frames`: a classifier averages
 the chunks' probabilities weighted by their frames; a regressor's chunk traces are joined end
-to end. Files longer than `stream_frames` (10 minutes) are read and featurised chunk by chunk
-(tfemo.inference.streaming), so an hour of audio fits in bounded memory. A classifier's
+to end; a recurrent regressor runs a chunk `step_frames` (10 s) at a time with its state
+carried, which gives the chunk's outputs with a fraction of the activations. Files longer
+than `stream_frames` (10 minutes; a model that reads words and no long-context features: one
+chunk) are read and featurised chunk by chunk (tfemo.inference.streaming), a given transcript
+aligned window by window (tfemo.text.piecewise_alignment), so an hour of audio fits in
+bounded memory (benchmarks/predict.py --memory). A classifier's
 probabilities are calibrated with the temperature `tfemo.eval --calibrate` fit on the devel
 speakers (saved in the train dir and carried by an export), and a file without speech is
 flagged `no_speech` (no VAD segment, tfemo.audio.speech_check) and given no class (a
@@ -39,7 +43,7 @@ from tfemo.core.errors import InputError, UserError
 from tfemo.core.tasks import Task
 from tfemo.corpora.files import audio_duration
 from tfemo.inference.input_range import InputRange
-from tfemo.inference.streaming import STREAM_FRAMES
+from tfemo.inference.streaming import LONG_CONTEXT_FAMILIES, STREAM_FRAMES
 from tfemo.inference.words import SAID, WORD_KEYS, Said, WordInputs
 from tfemo.inference.words import chunks as input_chunks
 from tfemo.records.description import DatasetDescription
@@ -239,18 +243,27 @@ class Predictor:
     def predict(self, path: str | Path, transcript: str | Transcript = "") -> FileResult:
         """Probabilities (classifier) or the trace (regressor) of one audio file.
 
-        A file longer than `stream_frames` (and not needing a transcript) is read and
-        featurised chunk by chunk, in bounded memory (tfemo.inference.streaming).
+        A file longer than `stream_seconds` (and given its words, if the model reads them) is
+        read and featurised chunk by chunk, in bounded memory (tfemo.inference.streaming).
         """
         path = Path(path)
-        if self.streams_file(transcript) and audio_duration(path) > (
-                self.stream_frames * self.description.frame_seconds):
+        if self.streams_file(transcript) and audio_duration(path) > self.stream_seconds:
             said = (self.word_inputs.said_in_file(path, transcript) if self.reads_words
                     else None)
             result = self.run_chunks(path, self.streamed_inputs(path, said))
             result.said = said
             return result
         return self.run(path, self.inputs(path, transcript))
+
+    @property
+    def stream_seconds(self) -> float:
+        """Files longer than this are read chunk by chunk: `stream_frames`, or one chunk for
+        a model that reads words and features a stream computes exactly (no pitch or contrast,
+        no per-file standardisation): its whole-file inputs would be the larger ones."""
+        exact = not (set(self.description.features) & set(LONG_CONTEXT_FAMILIES)
+                     or self.speaker_normalise and self.description.features)
+        frames = self.chunk_frames if self.reads_words and exact else self.stream_frames
+        return frames * self.description.frame_seconds
 
     def streams_file(self, transcript: str | Transcript = "") -> bool:
         """Whether a long file can be read chunk by chunk: a model that reads no words, or

@@ -29,6 +29,7 @@ from tfemo.records.reader import STD_FLOOR
 from tfemo.records.schema import AUDIO_SCALE
 
 STREAM_FRAMES = 15_000  # files longer than 10 minutes are read and featurised chunk by chunk
+LONG_CONTEXT_FAMILIES = ("pitch", "contrast")  # features a stream computes differently
 CONTEXT_FRAMES = 50  # 2 s of audio each side of a chunk for its features (>= 1 for mfb_*)
 
 
