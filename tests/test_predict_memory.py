@@ -1,5 +1,5 @@
 """Prediction in bounded memory gives the numbers of the whole-file path: a recurrent
-regressor run 10 s at a time with its state carried, and a model that reads words fed a long
+regressor run 4 s at a time with its state carried, and a model that reads words fed a long
 file chunk by chunk with the words of each chunk (tfemo.inference.predictor, words)."""
 
 from __future__ import annotations
@@ -108,3 +108,24 @@ def test_chunk_words_equal_the_whole_file_cut(fusion_dir):
 def test_step_frames_must_be_positive(gru_dir):
     with pytest.raises(ValueError, match="step_frames"):
         Predictor(gru_dir, step_frames=0)
+
+
+def test_speech_check_in_pieces_equals_the_whole_audio(gru_dir, tmp_path):
+    from scipy.signal import resample_poly
+
+    from tfemo.audio.espeak import synthesize
+    from tfemo.audio.speech_check import SpeechCheck
+
+    speech = [resample_poly(synthesize(text, voice="en-us").samples / 32768.0, 320, 441)
+              for text in ("Kids are talking by the door.", "Please bring the bottle home.")]
+    audio = np.concatenate([np.zeros(8000), speech[0], np.zeros(24000), speech[1],
+                            np.zeros(8000)]).astype(np.float32)
+    path = tmp_path / "speech.wav"
+    soundfile.write(path, audio, 16000, subtype="PCM_16")
+    predictor = Predictor(gru_dir, chunk_frames=40, step_frames=7, vad="silero")
+    result = predictor.predict(path)  # the VAD fed 7 frames at a time
+    whole = SpeechCheck("silero")
+    whole.add(predictor.inputs(path)["audio"].reshape(-1))  # the same frames, at once
+    verdict = whole.verdict()
+    assert len(verdict.segments) >= 1 and not result.no_speech
+    assert result.voiced_fraction == pytest.approx(verdict.fraction, abs=1e-9)
