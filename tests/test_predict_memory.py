@@ -129,3 +129,18 @@ def test_speech_check_in_pieces_equals_the_whole_audio(gru_dir, tmp_path):
     verdict = whole.verdict()
     assert len(verdict.segments) >= 1 and not result.no_speech
     assert result.voiced_fraction == pytest.approx(verdict.fraction, abs=1e-9)
+
+
+def test_spectral_features_in_blocks_equal_one_pass(tmp_path, monkeypatch):
+    from tfemo.audio import features
+
+    rng = np.random.default_rng(5)
+    audio = (np.sin(np.arange(16000 * 6) * 0.05) * np.linspace(0.001, 0.5, 16000 * 6)
+             + 0.01 * rng.standard_normal(16000 * 6)).astype(np.float32)
+    families = ("mfcc", "chroma", "mel_db", "contrast", "entropy")
+    monkeypatch.setattr(features, "SPECTRAL_BLOCK", 7)  # 150 frames in 22 blocks
+    blocked = features.extract_features(audio, 150, families)
+    monkeypatch.setattr(features, "SPECTRAL_BLOCK", 10**9)
+    whole = features.extract_features(audio, 150, families)
+    for name in families:  # contrast's 80 dB floor is the whole file's, in both
+        np.testing.assert_allclose(blocked[name], whole[name], rtol=1e-5, atol=1e-4)
