@@ -49,7 +49,7 @@ def test_steps_with_carried_state_equal_one_pass(gru_dir, tmp_path):
     whole = Predictor(gru_dir, chunk_frames=120, step_frames=10**6, speech_check=False)
     stepped = Predictor(gru_dir, chunk_frames=120, step_frames=7, speech_check=False)
     assert stepped._step is not None and whole._step is not None
-    assert whole.stream_seconds == pytest.approx(600.0)  # an audio model: 10 minutes
+    assert whole.stream_seconds == pytest.approx(120.0)  # an audio model: 2 minutes
     first, second = whole.predict(path), stepped.predict(path)
     assert first.trace.shape == (325, 2) and first.chunks == second.chunks == 3
     np.testing.assert_allclose(second.trace, first.trace, atol=1e-5)
@@ -144,3 +144,29 @@ def test_spectral_features_in_blocks_equal_one_pass(tmp_path, monkeypatch):
     whole = features.extract_features(audio, 150, families)
     for name in families:  # contrast's 80 dB floor is the whole file's, in both
         np.testing.assert_allclose(blocked[name], whole[name], rtol=1e-5, atol=1e-4)
+
+
+EMODB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emodb" / "wav"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not EMODB.is_dir(), reason="needs ../shared/data/emodb")
+def test_real_speech_streamed_features_equal_the_whole_file(tmp_path):
+    from tfemo.audio.io import load_audio, to_pcm_frames
+    from tfemo.inference.streaming import stream_chunks
+    from tfemo.records.example import frame_features
+
+    pieces, total = [], 0
+    for path in sorted(EMODB.glob("*.wav")):
+        pieces.append(load_audio(path))
+        total += len(pieces[-1])
+        if total > 150 * 16000:
+            break
+    path = tmp_path / "joined.wav"
+    soundfile.write(path, np.concatenate(pieces)[:150 * 16000], 16000, subtype="FLOAT")
+    audio = load_audio(path)
+    families = ("zcr", "rms", "mfcc", "chroma", "mel_db", "contrast", "entropy", "pitch")
+    whole = frame_features(audio, len(to_pcm_frames(audio)), families)
+    streamed = np.concatenate([c["features"] for c in stream_chunks(path, 1500, families)])
+    np.testing.assert_array_equal(streamed[:, -2:], whole[:, -2:])  # pitch: F0 and voicing
+    np.testing.assert_allclose(streamed, whole, atol=1e-5)

@@ -12,7 +12,7 @@ transcript: the given one, aligned, or, when none is given, the words the recogn
 the chunks' probabilities weighted by their frames; a regressor's chunk traces are joined end
 to end; a recurrent regressor runs a chunk `step_frames` (4 s) at a time with its state
 carried, which gives the chunk's outputs with a fraction of the activations. Files longer
-than `stream_frames` (10 minutes; a model that reads words and no long-context features: one
+than `stream_frames` (2 minutes; a model that reads words and no long-context features: one
 chunk) are read and featurised chunk by chunk (tfemo.inference.streaming), a given transcript
 aligned window by window (tfemo.text.piecewise_alignment), so an hour of audio fits in
 bounded memory (benchmarks/predict.py --memory). A classifier's
