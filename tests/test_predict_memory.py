@@ -170,3 +170,26 @@ def test_real_speech_streamed_features_equal_the_whole_file(tmp_path):
     streamed = np.concatenate([c["features"] for c in stream_chunks(path, 1500, families)])
     np.testing.assert_array_equal(streamed[:, -2:], whole[:, -2:])  # pitch: F0 and voicing
     np.testing.assert_allclose(streamed, whole, atol=1e-5)
+
+
+def test_predict_transcript_limit_follows_the_longest_audio():
+    from tfemo import predict
+    from tfemo.inference.budget import budget_of
+
+    args = predict.parse_args(["a.wav", "--train_dir", "t"])
+    args.max_seconds = 3600.0  # as predict sets it from its default
+    assert budget_of(args).max_transcript_chars == 3600 * 8 * 8  # 8 words/s of 8 characters
+    args = predict.parse_args(["a.wav", "--train_dir", "t", "--max_transcript_chars", "50"])
+    args.max_seconds = 3600.0
+    assert budget_of(args).max_transcript_chars == 50
+
+
+def test_predict_refuses_a_transcript_limit_below_one(tmp_path, capsys):
+    from tfemo import predict
+
+    train_dir = write_train_dir(tmp_path / "train")
+    path = _tones(tmp_path / "a.wav", 1.0)
+    assert predict.main([str(path), "--train_dir", str(train_dir), "--output_dir",
+                         str(tmp_path / "out"), "--max_transcript_chars", "0"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "--max_transcript_chars 0" in error[0]

@@ -64,17 +64,22 @@ class WorkBudget:
                              f"(--max_words_per_second)")
 
 
+CHARS_PER_WORD = 8  # a long word with its space: --max_transcript_chars of a length
+
+
 def add_budget_flags(parser: argparse.ArgumentParser, max_seconds: str | None = None) -> None:
     """The budget's flags (tfemo.serve and tfemo.predict); --max_seconds (default None) when
-    `max_seconds` describes its default."""
+    `max_seconds` describes its default, and then --max_transcript_chars follows it."""
     default = WorkBudget()
     if max_seconds is not None:
         parser.add_argument("--max_seconds", type=float, default=None,
                             help="longest audio read, per file (from its header, before "
                                  f"decoding); default: {max_seconds}")
     parser.add_argument("--max_transcript_chars", type=int,
-                        default=default.max_transcript_chars,
-                        help="longest transcript, in characters")
+                        default=None if max_seconds else default.max_transcript_chars,
+                        help="longest transcript, in characters" + (
+                            f"; default: {CHARS_PER_WORD} per word at --max_words_per_second "
+                            "over --max_seconds" if max_seconds else ""))
     parser.add_argument("--max_words_per_second", type=float,
                         default=default.max_words_per_second,
                         help="most transcript words per second of audio")
@@ -86,8 +91,11 @@ def add_budget_flags(parser: argparse.ArgumentParser, max_seconds: str | None = 
 
 def budget_of(args: argparse.Namespace) -> WorkBudget:
     """The WorkBudget of parsed flags; UserError for a limit that is not positive."""
+    chars = args.max_transcript_chars
+    if chars is None and args.max_seconds and args.max_seconds > 0:
+        chars = math.ceil(args.max_seconds * args.max_words_per_second * CHARS_PER_WORD)
     budget = WorkBudget(max_seconds=args.max_seconds,
-                        max_transcript_chars=args.max_transcript_chars,
+                        max_transcript_chars=chars if chars is not None else 0,
                         max_words_per_second=args.max_words_per_second,
                         max_word_chars=args.max_word_chars,
                         alignment_seconds=args.alignment_seconds)
