@@ -36,19 +36,21 @@ def _blocks(audio: np.ndarray, size: int = 5000) -> list[np.ndarray]:
     return [audio[i:i + size] for i in range(0, len(audio), size)]
 
 
-def long_speech(sentences: int, seed: int = 1, silence: float = 0.0):
-    """espeak-ng sentences at 150-220 words/min with 0.2-1.2 s pauses (and `silence` seconds of
-    silence in the middle), faint noise; the audio, its words and their true times."""
+def long_speech(sentences: int, seed: int = 1, silence: float = 0.0,
+                rates: tuple[int, int] = (150, 220), pauses: tuple[float, float] = (0.2, 1.2)):
+    """espeak-ng sentences at `rates` words/min with `pauses` seconds between them (and
+    `silence` seconds of silence in the middle), faint noise; the audio, its words and their
+    true times."""
     rng = np.random.default_rng(seed)
     pieces, truth, words, now = [], [], [], 0.0
     for k in range(sentences):
         text = SENTENCES[k % len(SENTENCES)]
-        synthesis = synthesize(text, voice="en-us", rate=int(rng.integers(150, 220)))
+        synthesis = synthesize(text, voice="en-us", rate=int(rng.integers(*rates)))
         audio = resample_poly(synthesis.samples / 32768.0, 320, 441).astype(np.float32)
         hz = synthesis.sample_rate
         truth += [WordTiming(w, now + a / hz, now + b / hz) for w, a, b in synthesis.words]
         words += tokenize(text)
-        pause = np.zeros(int(rng.uniform(0.2, 1.2) * 16000)
+        pause = np.zeros(int(rng.uniform(*pauses) * 16000)
                          + (int(silence * 16000) if k == sentences // 2 else 0), np.float32)
         pieces += [audio, pause]
         now += (len(audio) + len(pause)) / 16000
