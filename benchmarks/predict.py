@@ -18,8 +18,9 @@ stay below 1000 MB. The models need no training (the weights do not change the m
 classify.py's feature families (or --checkpoint), and a semantic_fusion with its default sizes
 (raw audio + 6-d word vectors from a small vectors file instead of spaCy's) on a file of
 espeak-ng sentences with pauses (~2.5 words a second), given its transcript in a CSV list
-(aligned with aeneas, as predict does by default). --baseline adds the text model on the
-shortest length by the whole-file path of before (no streaming, no steps, one aligner call).
+(aligned with aeneas, as predict does by default). --baseline adds a row per model by the paths
+of before (main, 2026-12-07): the audio model on 10 minutes, the longest file featurised whole
+then, and the text model on the shortest length (featurised whole, one aligner call, no steps).
 
     python benchmarks/predict.py --memory [--model both] [--lengths 600,3600] [--baseline]
 """
@@ -113,19 +114,25 @@ def write_long_file(path: Path, seconds: float, rate: int, channels: int) -> Non
             done += n
 
 
-WHOLE_FILE = """
+BEFORE = """
 import runpy, sys
+import tfemo.audio.features as features
 import tfemo.inference.predictor as predictor
 import tfemo.text.piecewise_alignment as piecewise
 original = predictor.Predictor.__init__
-def whole_file(self, *args, **options):
-    options.update(stream_frames=10 ** 9, step_frames=10 ** 9)
+def as_before(self, *args, **options):
+    options.update(stream_frames={stream_frames}, step_frames=10 ** 9)
     original(self, *args, **options)
-predictor.Predictor.__init__ = whole_file
+    self.stream_seconds = self.stream_frames * self.description.frame_seconds
+predictor.Predictor.__init__ = as_before
+predictor.Predictor.stream_seconds = None  # a plain attribute, set above
+features.SPECTRAL_BLOCK = 10 ** 9
 piecewise.WINDOW_SECONDS = 10.0 ** 9
 sys.argv = ["tfemo.predict", *sys.argv[1:]]
 runpy.run_module("tfemo.predict", run_name="__main__")
-"""  # the whole-file path of before (main, 2026-12-07): no streaming with words, no steps
+"""  # the paths of before (main, 2026-12-07): files up to 10 minutes featurised whole (a model
+# that reads words: any length), one aligner call per file, no steps, the STFT held whole
+BASELINES = {"audio": (600.0, 15_000), "text": (None, 10 ** 9)}  # (seconds, stream_frames)
 
 
 def _tree(root: int) -> list[tuple[int, int]]:
@@ -199,7 +206,7 @@ def memory(args: argparse.Namespace) -> None:
     """Peak memory of tfemo.predict (default flags) on long files, per model and length: a
     conv1d on classify.py's feature families, and a semantic_fusion (raw audio + word
     vectors, its default sizes, a 6-d vectors file instead of spaCy's) given a transcript of
-    2 words a second in a CSV list; optionally a baseline row of the whole-file path."""
+    its transcript in a CSV list; optionally a baseline row per model: the paths of before."""
     here = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(here))
     from tests.predict_factory import write_train_dir
@@ -208,8 +215,8 @@ def memory(args: argparse.Namespace) -> None:
         p for p in (str(here), os.environ.get("PYTHONPATH", "")) if p)}
     models = ("audio", "text") if args.model == "both" else (args.model,)
     runs = [(model, seconds, False) for model in models for seconds in args.lengths]
-    if args.baseline and "text" in models:
-        runs.append(("text", min(args.lengths), True))
+    if args.baseline:
+        runs += [(model, BASELINES[model][0] or min(args.lengths), True) for model in models]
     table = Table(title=f"Peak memory of python -m tfemo.predict (default flags, "
                         f"--chunk_seconds {args.chunk_seconds:g}), {args.rate} Hz "
                         f"{args.channels} ch files, one core")
@@ -239,14 +246,15 @@ def memory(args: argparse.Namespace) -> None:
             flags = [target, "--train_dir", str(train_dirs[model]), "--output_dir",
                      str(folder / "out"), "--chunk_seconds", str(args.chunk_seconds),
                      "--strict", *args.predict_args]
-            command = ([sys.executable, "-c", WHOLE_FILE, *flags] if baseline
+            before = BEFORE.replace("{stream_frames}", str(BASELINES[model][1]))
+            command = ([sys.executable, "-c", before, *flags] if baseline
                        else [sys.executable, "-m", "tfemo.predict", *flags])
             _, wall, largest, tree, outcome = measured_run(command, env)
-            table.add_row(model, "whole file (before)" if baseline else "default",
+            table.add_row(model, "before" if baseline else "default",
                           f"{seconds / 60:g}", f"{largest:.0f}", f"{tree:.0f}",
                           "yes" if max(largest, tree) < 1000 else "NO", f"{wall:.0f}",
                           outcome)
-            print(f"{model} {seconds:g} s{' (whole file)' if baseline else ''}: largest "
+            print(f"{model} {seconds:g} s{' (before)' if baseline else ''}: largest "
                   f"{largest:.0f} MB, tree {tree:.0f} MB, {wall:.0f} s, {outcome}", flush=True)
     Console().print(table)
     print("largest process: the highest VmHWM of predict or any process it started; tree: the "
@@ -269,9 +277,9 @@ def main() -> None:
     parser.add_argument("--lengths", default="3600",
                         help="--memory: file lengths in seconds, comma-separated")
     parser.add_argument("--baseline", action="store_true",
-                        help="--memory: also the whole-file path of before (no streaming of "
-                             "a model that reads words, no steps, one aligner call), on the "
-                             "shortest length")
+                        help="--memory: also a row per model by the paths of before (files "
+                             "up to 10 minutes featurised whole, a model that reads words at "
+                             "any length; one aligner call; no steps)")
     parser.add_argument("--predict_args", nargs=argparse.REMAINDER, default=[],
                         help="--memory: further flags of tfemo.predict (last on the line)")
     parser.add_argument("--rate", type=int, default=SAMPLE_RATE, help="--memory: sample rate")
