@@ -256,7 +256,7 @@ def memory(args: argparse.Namespace) -> None:
                           outcome)
             print(f"{model} {seconds:g} s{' (before)' if baseline else ''}: largest "
                   f"{largest:.0f} MB, tree {tree:.0f} MB, {wall:.0f} s, {outcome}", flush=True)
-    Console().print(table)
+    Console(width=140).print(table)
     print("largest process: the highest VmHWM of predict or any process it started; tree: the "
           "highest sum of their RSS in one 20 ms sample (an aligner child's pages shared with "
           "the forkserver counted once); within 1 GB: both below 1000 MB")

@@ -29,7 +29,7 @@ class WorkBudget:
     max_transcript_chars: int = 40_000  # 10 minutes at 8 words/s of 8 characters
     max_words_per_second: float = 8.0  # fast speech is ~6 words/s
     max_word_chars: int = 64  # German compounds reach ~40 letters
-    alignment_seconds: float = 60.0
+    alignment_seconds: float = 60.0  # per aligner call: a file, or one window of a long one
 
     def check_seconds(self, seconds: float, source: str) -> None:
         """Refuse audio longer than `max_seconds` (before it is decoded, from its header)."""
@@ -86,7 +86,8 @@ def add_budget_flags(parser: argparse.ArgumentParser, max_seconds: str | None = 
     parser.add_argument("--max_word_chars", type=int, default=default.max_word_chars,
                         help="longest single word of a transcript")
     parser.add_argument("--alignment_seconds", type=float, default=default.alignment_seconds,
-                        help="time limit of one file's forced alignment (aeneas)")
+                        help="time limit of one forced alignment call (aeneas): a file, or "
+                             "one window of at most 60 s of a longer file")
 
 
 def budget_of(args: argparse.Namespace) -> WorkBudget:
