@@ -193,3 +193,31 @@ def test_predict_refuses_a_transcript_limit_below_one(tmp_path, capsys):
                          str(tmp_path / "out"), "--max_transcript_chars", "0"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "--max_transcript_chars 0" in error[0]
+
+
+def test_an_ensemble_aligns_a_long_file_once_and_streams_it_to_every_fold(tmp_path):
+    from tfemo.inference.ensemble import Ensemble
+
+    for fold, seed in (("fold-01", 3), ("fold-02", 4)):
+        write_train_dir(tmp_path / "folds" / fold, "semantic_fusion", seed=seed)
+    path = _tones(tmp_path / "d.wav", 8.0)
+    text = " ".join(WORDS[k % len(WORDS)] for k in range(12))
+    ensemble = Ensemble(tmp_path / "folds", chunk_frames=60, speech_check=False,
+                        alignment="uniform")
+    aligned: list[int] = []
+    for member in ensemble.members:
+        original = member.word_inputs.said_in_file
+
+        def counted(path, transcript, original=original):
+            if not isinstance(transcript, Transcript):
+                aligned.append(1)  # a text to align, not the timed words of the first
+            return original(path, transcript)
+
+        member.word_inputs.said_in_file = counted
+    result = ensemble.predict(path, text)
+    assert aligned == [1] and result.said.source == "transcript"
+    timed = Transcript(result.said.text, result.said.words, "transcript")
+    traces = [member.run(path, member.inputs(path, timed)).trace
+              for member in ensemble.members]
+    np.testing.assert_allclose(result.trace, np.mean(traces, axis=0), atol=1e-5)
+    assert not np.allclose(traces[0], traces[1])  # two different folds
