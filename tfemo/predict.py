@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tfemo.core.cli import output_folder, report_user_errors, stopped_by_strict
@@ -42,7 +43,7 @@ from tfemo.core.flags import (
 from tfemo.inference.budget import add_budget_flags, budget_of
 
 LONGEST = 4 * 3600.0  # seconds of audio: long files are read and featurised block by block
-LONGEST_WITH_WORDS = 600.0  # a transcript is aligned to the whole file, held in memory
+LONGEST_RECOGNISED = 600.0  # the recogniser hears a whole file, held in memory
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,9 +85,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vad", default="silero", choices=("silero", "webrtc", "praat"),
                         help="the VAD backend of --segments and of the no_speech check "
                              "(Praat's voicing when the backend's package cannot load)")
-    add_budget_flags(parser, max_seconds=f"{LONGEST:g} s, or {LONGEST_WITH_WORDS:g} s for a "
-                                         "model that reads words (its file is aligned and "
-                                         "featurised whole)")
+    add_budget_flags(parser, max_seconds=f"{LONGEST:g} s, or {LONGEST_RECOGNISED:g} s for a "
+                                         "model that reads words and is given no transcript "
+                                         "(the recogniser hears the file whole)")
     return parse_with_config(parser, argv)
 
 
@@ -132,15 +133,19 @@ def main(argv: list[str] | None = None) -> int:
     if mode is not None and isinstance(predictor, Ensemble):
         raise UserError(f"--segments {args.segments} with a train dir of folds ({args.train_dir})",
                         "give one model: the final model (tfemo.train --final) or one fold")
-    if args.max_seconds is None:
-        args.max_seconds = LONGEST_WITH_WORDS if predictor.reads_words else LONGEST
+    limited = args.max_seconds is not None
+    if not limited:
+        args.max_seconds = LONGEST
     table = read_transcripts(args.transcripts) if args.transcripts else None
     budget = budget_of(args)
+    recognised = budget if limited else replace(budget, max_seconds=LONGEST_RECOGNISED)
     results, segmented, skipped = [], [], 0
     for request in requests:
         try:
             given = table.get(request.path) if table is not None else None
-            within_budget(budget, request.path, given.text if given else request.transcript)
+            words = given or request.transcript
+            within_budget(budget if predictor.streams_file(words) else recognised,
+                          request.path, given.text if given else request.transcript)
             if mode is None:
                 results.append(predictor.predict(request.path, given or request.transcript))
             else:  # the VAD (or windows) cut the recording; each piece gets its result

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 import librosa
 import numpy as np
@@ -115,6 +116,7 @@ MFB_PAD = MFB_WINDOW // 2 - MFB_HOP // 2  # sub-frame 0's window starts 120 samp
 CONTRAST_BANDS = 6
 CONTRAST_FMIN = 100.0
 CONTRAST_QUANTILE = 0.02  # librosa's default
+SPECTRAL_BLOCK = 1500  # frames (60 s) of the shared STFT computed at a time
 CONTRAST_TOP_DB = 80.0  # librosa's power_to_db default inside spectral_contrast
 ZCR_THRESHOLD = np.float32(1e-10)  # librosa's default: |x| <= 1e-10 counts as 0
 PITCH_FLOOR = 75.0
@@ -270,6 +272,17 @@ def _band_db(values: np.ndarray) -> np.ndarray:
 
 def _spectral_contrast(magnitude: np.ndarray) -> np.ndarray:
     """librosa's spectral contrast [T, bands + 1] (dB peak - valley per octave band)."""
+    return _contrast_db(*_peaks_valleys(magnitude))
+
+
+def _contrast_db(peaks: np.ndarray, valleys: np.ndarray) -> np.ndarray:
+    """Contrast [T, bands + 1] of the band peaks and valleys of a whole utterance (the 80 dB
+    floor is relative to its loudest)."""
+    return (_band_db(peaks) - _band_db(valleys)).astype(np.float32)
+
+
+def _peaks_valleys(magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame and octave band, the mean of the highest and of the lowest magnitudes."""
     peaks = np.empty((magnitude.shape[0], CONTRAST_BANDS + 1))
     valleys = np.empty_like(peaks)
     for k, (first, end, count) in enumerate(_contrast_bands()):
@@ -281,7 +294,7 @@ def _spectral_contrast(magnitude: np.ndarray) -> np.ndarray:
             ordered = np.sort(band, axis=1)
             valleys[:, k] = ordered[:, :count].mean(axis=1)
             peaks[:, k] = ordered[:, -count:].mean(axis=1)
-    return (_band_db(peaks) - _band_db(valleys)).astype(np.float32)
+    return peaks, valleys
 
 
 def _spectral_entropy(power: np.ndarray) -> np.ndarray:
@@ -297,20 +310,31 @@ def _spectral_entropy(power: np.ndarray) -> np.ndarray:
 def _spectral_families(
     frames: np.ndarray, wanted: set[str], n_mfcc: int, n_mels: int
 ) -> dict[str, np.ndarray]:
-    """mfcc, chroma, mel_db, contrast, entropy from one shared STFT of the record frames."""
-    power = _power_spectrum(frames, N_FFT)  # window t is exactly frame t
-    out: dict[str, np.ndarray] = {}
-    if {"mfcc", "mel_db"} & wanted:
-        mel_db = 10.0 * np.log10(np.maximum(_mel_power(power, N_FFT, n_mels), MEL_AMIN))
-        if "mfcc" in wanted:
-            out["mfcc"] = mel_db @ _dct_t(n_mels, n_mfcc)
-        out["mel_db"] = mel_db
-    if "chroma" in wanted:
-        out["chroma"] = _chroma(power)
-    if "contrast" in wanted:
-        out["contrast"] = _spectral_contrast(np.sqrt(power))
-    if "entropy" in wanted:
-        out["entropy"] = _spectral_entropy(power)
+    """mfcc, chroma, mel_db, contrast, entropy from one shared STFT of the record frames,
+    `SPECTRAL_BLOCK` frames at a time: every value is a frame's own, but for contrast's floor
+    (relative to the whole utterance's loudest, applied once at the end), so a long file's
+    spectrogram is never held whole (10 minutes: ~200 MB at once, ~65 MB in blocks)."""
+    parts: dict[str, list[Any]] = {}
+    for start in range(0, len(frames), SPECTRAL_BLOCK):
+        power = _power_spectrum(frames[start:start + SPECTRAL_BLOCK], N_FFT)  # window t = frame t
+        block: dict[str, Any] = {}
+        if {"mfcc", "mel_db"} & wanted:
+            mel_db = 10.0 * np.log10(np.maximum(_mel_power(power, N_FFT, n_mels), MEL_AMIN))
+            if "mfcc" in wanted:
+                block["mfcc"] = mel_db @ _dct_t(n_mels, n_mfcc)
+            block["mel_db"] = mel_db
+        if "chroma" in wanted:
+            block["chroma"] = _chroma(power)
+        if "contrast" in wanted:
+            block["contrast"] = _peaks_valleys(np.sqrt(power))
+        if "entropy" in wanted:
+            block["entropy"] = _spectral_entropy(power)
+        for name, value in block.items():
+            parts.setdefault(name, []).append(value)
+    out = {name: np.concatenate(values) for name, values in parts.items() if name != "contrast"}
+    if "contrast" in parts:
+        out["contrast"] = _contrast_db(*(np.concatenate(values)
+                                         for values in zip(*parts["contrast"], strict=True)))
     return out
 
 

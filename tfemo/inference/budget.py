@@ -29,7 +29,7 @@ class WorkBudget:
     max_transcript_chars: int = 40_000  # 10 minutes at 8 words/s of 8 characters
     max_words_per_second: float = 8.0  # fast speech is ~6 words/s
     max_word_chars: int = 64  # German compounds reach ~40 letters
-    alignment_seconds: float = 60.0
+    alignment_seconds: float = 60.0  # per aligner call: a file, or one window of a long one
 
     def check_seconds(self, seconds: float, source: str) -> None:
         """Refuse audio longer than `max_seconds` (before it is decoded, from its header)."""
@@ -64,30 +64,39 @@ class WorkBudget:
                              f"(--max_words_per_second)")
 
 
+CHARS_PER_WORD = 8  # a long word with its space: --max_transcript_chars of a length
+
+
 def add_budget_flags(parser: argparse.ArgumentParser, max_seconds: str | None = None) -> None:
     """The budget's flags (tfemo.serve and tfemo.predict); --max_seconds (default None) when
-    `max_seconds` describes its default."""
+    `max_seconds` describes its default, and then --max_transcript_chars follows it."""
     default = WorkBudget()
     if max_seconds is not None:
         parser.add_argument("--max_seconds", type=float, default=None,
                             help="longest audio read, per file (from its header, before "
                                  f"decoding); default: {max_seconds}")
     parser.add_argument("--max_transcript_chars", type=int,
-                        default=default.max_transcript_chars,
-                        help="longest transcript, in characters")
+                        default=None if max_seconds else default.max_transcript_chars,
+                        help="longest transcript, in characters" + (
+                            f"; default: {CHARS_PER_WORD} per word at --max_words_per_second "
+                            "over --max_seconds" if max_seconds else ""))
     parser.add_argument("--max_words_per_second", type=float,
                         default=default.max_words_per_second,
                         help="most transcript words per second of audio")
     parser.add_argument("--max_word_chars", type=int, default=default.max_word_chars,
                         help="longest single word of a transcript")
     parser.add_argument("--alignment_seconds", type=float, default=default.alignment_seconds,
-                        help="time limit of one file's forced alignment (aeneas)")
+                        help="time limit of one forced alignment call (aeneas): a file, or "
+                             "one window of at most 60 s of a longer file")
 
 
 def budget_of(args: argparse.Namespace) -> WorkBudget:
     """The WorkBudget of parsed flags; UserError for a limit that is not positive."""
+    chars = args.max_transcript_chars
+    if chars is None and args.max_seconds and args.max_seconds > 0:
+        chars = math.ceil(args.max_seconds * args.max_words_per_second * CHARS_PER_WORD)
     budget = WorkBudget(max_seconds=args.max_seconds,
-                        max_transcript_chars=args.max_transcript_chars,
+                        max_transcript_chars=chars if chars is not None else 0,
                         max_words_per_second=args.max_words_per_second,
                         max_word_chars=args.max_word_chars,
                         alignment_seconds=args.alignment_seconds)

@@ -16,6 +16,7 @@ import numpy as np
 
 from tfemo.core.errors import UserError
 from tfemo.inference.predictor import FileResult, Predictor
+from tfemo.text.transcripts import Transcript
 from tfemo.training.run_dir import MODEL_FILE, fold_train_dirs
 
 
@@ -50,18 +51,24 @@ class Ensemble:
         """Whether the models read words (given, or heard by the recogniser)."""
         return self.members[0].reads_words
 
+    def streams_file(self, transcript: str | Transcript = "") -> bool:
+        """Whether a long file is read chunk by chunk (Predictor.streams_file)."""
+        return self.members[0].streams_file(transcript)
+
     @property
     def needs_transcripts(self) -> bool:
         """Whether each file needs a transcript (words, and no recogniser of the language)."""
         return self.members[0].needs_transcripts
 
-    def predict(self, path: str | Path, transcript: str = "") -> FileResult:
+    def predict(self, path: str | Path, transcript: str | Transcript = "") -> FileResult:
         """Every fold on one file: the mean of their calibrated probabilities (or traces)."""
         first = self.members[0]
         path = Path(path)
-        long = not first.reads_words and \
-            _seconds(path) > first.stream_frames * first.description.frame_seconds
+        long = first.streams_file(transcript) and _seconds(path) > first.stream_seconds
         if long:  # streamed: each fold reads the file block by block
+            if first.reads_words:  # aligned once, for every fold
+                said = first.word_inputs.said_in_file(path, transcript)
+                transcript = Transcript(said.text, said.words, said.source)
             results = [member.predict(path, transcript) for member in self.members]
         else:
             inputs = first.inputs(path, transcript)

@@ -10,8 +10,12 @@ records: 16 kHz mono, 40 ms frames (tfemo.audio.io), the same hand-crafted featu
 transcript: the given one, aligned, or, when none is given, the words the recogniser hears
 (tfemo.inference.words). Long audio is run in chunks of `chunk_frames`: a classifier averages
 the chunks' probabilities weighted by their frames; a regressor's chunk traces are joined end
-to end. Files longer than `stream_frames` (10 minutes) are read and featurised chunk by chunk
-(tfemo.inference.streaming), so an hour of audio fits in bounded memory. A classifier's
+to end; a recurrent regressor runs a chunk `step_frames` (4 s) at a time with its state
+carried, which gives the chunk's outputs with a fraction of the activations. Files longer
+than `stream_frames` (2 minutes; a model that reads words and no long-context features: one
+chunk) are read and featurised chunk by chunk (tfemo.inference.streaming), a given transcript
+aligned window by window (tfemo.text.piecewise_alignment), so an hour of audio fits in
+bounded memory (benchmarks/predict.py --memory). A classifier's
 probabilities are calibrated with the temperature `tfemo.eval --calibrate` fit on the devel
 speakers (saved in the train dir and carried by an export), and a file without speech is
 flagged `no_speech` (no VAD segment, tfemo.audio.speech_check) and given no class (a
@@ -39,7 +43,7 @@ from tfemo.core.errors import InputError, UserError
 from tfemo.core.tasks import Task
 from tfemo.corpora.files import audio_duration
 from tfemo.inference.input_range import InputRange
-from tfemo.inference.streaming import STREAM_FRAMES
+from tfemo.inference.streaming import LONG_CONTEXT_FAMILIES, STREAM_FRAMES
 from tfemo.inference.words import SAID, WORD_KEYS, Said, WordInputs
 from tfemo.inference.words import chunks as input_chunks
 from tfemo.records.description import DatasetDescription
@@ -50,6 +54,10 @@ from tfemo.text.transcription import has_recogniser
 from tfemo.text.transcripts import Transcript
 from tfemo.training.exported import ExportedModel, is_export
 from tfemo.training.restore import restore_train_dir
+
+STEP_FRAMES = 100  # a recurrent regressor runs 4 s at a time, its state carried (and the VAD
+# of the speech check reads 4 s at a time): semantic_fusion's peak on 60 s chunks, 1160 MB in
+# one pass, 823 MB at 250 frames, 770 MB at 100 (50: 765 MB), at the same speed
 
 QUADRANTS = {
     (True, True): "high arousal, positive valence",
@@ -121,12 +129,13 @@ class Predictor:
                  chunk_frames: int = 1500, alignment: str = "aeneas",
                  stream_frames: int = STREAM_FRAMES, speech_check: bool = True,
                  alignment_seconds: float | None = None, vad: str = DEFAULT_BACKEND,
-                 language: str = "eng") -> None:
+                 language: str = "eng", step_frames: int = STEP_FRAMES) -> None:
         from tfemo.models.registry import forward_function
         from tfemo.training.temperature import read_temperature
 
-        if chunk_frames <= 0:
-            raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
+        if chunk_frames <= 0 or step_frames <= 0:
+            raise ValueError(f"chunk_frames and step_frames must be positive, got "
+                             f"{chunk_frames}, {step_frames}")
         self.exported: ExportedModel | None = None
         if is_export(model_dir):
             self.exported = ExportedModel.load(model_dir)
@@ -163,6 +172,8 @@ class Predictor:
         self.alignment_seconds = alignment_seconds  # aeneas in a child killed after this
         self.stream_frames = stream_frames
         self.language = language  # of the audio: the recogniser knows English only
+        self.step_frames = step_frames
+        self._step, self._state_sizes = self._stepper()
         self.word_inputs = WordInputs(self.keys, self.description.word_dim,
                                       self.description.extra.get("embeddings_option",
                                                                  "spacy-md"),
@@ -234,22 +245,49 @@ class Predictor:
     def predict(self, path: str | Path, transcript: str | Transcript = "") -> FileResult:
         """Probabilities (classifier) or the trace (regressor) of one audio file.
 
-        A file longer than `stream_frames` (and not needing a transcript) is read and
-        featurised chunk by chunk, in bounded memory (tfemo.inference.streaming).
+        A file longer than `stream_seconds` (and given its words, if the model reads them) is
+        read and featurised chunk by chunk, in bounded memory (tfemo.inference.streaming).
         """
         path = Path(path)
-        if not self.reads_words and audio_duration(path) > (
-                self.stream_frames * self.description.frame_seconds):
-            return self.run_chunks(path, self.streamed_inputs(path))
+        if self.streams_file(transcript) and audio_duration(path) > self.stream_seconds:
+            said = (self.word_inputs.said_in_file(path, transcript) if self.reads_words
+                    else None)
+            result = self.run_chunks(path, self.streamed_inputs(path, said))
+            result.said = said
+            return result
         return self.run(path, self.inputs(path, transcript))
 
-    def streamed_inputs(self, path: Path) -> Iterable[dict[str, np.ndarray]]:
-        """The model's inputs of one file per chunk, read block by block."""
+    @property
+    def stream_seconds(self) -> float:
+        """Files longer than this are read chunk by chunk: `stream_frames`, or one chunk for
+        a model that reads words and features a stream computes exactly (no pitch or contrast,
+        no per-file standardisation): its whole-file inputs would be the larger ones."""
+        exact = not (set(self.description.features) & set(LONG_CONTEXT_FAMILIES)
+                     or self.speaker_normalise and self.description.features)
+        frames = self.chunk_frames if self.reads_words and exact else self.stream_frames
+        return frames * self.description.frame_seconds
+
+    def streams_file(self, transcript: str | Transcript = "") -> bool:
+        """Whether a long file can be read chunk by chunk: a model that reads no words, or
+        one given the words (timed, or a text aligned window by window); the recogniser
+        hears a whole file."""
+        if not self.reads_words:
+            return True
+        if isinstance(transcript, Transcript):
+            return transcript.words is not None or bool(transcript.text.strip())
+        return bool(transcript.strip())
+
+    def streamed_inputs(self, path: Path,
+                        said: Said | None = None) -> Iterable[dict[str, np.ndarray]]:
+        """The model's inputs of one file per chunk, read block by block (a model that reads
+        words: with those of `said` in each chunk)."""
         from tfemo.inference.streaming import speaker_normalised, stream_chunks
 
         chunks = stream_chunks(path, self.chunk_frames, tuple(self.description.features))
         if self.speaker_normalise and self.description.features:
-            return speaker_normalised(list(chunks))  # needs the whole file's statistics
+            chunks = speaker_normalised(list(chunks))  # needs the whole file's statistics
+        if said is not None:
+            chunks = self.word_inputs.on_chunks(chunks, said, self.chunk_frames)
         return chunks
 
     def predict_audio(self, audio: np.ndarray, name: str,
@@ -260,6 +298,59 @@ class Predictor:
     def forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """The model on one batch dict (its input keys and `mask`): [B, C] or [B, T, D]."""
         return np.asarray(self._forward(batch))
+
+    def forward_chunk(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """`forward` on one chunk of one file; a recurrent regressor runs it `step_frames` at
+        a time with its state carried (the same outputs, a fraction of the activations)."""
+        frames = batch["mask"].shape[1]
+        if self._step is None or frames <= self.step_frames:
+            return self.forward(batch)
+        state = {name: np.zeros((1, width), np.float32)
+                 for name, width in self._state_sizes.items()}
+        outputs = []
+        for start in range(0, frames, self.step_frames):
+            part = {key: value[:, start:start + self.step_frames]
+                    for key, value in batch.items()}
+            predictions, state = self._step(part, state)
+            outputs.append(np.asarray(predictions))
+        return np.concatenate(outputs, axis=1)
+
+    def _stepper(self) -> tuple[Callable | None, dict[str, int]]:
+        """(inputs, state) -> (predictions, state) of a recurrent regressor (a train dir's
+        traced `step`, or an export's `serve_chunk`) and its state widths; (None, {}) for any
+        other model (a classifier pools over the whole chunk)."""
+        if self.categorical or "word_sequence" in self.keys:
+            return None, {}
+        if self.exported is not None:
+            if not self.exported.streams:
+                return None, {}
+            exported = self.exported
+            sizes = {name: int(array.shape[1])
+                     for name, array in exported.initial_state().items()}
+
+            def serve_chunk(batch: dict, state: dict) -> tuple[np.ndarray, dict]:
+                out = exported.serve_chunk({**batch, **state})
+                return out["predictions"], {name: out[name] for name in sizes}
+
+            return serve_chunk, sizes
+        from tfemo.models.recurrent import RecurrentSteps
+
+        model = getattr(self, "model", None)
+        if not isinstance(model, RecurrentSteps):
+            return None, {}
+        import tensorflow as tf
+
+        sizes = dict(model.state_sizes)
+        states = {name: tf.TensorSpec([None, width], tf.float32, name=name)
+                  for name, width in sizes.items()}
+        step = tf.function(lambda batch, state: model.step(batch, state, training=False),
+                           input_signature=[self.input_signature(), states])
+
+        def stepped(batch: dict, state: dict) -> tuple[np.ndarray, dict]:
+            predictions, after = step(batch, state)
+            return predictions, {name: value.numpy() for name, value in after.items()}
+
+        return stepped, sizes
 
     def run(self, path: Path, inputs: dict[str, Any],
             speech_check: bool | None = None) -> FileResult:
@@ -281,11 +372,16 @@ class Predictor:
             size = len(chunk["audio"])
             batch = {k: v[None] for k, v in chunk.items() if k in self.keys}
             batch["mask"] = np.ones((1, size), dtype=bool)
-            outputs.append(self.forward(batch)[0])
+            outputs.append(self.forward_chunk(batch)[0])
             sizes.append(size)
             if speech is not None:  # chunk by chunk, so long files stay bounded
-                speech.add(chunk["audio"].reshape(-1),
-                           self._voiced_f0(chunk) if speech.backend == "praat" else None)
+                if speech.backend == "praat":
+                    speech.add(chunk["audio"].reshape(-1), self._voiced_f0(chunk))
+                else:  # a stream: the same segments fed in pieces, with less memory
+                    samples = chunk["audio"].reshape(-1)
+                    piece = self.step_frames * chunk["audio"].shape[1]
+                    for start in range(0, len(samples), piece):
+                        speech.add(samples[start:start + piece])
         frames = sum(sizes)
         result = FileResult(path, frames * self.description.frame_seconds, frames, len(sizes),
                             far_from_training=seen.verdict(self.description.normalisation))

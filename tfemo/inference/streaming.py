@@ -12,7 +12,12 @@ analysis windows reach at most 120 samples into its neighbours, within the conte
 families look further: Praat's pitch (a Viterbi path and a silence threshold relative to the
 loudest sample) and contrast (floored 80 dB below the loudest frame); in a stream they see
 the chunk and its context only, which is why the Predictor streams only files longer than
-`STREAM_FRAMES` and keeps the whole-file path for everything shorter.
+`STREAM_FRAMES` and keeps the whole-file path for everything shorter. On real speech the
+difference is nil: 5 minutes of EMO-DB utterances joined give the same pitch track (every
+frame's voicing and F0) streamed in 60 s chunks as whole, and every other value within 2e-6.
+`STREAM_FRAMES` is 2 minutes because the whole-file path holds Praat's analysis of the file
+(~19 MB per minute) and its arrays (~8 MB per minute) over TensorFlow's ~665 MB: at 10
+minutes, predict peaked at 1.07-1.09 GB (benchmarks/predict.py --memory).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from tfemo.records.example import check_finite_features, frame_features
 from tfemo.records.reader import STD_FLOOR
 from tfemo.records.schema import AUDIO_SCALE
 
-STREAM_FRAMES = 15_000  # files longer than 10 minutes are read and featurised chunk by chunk
+STREAM_FRAMES = 3000  # files longer than 2 minutes are read and featurised chunk by chunk
+LONG_CONTEXT_FAMILIES = ("pitch", "contrast")  # features a stream computes differently
 CONTEXT_FRAMES = 50  # 2 s of audio each side of a chunk for its features (>= 1 for mfb_*)
 
 

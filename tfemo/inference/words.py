@@ -9,8 +9,9 @@ the inputs under `SAID` (not a model input), so that the result can report them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,30 +70,130 @@ class WordInputs:
 
         return Said(tuple(recognise(audio, source, self.language)), "asr")
 
-    def _aligned(self, audio: np.ndarray, source: str, transcript: str) -> list[WordTiming]:
-        from tfemo.text.alignment import align_aeneas, align_uniform
-        from tfemo.text.timed_alignment import align_aeneas_within
+    def said_in_file(self, path: Path, transcript: str | Transcript) -> Said:
+        """As `said` for a file read block by block (a given transcript: timed, or aligned
+        window by window), never holding the whole audio."""
+        from tfemo.audio.io import audio_blocks
+        from tfemo.text.piecewise_alignment import (
+            AudioCursor,
+            align_piecewise,
+            energy_profile,
+            speech_frames,
+        )
+
+        if isinstance(transcript, Transcript):
+            if transcript.words is not None:
+                return Said(tuple(transcript.words), transcript.source or "timed")
+            transcript = transcript.text
+        source = str(path)
+        words = self._words(transcript, source)
+        energy, total = energy_profile(audio_blocks(path))
+        return Said(tuple(align_piecewise(AudioCursor(audio_blocks(path)), total,
+                                          speech_frames(energy), words,
+                                          self._window_aligner(source), source)),
+                    "transcript")
+
+    @staticmethod
+    def _words(transcript: str, source: str) -> list[str]:
         from tfemo.text.tokens import tokenize
 
         words = tokenize(transcript)
         if not words:
             raise InputError(source, "empty transcript", "no words in the transcript")
-        if self.alignment == "uniform":
-            return align_uniform(audio, words, source)
-        if self.alignment_seconds is not None:
-            return align_aeneas_within(audio, words, self.language, source,
-                                       self.alignment_seconds)
-        return align_aeneas(audio, words, self.language, source)
+        return words
+
+    def _window_aligner(self, source: str) -> Callable[[np.ndarray, Sequence[str], float],
+                                                       list[WordTiming]]:
+        """(audio, words, offset) -> word times, by the chosen aligner (aeneas in a child
+        killed after `alignment_seconds` when set)."""
+        def align(audio: np.ndarray, words: Sequence[str], offset: float) -> list[WordTiming]:
+            # imported here: aeneas (~50 MB) stays out of a process whose child aligns
+            if self.alignment == "uniform":
+                from tfemo.text.alignment import align_uniform
+
+                timings = align_uniform(audio, words, source)
+            elif self.alignment_seconds is not None:
+                from tfemo.text.timed_alignment import align_aeneas_within
+
+                timings = align_aeneas_within(audio, words, self.language, source,
+                                              self.alignment_seconds)
+            else:
+                from tfemo.text.alignment import align_aeneas
+
+                timings = align_aeneas(audio, words, self.language, source)
+            return [WordTiming(w.word, w.start + offset, w.end + offset) for w in timings]
+
+        return align
+
+    def _aligned(self, audio: np.ndarray, source: str, transcript: str) -> list[WordTiming]:
+        """The transcript's words aligned to `audio`: in one call up to WINDOW_SECONDS,
+        window by window beyond (tfemo.text.piecewise_alignment: bounded memory)."""
+        from tfemo.audio import SAMPLE_RATE
+        from tfemo.text.piecewise_alignment import (
+            WINDOW_SECONDS,
+            AudioCursor,
+            align_piecewise,
+            energy_profile,
+            speech_frames,
+        )
+
+        words = self._words(transcript, source)
+        align = self._window_aligner(source)
+        if len(audio) <= WINDOW_SECONDS * SAMPLE_RATE:
+            return align(audio, words, 0.0)
+        blocks = [audio[i:i + SAMPLE_RATE * 10] for i in range(0, len(audio), SAMPLE_RATE * 10)]
+        energy, total = energy_profile(blocks)
+        return align_piecewise(AudioCursor(blocks), total, speech_frames(energy), words,
+                               align, source)
+
+    @staticmethod
+    def _lookup_forms(said: Said) -> list[WordTiming]:
+        """The lookup form of each word, as the records have it (recognisers write "don't")."""
+        from tfemo.text.tokens import tokenize
+
+        words = [WordTiming(" ".join(tokenize(w.word)), w.start, w.end) for w in said.words]
+        return [w for w in words if w.word]
+
+    def on_chunks(self, chunks: Iterable[dict[str, np.ndarray]], said: Said,
+                  chunk_frames: int) -> Iterator[dict[str, np.ndarray]]:
+        """Each chunk of a file read chunk by chunk (chunk k: frames from k * chunk_frames)
+        with its word inputs, as `chunks` cuts those of the whole file: `words` per frame,
+        and the words starting in it as `word_sequence` and `word_mask`."""
+        from tfemo.text.embeddings import load_word_vectors, vector_table
+        from tfemo.text.frames import word_vectors_on_frames
+
+        words = sorted(self._lookup_forms(said), key=lambda w: w.start)
+        if self._vectors is None:
+            self._vectors = load_word_vectors(self.embeddings)
+        first_frames = np.array([int(w.start / FRAME_SECONDS) for w in words], np.int64)
+        for k, chunk in enumerate(chunks):
+            start, size = k * chunk_frames, len(chunk["audio"])
+            begin, end = start * FRAME_SECONDS, (start + size) * FRAME_SECONDS
+            near = [w for w in words if w.end > begin and w.start < end]
+            table = vector_table([w.word for w in near], self._vectors)[0]
+            out = dict(chunk)
+            if "words" in self.keys:
+                shifted = [WordTiming(w.word, w.start - begin, w.end - begin) for w in near]
+                out["words"] = word_vectors_on_frames(shifted, table, size, self.word_dim,
+                                                      FRAME_SECONDS)
+            if "word_sequence" in self.keys:
+                starting = [w for w, f in zip(words, first_frames, strict=True)
+                            if start <= f < start + size]
+                if starting:
+                    table = vector_table([w.word for w in starting], self._vectors)[0]
+                    out["word_sequence"] = word_vector_sequence(starting, table, self.word_dim)
+                    out["word_mask"] = np.ones(len(starting), bool)
+                else:  # as `chunks`: one padded word the model masks out
+                    out["word_sequence"] = np.zeros((1, self.word_dim), np.float32)
+                    out["word_mask"] = np.zeros(1, bool)
+            yield out
 
     def arrays(self, said: Said, num_frames: int) -> dict[str, Any]:
         """The model's word inputs of `said` on `num_frames` frames, and `said` itself."""
         from tfemo.text.embeddings import load_word_vectors, vector_table
         from tfemo.text.frames import word_vectors_on_frames
-        from tfemo.text.tokens import tokenize
 
-        # the lookup form of each word, as the records have it (recognisers write "don't")
-        words = [WordTiming(" ".join(tokenize(w.word)), w.start, w.end) for w in said.words]
-        words = [w for w in words if w.word]
+        words = self._lookup_forms(said)
         if self._vectors is None:
             self._vectors = load_word_vectors(self.embeddings)
         table = vector_table([w.word for w in words], self._vectors)[0]
