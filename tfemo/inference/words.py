@@ -74,12 +74,6 @@ class WordInputs:
         """As `said` for a file read block by block (a given transcript: timed, or aligned
         window by window), never holding the whole audio."""
         from tfemo.audio.io import audio_blocks
-        from tfemo.text.piecewise_alignment import (
-            AudioCursor,
-            align_piecewise,
-            energy_profile,
-            speech_frames,
-        )
 
         if isinstance(transcript, Transcript):
             if transcript.words is not None:
@@ -87,11 +81,23 @@ class WordInputs:
             transcript = transcript.text
         source = str(path)
         words = self._words(transcript, source)
-        energy, total = energy_profile(audio_blocks(path))
-        return Said(tuple(align_piecewise(AudioCursor(audio_blocks(path)), total,
-                                          speech_frames(energy), words,
-                                          self._window_aligner(source), source)),
+        return Said(tuple(self._in_windows(lambda: audio_blocks(path), words, source)),
                     "transcript")
+
+    def _in_windows(self, blocks: Callable[[], Iterable[np.ndarray]], words: Sequence[str],
+                    source: str) -> list[WordTiming]:
+        """`words` aligned window by window over the audio `blocks()` yields (called twice:
+        the speech profile, then the windows), in bounded memory."""
+        from tfemo.text.piecewise_alignment import (
+            AudioCursor,
+            align_piecewise,
+            energy_profile,
+            speech_frames,
+        )
+
+        energy, total = energy_profile(blocks())
+        return align_piecewise(AudioCursor(blocks()), total, speech_frames(energy), words,
+                               self._window_aligner(source), source)
 
     @staticmethod
     def _words(transcript: str, source: str) -> list[str]:
@@ -129,22 +135,21 @@ class WordInputs:
         """The transcript's words aligned to `audio`: in one call up to WINDOW_SECONDS,
         window by window beyond (tfemo.text.piecewise_alignment: bounded memory)."""
         from tfemo.audio import SAMPLE_RATE
-        from tfemo.text.piecewise_alignment import (
-            WINDOW_SECONDS,
-            AudioCursor,
-            align_piecewise,
-            energy_profile,
-            speech_frames,
-        )
+        from tfemo.text.piecewise_alignment import WINDOW_SECONDS
 
         words = self._words(transcript, source)
-        align = self._window_aligner(source)
         if len(audio) <= WINDOW_SECONDS * SAMPLE_RATE:
-            return align(audio, words, 0.0)
+            return self._window_aligner(source)(audio, words, 0.0)
         blocks = [audio[i:i + SAMPLE_RATE * 10] for i in range(0, len(audio), SAMPLE_RATE * 10)]
-        energy, total = energy_profile(blocks)
-        return align_piecewise(AudioCursor(blocks), total, speech_frames(energy), words,
-                               align, source)
+        return self._in_windows(lambda: blocks, words, source)
+
+    def _word_vectors(self) -> Any:
+        """The word-vector lookup, loaded on first use (once per predictor)."""
+        from tfemo.text.embeddings import load_word_vectors
+
+        if self._vectors is None:
+            self._vectors = load_word_vectors(self.embeddings)
+        return self._vectors
 
     @staticmethod
     def _lookup_forms(said: Said) -> list[WordTiming]:
@@ -159,18 +164,17 @@ class WordInputs:
         """Each chunk of a file read chunk by chunk (chunk k: frames from k * chunk_frames)
         with its word inputs, as `chunks` cuts those of the whole file: `words` per frame,
         and the words starting in it as `word_sequence` and `word_mask`."""
-        from tfemo.text.embeddings import load_word_vectors, vector_table
+        from tfemo.text.embeddings import vector_table
         from tfemo.text.frames import word_vectors_on_frames
 
         words = sorted(self._lookup_forms(said), key=lambda w: w.start)
-        if self._vectors is None:
-            self._vectors = load_word_vectors(self.embeddings)
+        vectors = self._word_vectors()
         first_frames = np.array([int(w.start / FRAME_SECONDS) for w in words], np.int64)
         for k, chunk in enumerate(chunks):
             start, size = k * chunk_frames, len(chunk["audio"])
             begin, end = start * FRAME_SECONDS, (start + size) * FRAME_SECONDS
             near = [w for w in words if w.end > begin and w.start < end]
-            table = vector_table([w.word for w in near], self._vectors)[0]
+            table = vector_table([w.word for w in near], vectors)[0]
             out = dict(chunk)
             if "words" in self.keys:
                 shifted = [WordTiming(w.word, w.start - begin, w.end - begin) for w in near]
@@ -180,7 +184,7 @@ class WordInputs:
                 starting = [w for w, f in zip(words, first_frames, strict=True)
                             if start <= f < start + size]
                 if starting:
-                    table = vector_table([w.word for w in starting], self._vectors)[0]
+                    table = vector_table([w.word for w in starting], vectors)[0]
                     out["word_sequence"] = word_vector_sequence(starting, table, self.word_dim)
                     out["word_mask"] = np.ones(len(starting), bool)
                 else:  # as `chunks`: one padded word the model masks out
@@ -190,13 +194,12 @@ class WordInputs:
 
     def arrays(self, said: Said, num_frames: int) -> dict[str, Any]:
         """The model's word inputs of `said` on `num_frames` frames, and `said` itself."""
-        from tfemo.text.embeddings import load_word_vectors, vector_table
+        from tfemo.text.embeddings import vector_table
         from tfemo.text.frames import word_vectors_on_frames
 
         words = self._lookup_forms(said)
-        if self._vectors is None:
-            self._vectors = load_word_vectors(self.embeddings)
-        table = vector_table([w.word for w in words], self._vectors)[0]
+        vectors = self._word_vectors()
+        table = vector_table([w.word for w in words], vectors)[0]
         out: dict[str, Any] = {SAID: said}
         if "words" in self.keys:
             out["words"] = word_vectors_on_frames(words, table, num_frames, self.word_dim,
