@@ -26,6 +26,8 @@ Families (default dims):
   contrast depends on the rest of the utterance.
 - entropy: Shannon entropy (bits) of the frame's normalised power spectrum divided by
   log2(n_bins), so it lies in [0, 1]; a frame without energy (digital silence) is defined as 0.
+- tilt (6): loudness, alpha ratio, Hammarberg index, spectral slopes 0-500 and 500-1500 Hz
+  and spectral flux from the shared STFT's 40 mel band powers (tfemo.audio.spectral_balance).
 - pitch (2): [F0 in Hz, voiced flag]; Praat autocorrelation pitch (parselmouth
   Sound.to_pitch, time step 0.04 s, 75-600 Hz) sampled exactly at the frame centres; F0 is 0
   where unvoiced.
@@ -81,6 +83,7 @@ from tfemo.audio.opensmile_features import (
     import_opensmile,
     opensmile_features,
 )
+from tfemo.audio.spectral_balance import TILT_DIM, spectral_balance
 from tfemo.audio.voice_quality import VOICE_DIM, voice_quality
 from tfemo.core.errors import UserError
 
@@ -93,6 +96,7 @@ FEATURE_FAMILIES: tuple[str, ...] = (
     "contrast",
     "entropy",
     "pitch",
+    "tilt",
     "mfb_mean",
     "mfb_cat",
 )
@@ -126,7 +130,7 @@ MEL_AMIN = 1e-10
 MFB_LOG_FLOOR = 1e-10
 _TINY = np.finfo(np.float32).tiny
 
-_SPECTRAL = {"mfcc", "chroma", "mel_db", "contrast", "entropy"}
+_SPECTRAL = {"mfcc", "chroma", "mel_db", "contrast", "entropy", "tilt"}
 
 
 def feature_dims(
@@ -143,6 +147,7 @@ def feature_dims(
         "contrast": CONTRAST_BANDS + 1,
         "entropy": 1,
         "pitch": 2,
+        "tilt": TILT_DIM,
         "mfb_mean": N_MFB,
         "mfb_cat": N_MFB * SUBFRAMES,
         "voice": VOICE_DIM,
@@ -310,16 +315,21 @@ def _spectral_entropy(power: np.ndarray) -> np.ndarray:
 def _spectral_families(
     frames: np.ndarray, wanted: set[str], n_mfcc: int, n_mels: int
 ) -> dict[str, np.ndarray]:
-    """mfcc, chroma, mel_db, contrast, entropy from one shared STFT of the record frames,
+    """mfcc, chroma, mel_db, contrast, entropy, tilt from one shared STFT of the record frames,
     `SPECTRAL_BLOCK` frames at a time: every value is a frame's own, but for contrast's floor
     (relative to the whole utterance's loudest, applied once at the end), so a long file's
     spectrogram is never held whole (10 minutes: ~200 MB at once, ~65 MB in blocks)."""
     parts: dict[str, list[Any]] = {}
+    previous = None  # the last frame's normalised mel bands (tilt's flux across blocks)
     for start in range(0, len(frames), SPECTRAL_BLOCK):
         power = _power_spectrum(frames[start:start + SPECTRAL_BLOCK], N_FFT)  # window t = frame t
         block: dict[str, Any] = {}
+        if {"mfcc", "mel_db", "tilt"} & wanted:
+            mel_power = _mel_power(power, N_FFT, n_mels)
+        if "tilt" in wanted:
+            block["tilt"], previous = spectral_balance(mel_power, previous)
         if {"mfcc", "mel_db"} & wanted:
-            mel_db = 10.0 * np.log10(np.maximum(_mel_power(power, N_FFT, n_mels), MEL_AMIN))
+            mel_db = 10.0 * np.log10(np.maximum(mel_power, MEL_AMIN))
             if "mfcc" in wanted:
                 block["mfcc"] = mel_db @ _dct_t(n_mels, n_mfcc)
             block["mel_db"] = mel_db
