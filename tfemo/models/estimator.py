@@ -33,15 +33,19 @@ from tfemo.models.conv1d import (
     masked_percentiles,
 )
 from tfemo.models.functionals import (
+    full_width,
     speaker_fallback,
     standardise_by_speaker,
     utterance_functionals,
 )
+from tfemo.models.gemaps_functionals import gemaps_functionals, gemaps_width, missing_families
 
-STATISTICS = ("basic", "rich", "full")
+STATISTICS = ("basic", "rich", "full", "gemaps", "full+gemaps")
 STATISTICS_HELP = ("utterance statistics: basic (mean, std), rich (also 10th/90th percentiles "
-                   "and mean abs delta) or full (16 functionals per feature, plus F0 over the "
-                   "voiced frames and voicing rates when the records hold pitch)")
+                   "and mean abs delta), full (16 functionals per feature, plus F0 over the "
+                   "voiced frames and voicing rates when the records hold pitch), gemaps (a "
+                   "compact eGeMAPS-like set: needs the pitch, mfcc and tilt families) or "
+                   "full+gemaps (both, the gemaps block weighted by gemaps_weight)")
 
 
 UTTERANCE_NORMS = ("train", "speaker")
@@ -56,6 +60,10 @@ class EstimatorOptions(Options):
         "only (train), or first z-scored per speaker with that speaker's own statistics "
         "(speaker; a file predicted alone gets the training speakers' average statistics)",
         choices=UTTERANCE_NORMS)
+    gemaps_weight: float = option(
+        4.0, "with statistics full+gemaps: the weight of the gemaps block after scaling (an "
+        "L2 model then penalises its coefficients gemaps_weight^2 times less than the full "
+        "functionals')")
     calibration_folds: int = option(
         0, "fit the calibration temperature on out-of-fold predictions of this many inner "
         "speaker folds of the training speakers (0: none; then calibrate on a devel portion "
@@ -83,10 +91,41 @@ def pitch_column(description: Any) -> int | None:
     return None
 
 
+def family_columns(description: Any) -> dict[str, tuple[int, int]]:
+    """{family: (first column, width)} of the records' features, in their order."""
+    columns, start = {}, 0
+    for name, dim in description.features.items():
+        columns[name] = (start, int(dim))
+        start += int(dim)
+    return columns
+
+
 def estimator_layout(description: Any) -> dict[str, Any]:
-    """The record layout an estimator needs: feature width, pitch column, frame length."""
+    """The record layout an estimator needs: feature width, families, frame length."""
     return {"feature_dim": description.feature_dim, "pitch_column": pitch_column(description),
+            "families": family_columns(description),
             "frame_seconds": float(getattr(description, "frame_seconds", 0.04))}
+
+
+def utterance_vectors(statistics: str, features: np.ndarray, mask: np.ndarray,
+                      families: dict[str, tuple[int, int]], frame_seconds: float
+                      ) -> np.ndarray:
+    """The utterance vectors [B, D] of `statistics` (STATISTICS) of features [B, T, F] over
+    the real frames (mask [B, T]); "full+gemaps" is the gemaps block, then the full one."""
+    if statistics in ("basic", "rich"):
+        return utterance_statistics(features, mask, statistics == "rich")
+    parts = []
+    if "gemaps" in statistics:
+        parts.append(gemaps_functionals(features, mask, families, frame_seconds))
+    if "full" in statistics:
+        pitch = families["pitch"][0] if "pitch" in families else None
+        parts.append(utterance_functionals(features, mask, pitch, frame_seconds))
+    return np.concatenate(parts, axis=1)
+
+
+def scale_columns(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """vectors [N, D] times per-column weights [D] (a pipeline step: picklable by name)."""
+    return np.asarray(vectors) * weights
 
 
 class UtteranceEstimator:
@@ -96,14 +135,24 @@ class UtteranceEstimator:
 
     def __init__(self, *, name: str, class_names: Sequence[str], feature_dim: int,
                  statistics: str, classifier: Any, pitch_column: int | None = None,
-                 frame_seconds: float = 0.04, utterance_norm: str = "train") -> None:
+                 frame_seconds: float = 0.04, utterance_norm: str = "train",
+                 families: dict[str, tuple[int, int]] | None = None,
+                 gemaps_weight: float = 1.0) -> None:
         if statistics not in STATISTICS:
             raise ValueError(f"statistics must be one of {STATISTICS}, got {statistics!r}")
         if utterance_norm not in UTTERANCE_NORMS:
             raise ValueError(f"utterance_norm must be one of {UTTERANCE_NORMS}, "
                              f"got {utterance_norm!r}")
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
+        from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+        if families is None:  # a layout without family names: pitch is all that is known
+            families = {} if pitch_column is None else {"pitch": (pitch_column, 2)}
+        if "gemaps" in statistics and missing_families(families):
+            raise ValueError(f"statistics {statistics} needs the feature families pitch, mfcc "
+                             f"and tilt; the records lack "
+                             f"{', '.join(missing_families(families))} (write them with "
+                             "make_tfrecords --features ...,tilt)")
 
         self.name = name
         self.class_names = tuple(str(c) for c in class_names)
@@ -112,8 +161,24 @@ class UtteranceEstimator:
         self.pitch_column = pitch_column
         self.frame_seconds = float(frame_seconds)
         self.utterance_norm = utterance_norm
+        self.families = dict(families)
+        self.gemaps_weight = float(gemaps_weight)
         self.fallback: tuple[np.ndarray, ...] | None = None  # per speaker: lone files
-        self.pipeline = make_pipeline(StandardScaler(), classifier)
+        steps = [StandardScaler()]
+        if statistics == "full+gemaps":
+            width = gemaps_width(self.families)
+            total = width + full_width(self.feature_dim, pitch_column)
+            weights = np.ones(total)
+            weights[:width] = self.gemaps_weight
+            steps.append(FunctionTransformer(scale_columns, kw_args={"weights": weights}))
+        self.pipeline = make_pipeline(*steps, classifier)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Load an estimator saved before the families and gemaps_weight existed."""
+        pitch = state.get("pitch_column")
+        state.setdefault("families", {} if pitch is None else {"pitch": (pitch, 2)})
+        state.setdefault("gemaps_weight", 1.0)
+        self.__dict__.update(state)
 
     @property
     def per_speaker(self) -> bool:
@@ -131,9 +196,8 @@ class UtteranceEstimator:
                              f"batch has {features.shape[-1]}")
         mask = batch.get("mask")
         mask = np.ones(features.shape[:2], bool) if mask is None else np.asarray(mask, bool)
-        if self.statistics == "full":
-            return utterance_functionals(features, mask, self.pitch_column, self.frame_seconds)
-        return utterance_statistics(features, mask, self.statistics == "rich")
+        return utterance_vectors(self.statistics, features, mask, self.families,
+                                 self.frame_seconds)
 
     def set_seed(self, seed: int) -> None:
         """Seed the classifier's randomness, where it has any (logreg's solver)."""
@@ -204,5 +268,5 @@ class UtteranceEstimator:
         return {"name": self.name, "class_names": list(self.class_names),
                 "feature_dim": self.feature_dim, "statistics": self.statistics,
                 "pitch_column": self.pitch_column, "frame_seconds": self.frame_seconds,
-                "utterance_norm": self.utterance_norm,
+                "utterance_norm": self.utterance_norm, "gemaps_weight": self.gemaps_weight,
                 "classifier": type(classifier).__name__, "params": params}

@@ -36,4 +36,5 @@ def build(description: DatasetDescription, config: LogRegConfig) -> UtteranceEst
     return UtteranceEstimator(name="logreg", class_names=description.label_names,
                               statistics=config.statistics, classifier=classifier,
                               utterance_norm=config.utterance_norm,
+                              gemaps_weight=config.gemaps_weight,
                               **estimator_layout(description))

@@ -50,4 +50,5 @@ def build(description: DatasetDescription, config: SVMConfig) -> UtteranceEstima
     return UtteranceEstimator(name="svm", class_names=description.label_names,
                               statistics=config.statistics, classifier=classifier,
                               utterance_norm=config.utterance_norm,
+                              gemaps_weight=config.gemaps_weight,
                               **estimator_layout(description))
