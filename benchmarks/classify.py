@@ -59,7 +59,11 @@ NORMALISATIONS = {"train": "train-set statistics", "speaker": "per speaker"}
 FEATURE_SETS = {"base": tuple(FEATURES.split(",")), "voice": (*FEATURES.split(","), "voice"),
                 # the prosodic, spectral-shape and voice-quality families (eGeMAPS's groups),
                 # without the 52 chroma and mel band columns
-                "compact": ("zcr", "rms", "mfcc", "contrast", "entropy", "pitch", "voice")}
+                "compact": ("zcr", "rms", "mfcc", "contrast", "entropy", "pitch", "voice"),
+                # with the loudness and spectral-balance family (tfemo/audio/spectral_balance.py)
+                # that the gemaps functionals need, without and with voice
+                "tilt": (*FEATURES.split(","), "tilt"),
+                "tilt+voice": (*FEATURES.split(","), "tilt", "voice")}
 # The grids, most regularised first (ties go to the first); "features" defaults to base.
 GRID = {
     # the baseline: an RBF SVM on the standardised mean/std (basic) or rich statistics
@@ -72,14 +76,25 @@ GRID = {
     # per-speaker standardised utterance vectors (--utterance_norm speaker): every statistics
     # set over every feature set (FEATURE_SETS), a linear and an RBF classifier
     "logreg-spk": [{"statistics": s, "utterance_norm": "speaker", "features": f,
-                    "logreg_c": c} for f in FEATURE_SETS for s in ("full", "rich", "basic")
+                    "logreg_c": c} for f in ("base", "voice", "compact")
+                   for s in ("full", "rich", "basic")
                    for c in (0.01, 0.1)]
     # stronger regularisation than the grid's strongest (0.01), on the full functionals
     + [{"statistics": "full", "utterance_norm": "speaker", "features": f, "logreg_c": c}
-       for f in FEATURE_SETS for c in (0.001, 0.003)],
+       for f in ("base", "voice", "compact") for c in (0.001, 0.003)]
+    # the compact eGeMAPS-like functionals alone, and beside the full ones with their block
+    # weighted (an L2 model penalises it gemaps_weight^2 times less)
+    + [{"statistics": "gemaps", "utterance_norm": "speaker", "features": f, "logreg_c": c}
+       for f in ("tilt", "tilt+voice") for c in (0.01, 0.1)]
+    + [{"statistics": "full+gemaps", "utterance_norm": "speaker", "features": f,
+        "gemaps_weight": w, "logreg_c": 0.01} for f in ("tilt", "tilt+voice")
+       for w in (2.0, 4.0, 8.0)],
     "svm-spk": [{"statistics": s, "utterance_norm": "speaker", "features": f,
-                 "svm_c": c, "kernel": "rbf"} for f in FEATURE_SETS
-                for s in ("full", "rich", "basic") for c in (1.0, 10.0)],
+                 "svm_c": c, "kernel": "rbf"} for f in ("base", "voice", "compact")
+                for s in ("full", "rich", "basic") for c in (1.0, 10.0)]
+    # the compact eGeMAPS-like functionals (tfemo/models/gemaps_functionals.py)
+    + [{"statistics": "gemaps", "utterance_norm": "speaker", "features": f, "svm_c": c,
+        "kernel": "rbf"} for f in ("tilt", "tilt+voice") for c in (1.0, 10.0)],
     # rich statistics only: every baseline's inner validation prefers them (and 2 settings
     # keep the neural grid within the benchmark's time on 2 shared cores)
     "tfemo": [{"variant": "utterance_rich", "dropout": d} for d in (0.5, 0.3)],
@@ -112,7 +127,8 @@ def one_blas_thread() -> None:
 # The four development corpora (../shared/data): a reader folder or a manifest CSV each.
 CORPORA = {"emodb": "emodb", "emovo": "emovo/manifest.csv", "casia": "casia/manifest.csv",
            "turevdb": "turevdb/manifest.csv"}
-FEATURE_GROUPS = {"base": FEATURES, "voice": "voice"}  # cached separately: one file each
+# cached separately: one file each
+FEATURE_GROUPS = {"base": FEATURES, "voice": "voice", "tilt": "tilt"}
 
 
 def corpus_items(path: Path) -> list[tuple[Path, str, str]]:
@@ -161,7 +177,7 @@ def cached_frames(name: str, items: list, group: str, cache_dir: Path) -> list[n
 
 def corpus_data(name: str, path: Path, cache_dir: Path, speaker_normalise: bool,
                 label_names: dict[str, str] | None = None) -> dict:
-    """One corpus's utterances: padded frames [N, T, F] (base then voice columns), mask,
+    """One corpus's utterances: padded frames [N, T, F] (base, voice, then tilt columns), mask,
     labels, speakers, ids, classes and the layout the estimators need; frames standardised
     per speaker (all of that speaker's frames, no labels) with `speaker_normalise`.
     `label_names` renames labels and drops the ones it does not name."""
@@ -190,7 +206,7 @@ def corpus_data(name: str, path: Path, cache_dir: Path, speaker_normalise: bool,
         features[n, :len(f)], mask[n, :len(f)] = f, True
     from tfemo.audio.features import feature_dims
 
-    dims = feature_dims(FEATURES.split(",") + ["voice"])
+    dims = feature_dims(FEATURES.split(",") + ["voice", "tilt"])
     layout = SimpleNamespace(label_names=classes, feature_dim=features.shape[2], features=dims,
                              frame_seconds=0.04)
     return {"features": features, "mask": mask, "speakers": speakers, "layout": layout,
@@ -255,8 +271,7 @@ class Candidates:
 
     def vectors(self, setting: dict) -> np.ndarray:
         """The utterance vectors of a setting's statistics over its feature set, made once."""
-        from tfemo.models.estimator import utterance_statistics
-        from tfemo.models.functionals import utterance_functionals
+        from tfemo.models.estimator import family_columns, utterance_vectors
 
         statistics, features = setting["statistics"], setting.get("features", "base")
         key = ("vectors", statistics, features)
@@ -269,13 +284,12 @@ class Candidates:
                     kept[name] = dim
                 start += dim
             frames = self.data["features"][:, :, columns]
-            if statistics == "full":
-                pitch = list(kept).index("pitch")
-                column = sum(list(kept.values())[:pitch])
-                vectors = utterance_functionals(frames, self.data["mask"], column, 0.04)
-            else:
-                vectors = utterance_statistics(frames, self.data["mask"], statistics == "rich")
-            self.data["cache"][key] = vectors
+            self.data["cache"][("layout", features)] = SimpleNamespace(
+                label_names=self.data["classes"], feature_dim=len(columns), features=kept,
+                frame_seconds=0.04)
+            self.data["cache"][key] = utterance_vectors(
+                statistics, frames, self.data["mask"],
+                family_columns(SimpleNamespace(features=kept)), 0.04)
         return self.data["cache"][key]
 
     def fit_predict(self, setting: dict, train: np.ndarray, test: np.ndarray,
@@ -294,9 +308,10 @@ class Candidates:
 
             spec = model_spec("svm" if stochastic else "logreg")
             options = {k: v for k, v in setting.items() if k not in ("features", "alone")}
-            estimator = spec.build(self.data["layout"], spec.config(**options))
-            estimator.set_seed(seed)
             vectors, speakers = self.vectors(setting), self.data["speakers"]
+            layout = self.data["cache"][("layout", setting.get("features", "base"))]
+            estimator = spec.build(layout, spec.config(**options))
+            estimator.set_seed(seed)
             estimator.fit(vectors[train], self.data["labels"][train], speakers[train])
             # "alone": every test file scored by itself, as tfemo.predict does (no speaker
             # statistics: the training speakers' average ones)
