@@ -88,7 +88,11 @@ GRID = {
        for f in ("tilt", "tilt+voice") for c in (0.01, 0.1)]
     + [{"statistics": "full+gemaps", "utterance_norm": "speaker", "features": f,
         "gemaps_weight": w, "logreg_c": 0.01} for f in ("tilt", "tilt+voice")
-       for w in (2.0, 4.0, 8.0)],
+       for w in (2.0, 4.0, 8.0)]
+    # beside the basic or rich statistics (TurEV-DB's inner folds prefer basic statistics)
+    + [{"statistics": f"{s}+gemaps", "utterance_norm": "speaker", "features": f,
+        "gemaps_weight": w, "logreg_c": 0.01} for s in ("basic", "rich")
+       for f in ("tilt", "tilt+voice") for w in (2.0, 4.0)],
     "svm-spk": [{"statistics": s, "utterance_norm": "speaker", "features": f,
                  "svm_c": c, "kernel": "rbf"} for f in ("base", "voice", "compact")
                 for s in ("full", "rich", "basic") for c in (1.0, 10.0)]
@@ -523,7 +527,8 @@ def choose_recipe(results: dict) -> tuple[dict, dict[str, float]]:
 
 # --few_speakers: the shipped recipe against the baseline's most chosen setting, both fixed
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "emotion-default.toml"
-RECIPE_FEATURES = "base"  # the records' features the recipe expects: FEATURES
+# the records' features the recipe expects: FEATURES, and tilt for the gemaps functionals
+RECIPE_FEATURES = {False: "base", True: "tilt"}
 FEW_BASELINE = {"statistics": "rich", "svm_c": 10.0, "kernel": "rbf"}
 
 
@@ -532,9 +537,9 @@ def recipe_setting() -> tuple[str, dict]:
     import tomllib
 
     recipe = tomllib.loads(RECIPE.read_text())
-    keys = {"statistics", "logreg_c", "svm_c", "kernel", "utterance_norm"}
+    keys = {"statistics", "logreg_c", "svm_c", "kernel", "utterance_norm", "gemaps_weight"}
     return recipe["model"], {**{k: v for k, v in recipe.items() if k in keys},
-                             "features": RECIPE_FEATURES}
+                             "features": RECIPE_FEATURES["gemaps" in recipe["statistics"]]}
 
 
 def few_speakers(data: dict, counts: list[int], draws: list[int],

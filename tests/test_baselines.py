@@ -135,7 +135,8 @@ def test_folds_calibrate_on_devel_and_pool_the_calibrated_scores(fitted, fold_re
 def test_the_shipped_recipe_is_a_valid_config():
     recipe = Path(__file__).resolve().parents[1] / "configs" / "emotion-default.toml"
     settings = train.parse_args(["--config", str(recipe)])
-    assert settings.model == "logreg" and settings.model_config.statistics == "full"
+    assert settings.model == "logreg" and settings.model_config.statistics == "full+gemaps"
+    assert settings.model_config.gemaps_weight == 4.0
     assert settings.model_config.utterance_norm == "speaker"
     assert settings.model_config.calibration_folds == 10
     assert settings.model_config.logreg_c == 0.01

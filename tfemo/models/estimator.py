@@ -40,12 +40,13 @@ from tfemo.models.functionals import (
 )
 from tfemo.models.gemaps_functionals import gemaps_functionals, gemaps_width, missing_families
 
-STATISTICS = ("basic", "rich", "full", "gemaps", "full+gemaps")
+STATISTICS = ("basic", "rich", "full", "gemaps", "basic+gemaps", "rich+gemaps", "full+gemaps")
 STATISTICS_HELP = ("utterance statistics: basic (mean, std), rich (also 10th/90th percentiles "
                    "and mean abs delta), full (16 functionals per feature, plus F0 over the "
                    "voiced frames and voicing rates when the records hold pitch), gemaps (a "
-                   "compact eGeMAPS-like set: needs the pitch, mfcc and tilt families) or "
-                   "full+gemaps (both, the gemaps block weighted by gemaps_weight)")
+                   "compact eGeMAPS-like set: needs the pitch, mfcc and tilt families), or "
+                   "basic, rich or full +gemaps (both, the gemaps block weighted by "
+                   "gemaps_weight)")
 
 
 UTTERANCE_NORMS = ("train", "speaker")
@@ -61,9 +62,9 @@ class EstimatorOptions(Options):
         "(speaker; a file predicted alone gets the training speakers' average statistics)",
         choices=UTTERANCE_NORMS)
     gemaps_weight: float = option(
-        4.0, "with statistics full+gemaps: the weight of the gemaps block after scaling (an "
-        "L2 model then penalises its coefficients gemaps_weight^2 times less than the full "
-        "functionals')")
+        4.0, "with statistics basic/rich/full+gemaps: the weight of the gemaps block after "
+        "scaling (an L2 model then penalises its coefficients gemaps_weight^2 times less than "
+        "the other block's)")
     calibration_folds: int = option(
         0, "fit the calibration temperature on out-of-fold predictions of this many inner "
         "speaker folds of the training speakers (0: none; then calibrate on a devel portion "
@@ -111,16 +112,27 @@ def utterance_vectors(statistics: str, features: np.ndarray, mask: np.ndarray,
                       families: dict[str, tuple[int, int]], frame_seconds: float
                       ) -> np.ndarray:
     """The utterance vectors [B, D] of `statistics` (STATISTICS) of features [B, T, F] over
-    the real frames (mask [B, T]); "full+gemaps" is the gemaps block, then the full one."""
-    if statistics in ("basic", "rich"):
-        return utterance_statistics(features, mask, statistics == "rich")
+    the real frames (mask [B, T]); "<other>+gemaps" is the gemaps block, then the other."""
     parts = []
-    if "gemaps" in statistics:
-        parts.append(gemaps_functionals(features, mask, families, frame_seconds))
-    if "full" in statistics:
-        pitch = families["pitch"][0] if "pitch" in families else None
-        parts.append(utterance_functionals(features, mask, pitch, frame_seconds))
+    for name in sorted(statistics.split("+"), key=lambda part: part != "gemaps"):
+        if name == "gemaps":
+            parts.append(gemaps_functionals(features, mask, families, frame_seconds))
+        elif name == "full":
+            pitch = families["pitch"][0] if "pitch" in families else None
+            parts.append(utterance_functionals(features, mask, pitch, frame_seconds))
+        else:
+            parts.append(utterance_statistics(features, mask, name == "rich"))
     return np.concatenate(parts, axis=1)
+
+
+def statistics_width(statistics: str, feature_dim: int,
+                     families: dict[str, tuple[int, int]]) -> int:
+    """The length of the utterance vector of `statistics` (STATISTICS) for these records."""
+    pitch = families["pitch"][0] if "pitch" in families else None
+    widths = {"basic": 2 * feature_dim, "rich": 5 * feature_dim,
+              "full": full_width(feature_dim, pitch)}
+    return sum(gemaps_width(families) if name == "gemaps" else widths[name]
+               for name in statistics.split("+"))
 
 
 def scale_columns(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -165,10 +177,9 @@ class UtteranceEstimator:
         self.gemaps_weight = float(gemaps_weight)
         self.fallback: tuple[np.ndarray, ...] | None = None  # per speaker: lone files
         steps = [StandardScaler()]
-        if statistics == "full+gemaps":
+        if "+gemaps" in statistics:
             width = gemaps_width(self.families)
-            total = width + full_width(self.feature_dim, pitch_column)
-            weights = np.ones(total)
+            weights = np.ones(statistics_width(statistics, self.feature_dim, self.families))
             weights[:width] = self.gemaps_weight
             steps.append(FunctionTransformer(scale_columns, kw_args={"weights": weights}))
         self.pipeline = make_pipeline(*steps, classifier)
