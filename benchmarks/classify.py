@@ -92,7 +92,11 @@ GRID = {
     # beside the basic or rich statistics (TurEV-DB's inner folds prefer basic statistics)
     + [{"statistics": f"{s}+gemaps", "utterance_norm": "speaker", "features": f,
         "gemaps_weight": w, "logreg_c": 0.01} for s in ("basic", "rich")
-       for f in ("tilt", "tilt+voice") for w in (2.0, 4.0)],
+       for f in ("tilt", "tilt+voice") for w in (2.0, 4.0)]
+    # the regularisation around C 0.01 for the best two of those (on their inner UAR)
+    + [{"statistics": s, "utterance_norm": "speaker", "features": "tilt", "gemaps_weight": w,
+        "logreg_c": c} for s, w in (("full+gemaps", 4.0), ("basic+gemaps", 2.0))
+       for c in (0.003, 0.03)],
     "svm-spk": [{"statistics": s, "utterance_norm": "speaker", "features": f,
                  "svm_c": c, "kernel": "rbf"} for f in ("base", "voice", "compact")
                 for s in ("full", "rich", "basic") for c in (1.0, 10.0)]

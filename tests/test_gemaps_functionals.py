@@ -92,6 +92,9 @@ def test_records_without_the_families_are_refused():
     spec = model_spec("logreg")
     with pytest.raises(ValueError, match="lack tilt"):
         spec.build(layout, spec.config(statistics="gemaps"))
+    few_coefficients = {"mfcc": (0, 3), "pitch": (3, 2), "tilt": (5, 6)}
+    with pytest.raises(ValueError, match="at least 5 coefficients"):
+        gemaps_functionals(np.zeros((1, 4, 11)), np.ones((1, 4), bool), few_coefficients, 0.04)
 
 
 @pytest.mark.parametrize("other, width", [("full", full_width(WIDTH, F0)),

@@ -45,8 +45,12 @@ def gemaps_width(families: Mapping[str, tuple[int, int]]) -> int:
 
 
 def missing_families(families: Mapping[str, tuple[int, int]]) -> list[str]:
-    """The families the vector needs that the records lack (empty: it can be computed)."""
-    return [name for name in REQUIRED_FAMILIES if name not in families]
+    """The families the vector needs that the records lack (empty: it can be computed); an
+    `mfcc` family without coefficients 1-4 counts as missing."""
+    missing = [name for name in REQUIRED_FAMILIES if name not in families]
+    if "mfcc" in families and families["mfcc"][1] <= max(MFCC_COEFFICIENTS):
+        missing.append(f"mfcc with at least {max(MFCC_COEFFICIENTS) + 1} coefficients")
+    return missing
 
 
 def _mean_std(values: np.ndarray, valid: np.ndarray) -> list[np.ndarray]:
