@@ -277,6 +277,20 @@ class Candidates:
         if family == "tfemo":
             self.rich = self.vectors({"statistics": "rich"})
 
+    def columns(self, features: str) -> tuple[list[int], SimpleNamespace]:
+        """The frame columns of a feature set (FEATURE_SETS) and the layout an estimator built
+        for vectors of those columns needs."""
+        families = FEATURE_SETS[features]
+        columns, kept, start = [], {}, 0
+        for name, dim in self.data["layout"].features.items():
+            if name in families:
+                columns += range(start, start + dim)
+                kept[name] = dim
+            start += dim
+        return columns, SimpleNamespace(label_names=self.data["classes"],
+                                        feature_dim=len(columns), features=kept,
+                                        frame_seconds=0.04)
+
     def vectors(self, setting: dict) -> np.ndarray:
         """The utterance vectors of a setting's statistics over its feature set, made once."""
         from tfemo.models.estimator import family_columns, utterance_vectors
@@ -284,20 +298,10 @@ class Candidates:
         statistics, features = setting["statistics"], setting.get("features", "base")
         key = ("vectors", statistics, features)
         if key not in self.data["cache"]:
-            families = FEATURE_SETS[features]
-            columns, kept, start = [], {}, 0
-            for name, dim in self.data["layout"].features.items():
-                if name in families:
-                    columns += range(start, start + dim)
-                    kept[name] = dim
-                start += dim
-            frames = self.data["features"][:, :, columns]
-            self.data["cache"][("layout", features)] = SimpleNamespace(
-                label_names=self.data["classes"], feature_dim=len(columns), features=kept,
-                frame_seconds=0.04)
+            columns, layout = self.columns(features)
             self.data["cache"][key] = utterance_vectors(
-                statistics, frames, self.data["mask"],
-                family_columns(SimpleNamespace(features=kept)), 0.04)
+                statistics, self.data["features"][:, :, columns], self.data["mask"],
+                family_columns(layout), 0.04)
         return self.data["cache"][key]
 
     def fit_predict(self, setting: dict, train: np.ndarray, test: np.ndarray,
@@ -317,7 +321,7 @@ class Candidates:
             spec = model_spec("svm" if stochastic else "logreg")
             options = {k: v for k, v in setting.items() if k not in ("features", "alone")}
             vectors, speakers = self.vectors(setting), self.data["speakers"]
-            layout = self.data["cache"][("layout", setting.get("features", "base"))]
+            _, layout = self.columns(setting.get("features", "base"))
             estimator = spec.build(layout, spec.config(**options))
             estimator.set_seed(seed)
             estimator.fit(vectors[train], self.data["labels"][train], speakers[train])
