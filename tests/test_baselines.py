@@ -139,7 +139,7 @@ def test_the_shipped_recipe_is_a_valid_config():
     assert settings.model_config.gemaps_weight == 4.0
     assert settings.model_config.utterance_norm == "speaker"
     assert settings.model_config.calibration_folds == 10
-    assert settings.model_config.logreg_c == 0.01
+    assert settings.model_config.logreg_c == 0.003
     assert settings.train.train_portions == "train+devel"
 
 
