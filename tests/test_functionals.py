@@ -80,8 +80,9 @@ def test_the_layout_comes_from_the_description():
     description = SimpleNamespace(features={"rms": 1, "mfcc": 13, "pitch": 2}, feature_dim=16,
                                   frame_seconds=0.04)
     assert pitch_column(description) == 14
-    assert estimator_layout(description) == {"feature_dim": 16, "pitch_column": 14,
-                                             "frame_seconds": 0.04}
+    assert estimator_layout(description) == {
+        "feature_dim": 16, "pitch_column": 14, "frame_seconds": 0.04,
+        "families": {"rms": (0, 1), "mfcc": (1, 13), "pitch": (14, 2)}}
     assert pitch_column(SimpleNamespace(features={"mfcc": 13})) is None
 
 
