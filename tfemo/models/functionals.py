@@ -91,6 +91,14 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def run_lengths(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lengths in frames of the runs of True and of False in a 1-D flag array."""
+    edges = np.flatnonzero(np.diff(flags.astype(np.int8))) + 1
+    runs = np.split(flags, edges)
+    return (np.array([len(r) for r in runs if len(r) and r[0]], dtype=np.int64),
+            np.array([len(r) for r in runs if len(r) and not r[0]], dtype=np.int64))
+
+
 def _segments(voiced: np.ndarray, mask: np.ndarray, frame_seconds: float) -> np.ndarray:
     """[B, 4]: voiced fraction, voiced segments per second, mean voiced and unvoiced segment
     lengths in seconds, of each row's real frames."""
@@ -99,14 +107,11 @@ def _segments(voiced: np.ndarray, mask: np.ndarray, frame_seconds: float) -> np.
         flags = flags[real]
         if not len(flags):
             continue
-        edges = np.flatnonzero(np.diff(flags.astype(np.int8))) + 1
-        runs = np.split(flags, edges)
-        voiced_runs = [len(r) for r in runs if r[0]]
-        unvoiced_runs = [len(r) for r in runs if not r[0]]
+        voiced_runs, unvoiced_runs = run_lengths(flags)
         seconds = len(flags) * frame_seconds
         out[row] = (flags.mean(), len(voiced_runs) / seconds,
-                    np.mean(voiced_runs) * frame_seconds if voiced_runs else 0.0,
-                    np.mean(unvoiced_runs) * frame_seconds if unvoiced_runs else 0.0)
+                    voiced_runs.mean() * frame_seconds if len(voiced_runs) else 0.0,
+                    unvoiced_runs.mean() * frame_seconds if len(unvoiced_runs) else 0.0)
     return out
 
 
@@ -182,5 +187,5 @@ def standardise_by_speaker(vectors: np.ndarray, speakers: np.ndarray | None,
             out[rows] = (vectors[rows] - own_mean) / own_std
     return out
 
-__all__ = ["PER_FEATURE", "full_width", "speaker_fallback", "speaker_statistics",
+__all__ = ["PER_FEATURE", "full_width", "run_lengths", "speaker_fallback", "speaker_statistics",
            "standardise_by_speaker", "utterance_functionals"]

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from tfemo.models.functionals import _nanmean, _quiet
+from tfemo.models.functionals import _nanmean, _quiet, run_lengths
 
 REQUIRED_FAMILIES = ("pitch", "mfcc", "tilt")
 CONTOUR_FUNCTIONALS = 10
@@ -86,10 +86,7 @@ def _timing(loudness: np.ndarray, voiced: np.ndarray, mask: np.ndarray,
         middle = level[1:-1]
         peaks = np.sum((middle > level[:-2]) & (middle > level[2:])
                        & (middle > np.median(level)))
-        edges = np.flatnonzero(np.diff(flags.astype(np.int8))) + 1
-        runs = np.split(flags, edges)
-        on = np.array([len(r) for r in runs if r[0]]) * frame_seconds
-        off = np.array([len(r) for r in runs if not r[0]]) * frame_seconds
+        on, off = (lengths * frame_seconds for lengths in run_lengths(flags))
         out[row] = (peaks / seconds, len(on) / seconds,
                     on.mean() if len(on) else 0.0, on.std() if len(on) else 0.0,
                     off.mean() if len(off) else 0.0, off.std() if len(off) else 0.0,
