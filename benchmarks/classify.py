@@ -5,8 +5,11 @@ speaker folds only, beside the baselines; the default recipe is chosen over all 
 Corpora (../shared/data; `--corpora`): EMO-DB (German, 10 speakers), EMOVO (Italian, 6),
 CASIA (Mandarin, 4) and TurEV-DB (Turkish, 6). Every utterance's frame features (the records'
 extraction, tfemo.records.example.frame_features) are computed once per corpus and kept in
-`--cache` (features/classify/<corpus>-<group>.npz): the `base` families (FEATURES) and the
-Praat `voice` family (tfemo/audio/voice_quality.py), printed with their x real time.
+`--cache` (features/classify/<corpus>-<group>.npz): the `base` families (FEATURES), the
+Praat `voice` family (tfemo/audio/voice_quality.py) and the spectral-balance `tilt` family
+(tfemo/audio/spectral_balance.py), printed with their x real time. The utterance vectors and
+every fit's predictions are kept there too (<corpus>-<normalisation>-predictions.joblib); each
+cache is made again when the code it comes from has changed.
 
 Protocol, per corpus, the same for every model family: for every outer fold (one test
 speaker), the other speakers are split by speaker into --inner_folds groups (shuffled with the
@@ -137,6 +140,12 @@ CORPORA = {"emodb": "emodb", "emovo": "emovo/manifest.csv", "casia": "casia/mani
            "turevdb": "turevdb/manifest.csv"}
 # cached separately: one file each
 FEATURE_GROUPS = {"base": FEATURES, "voice": "voice", "tilt": "tilt"}
+# The caches are made again when the code they come from changes: the frame extraction's for
+# the frame features, the estimators' and calibration's for the predictions.
+PROJECT = Path(__file__).resolve().parents[1]
+FRAME_CODE = ("tfemo/audio", "tfemo/records/example.py")
+MODEL_CODE = ("tfemo/models", "tfemo/scoring", "tfemo/training/inner_calibration.py")
+CODE_KEY = "code version"
 
 
 def corpus_items(path: Path) -> list[tuple[Path, str, str]]:
@@ -156,15 +165,18 @@ def corpus_items(path: Path) -> list[tuple[Path, str, str]]:
 
 def cached_frames(name: str, items: list, group: str, cache_dir: Path) -> list[np.ndarray]:
     """Every utterance's frame features [N_i, F] of feature group `group`, extracted once and
-    kept in `cache_dir`/<corpus>-<group>.npz (the records' own extraction: frame_features)."""
+    kept in `cache_dir`/<corpus>-<group>.npz (the records' own extraction: frame_features),
+    made again when the extraction code (FRAME_CODE) has changed since."""
     from tfemo.audio.io import frame_count, load_audio
     from tfemo.records.example import frame_features
 
     path = cache_dir / f"{name}-{group}.npz"
     ids = np.array([str(p) for p, _, _ in items])
+    version = code_version(FRAME_CODE)
     if path.is_file():
         saved = np.load(path)
-        if np.array_equal(saved["ids"], ids):
+        if (np.array_equal(saved["ids"], ids) and "code" in saved.files
+                and str(saved["code"]) == version):
             return np.split(saved["frames"], np.cumsum(saved["lengths"])[:-1])
     families = tuple(FEATURE_GROUPS[group].split(","))
     frames, seconds, started = [], 0.0, time.perf_counter()
@@ -178,7 +190,7 @@ def cached_frames(name: str, items: list, group: str, cache_dir: Path) -> list[n
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial.npz")
     np.savez(partial, ids=ids, lengths=[len(f) for f in frames], frames=np.concatenate(frames),
-             seconds=seconds, spent=spent)
+             seconds=seconds, spent=spent, code=version)
     partial.replace(path)
     return frames
 
@@ -222,26 +234,38 @@ def corpus_data(name: str, path: Path, cache_dir: Path, speaker_normalise: bool,
             "base_dim": sum(dims[f] for f in FEATURES.split(",")), "cache": {}}
 
 
+def code_version(paths: tuple[str, ...]) -> str:
+    """A digest of the source files under `paths` (relative to the project): a cache made by
+    other code is not reused."""
+    digest = hashlib.sha1()
+    for root in paths:
+        for source in sorted((PROJECT / root).rglob("*.py")) or [PROJECT / root]:
+            digest.update(str(source.relative_to(PROJECT)).encode() + source.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_file(cache_dir: Path, corpus: str, normalise: str) -> Path:
     """Where one corpus's utterance vectors and fits' predictions are kept between runs (keyed
-    by setting, index sets and seed; delete the file after changing a model or a feature)."""
+    by setting, index sets and seed, and dropped when the model code, MODEL_CODE, changes)."""
     return cache_dir / f"{corpus}-{normalise}-predictions.joblib"
 
 
 def load_cache(data: dict, path: Path) -> None:
-    """Fill `data`'s cache from `path`, if it exists."""
+    """Fill `data`'s cache from `path`, if it exists and was made by the current model code."""
     import joblib
 
     if path.is_file():
-        data["cache"].update(joblib.load(path))
+        saved = joblib.load(path)
+        if saved.pop(CODE_KEY, None) == code_version(MODEL_CODE):
+            data["cache"].update(saved)
 
 
 def save_cache(data: dict, path: Path) -> None:
-    """Write `data`'s cache to `path` atomically."""
+    """Write `data`'s cache to `path` atomically, stamped with the model code's version."""
     import joblib
 
     partial = path.with_name(path.name + ".partial")
-    joblib.dump(data["cache"], partial)
+    joblib.dump({**data["cache"], CODE_KEY: code_version(MODEL_CODE)}, partial)
     partial.replace(path)
 
 

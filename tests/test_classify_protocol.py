@@ -126,3 +126,30 @@ def test_leave_one_corpus_out_never_trains_on_the_test_corpus(classify, monkeypa
         tested = {speakers[i].split("/")[0] for i in test}
         trained = {speakers[i].split("/")[0] for i in train}
         assert len(tested) == 1 and not tested & trained and len(trained) == 2
+
+
+def test_a_cache_from_other_model_code_is_not_reused(classify, monkeypatch, tmp_path):
+    path = tmp_path / "c-train-predictions.joblib"
+    data = {"cache": {("vectors", "basic", "base"): np.ones(3)}}
+    classify.save_cache(data, path)
+    again = {"cache": {}}
+    classify.load_cache(again, path)
+    assert list(again["cache"]) == [("vectors", "basic", "base")]
+    monkeypatch.setattr(classify, "code_version", lambda paths: "edited")
+    stale = {"cache": {}}
+    classify.load_cache(stale, path)
+    assert stale["cache"] == {}
+
+
+def test_the_code_version_follows_the_sources(classify, monkeypatch, tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "one.py").write_text("y = 1\n")
+    monkeypatch.setattr(classify, "PROJECT", tmp_path)
+    before = classify.code_version(("pkg", "one.py"))
+    assert classify.code_version(("pkg", "one.py")) == before
+    (tmp_path / "pkg" / "a.py").write_text("x = 2\n")
+    assert classify.code_version(("pkg", "one.py")) != before
+    edited = classify.code_version(("pkg", "one.py"))
+    (tmp_path / "one.py").write_text("y = 2\n")
+    assert classify.code_version(("pkg", "one.py")) != edited
