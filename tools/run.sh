@@ -19,7 +19,9 @@ case "$job" in
   test)
     .venv/bin/ruff check .
     .venv/bin/lint-imports --no-cache
-    .venv/bin/pytest -m "slow or not slow" "${@:2}"
+    # one worker per core, at most 4 (each holds TensorFlow); a file's tests share a worker,
+    # so a module's fixtures are built once
+    .venv/bin/pytest -m "slow or not slow" -n auto --maxprocesses 4 --dist loadfile "${@:2}"
     ;;
   *)
     echo "usage: bash tools/run.sh [demo|test]" >&2
