@@ -199,3 +199,81 @@ def test_an_older_train_dir_with_a_step_in_its_file_name_still_reads(
     assert json.loads((old / "eval-test-1000.json").read_text())["step"] == 1000
     assert predict.main([str(next(tonal_emodb.rglob("*.wav"))), "--train_dir", str(old),
                          "--output_dir", str(tmp_path / "p"), "--no_speech_check"]) == 0
+
+
+def _probabilities(folder: Path) -> dict[str, np.ndarray]:
+    """path -> the p_* columns of a predictions.csv."""
+    with open(folder / "predictions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    names = [k for k in rows[0] if k.startswith("p_")]
+    return {Path(r["path"]).name: np.array([float(r[n]) for n in names]) for r in rows}
+
+
+@slow
+def test_predict_standardises_each_speakers_files_with_that_speakers_statistics(
+        per_speaker, tonal_emodb, tmp_path):  # noqa: F811
+    from tfemo.inference.predictor import Predictor
+
+    wavs = sorted((tonal_emodb / "wav").glob("*.wav"))
+    first, second = sorted({w.name[:2] for w in wavs})[:2]
+    group = [w for w in wavs if w.name.startswith(first)]
+    lone = next(w for w in wavs if w.name.startswith(second))
+    unnamed = [w for w in wavs if w.name.startswith(second)][1]
+    broken = tmp_path / "broken.wav"  # reported and skipped; A's statistics come without it
+    broken.write_bytes(b"RIFF not really a wav")
+    listed = tmp_path / "list.csv"
+    with open(listed, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "speaker"])
+        writer.writerows([[str(w), "A"] for w in group] + [[str(broken), "A"], [str(lone), "B"],
+                                                            [str(unnamed), ""]])
+    model = per_speaker / "fold-01"
+    flags = ["--train_dir", str(model), "--no_speech_check"]
+    assert predict.main([*flags, "--output_dir", str(tmp_path / "together"), str(listed)]) == 0
+    assert predict.main([*flags, "--output_dir", str(tmp_path / "alone"),
+                         *map(str, [*group, lone, unnamed])]) == 0
+    together, alone = _probabilities(tmp_path / "together"), _probabilities(tmp_path / "alone")
+    assert broken.name not in together and len(together) == len(group) + 2
+    assert predict.main([*flags, "--strict", "--output_dir", str(tmp_path / "strict"),
+                         str(listed)]) != 0
+    assert not (tmp_path / "strict" / "predictions.csv").exists()
+    # speaker A: standardised with the statistics of A's own files, as eval scores a speaker
+    predictor = Predictor(model, speech_check=False)
+    estimator = predictor.model
+    vectors = np.concatenate([estimator.statistics_of(
+        {"features": predictor.inputs(w)["features"][None]}) for w in group])
+    expected = predictor.calibrated(estimator.probabilities(vectors, ["A"] * len(group)))
+    got = np.stack([together[w.name] for w in group])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # the fake tree's tones are told apart at p ~ 1: the log-probabilities show the change
+    apart = np.log(np.clip(got, 1e-300, None)) - np.log(np.clip(
+        np.stack([alone[w.name] for w in group]), 1e-300, None))
+    assert np.abs(apart).max() > 0.1
+    # one file of B, and a file with no speaker: the training speakers' statistics, as alone
+    for w in (lone, unnamed):
+        np.testing.assert_allclose(together[w.name], alone[w.name], atol=1e-6)
+    # a train dir of folds: every fold model standardises A's files with A's statistics
+    folds = tmp_path / "folds"
+    assert predict.main(["--train_dir", str(per_speaker), "--no_speech_check", "--output_dir",
+                         str(folds), str(listed)]) == 0
+    members = [Predictor(f, speech_check=False) for f in sorted(per_speaker.glob("fold-*"))]
+    mean = np.mean([m.calibrated(m.model.probabilities(vectors, ["A"] * len(group)))
+                    for m in members], axis=0)
+    np.testing.assert_allclose(np.stack([_probabilities(folds)[w.name] for w in group]), mean,
+                               atol=1e-5)
+
+
+def test_a_speaker_column_is_not_used_by_a_model_that_standardises_files_alone(tmp_path):
+    from types import SimpleNamespace
+
+    from tfemo.inference.requests import Request
+    from tfemo.predict import speakers_of
+
+    printed = []
+    console = SimpleNamespace(print=printed.append)
+    keras_model = SimpleNamespace(model=object())  # not an estimator
+    requests = [Request(tmp_path / "a.wav", speaker="A"), Request(tmp_path / "b.wav")]
+    assert speakers_of(keras_model, requests, None, False, console) == {}
+    assert len(printed) == 1  # one warning line
+    assert speakers_of(keras_model, [Request(tmp_path / "a.wav")], None, False, console) == {}
+    assert len(printed) == 1  # no speaker column: nothing to say

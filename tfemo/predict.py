@@ -3,7 +3,10 @@
 Inputs are audio files, folders (searched recursively for audio files) or CSV lists with a
 `path` column (relative to the CSV) and, for models that read words, a `transcript` column;
 without one, such a model gets the words the recogniser hears (English), and the words it
-used are written in the predictions.
+used are written in the predictions. A `speaker` column groups a speaker's files: a model
+that standardises utterance vectors per speaker (the default recipe) then gets each speaker's
+own statistics, from all of that speaker's files, as tfemo.eval scores a portion; without it,
+each file is standardised with the training speakers' average statistics.
 Every file is resampled and framed here, run through the model in chunks of --chunk_seconds,
 and written as one row of `<output_dir>/predictions.csv`:
 - a classifier: the class probabilities (averaged over chunks by length, calibrated with the
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfemo.inference.ensemble import Ensemble, open_predictor
     from tfemo.inference.outputs import prediction_warnings, write_outputs
     from tfemo.inference.requests import AUDIO_SUFFIXES, collect_requests
+    from tfemo.inference.speakers import as_speaker
     from tfemo.text.transcripts import read_transcripts
     from tfemo.training.exported import is_export
 
@@ -139,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     table = read_transcripts(args.transcripts) if args.transcripts else None
     budget = budget_of(args)
     recognised = budget if limited else replace(budget, max_seconds=LONGEST_RECOGNISED)
+    statistics = speakers_of(predictor, requests, budget, args.strict, console)
     results, segmented, skipped = [], [], 0
     for request in requests:
         try:
@@ -146,12 +151,14 @@ def main(argv: list[str] | None = None) -> int:
             words = given or request.transcript
             within_budget(budget if predictor.streams_file(words) else recognised,
                           request.path, given.text if given else request.transcript)
-            if mode is None:
-                results.append(predictor.predict(request.path, given or request.transcript))
-            else:  # the VAD (or windows) cut the recording; each piece gets its result
-                segmented.append(predict_segments(predictor, request.path, mode,
-                                                  backend=args.vad))
-                results.append(segmented[-1].whole)
+            with as_speaker(predictor, statistics.get(request.speaker, [])):
+                if mode is None:
+                    results.append(predictor.predict(request.path,
+                                                     given or request.transcript))
+                else:  # the VAD (or windows) cut the recording; each piece gets its result
+                    segmented.append(predict_segments(predictor, request.path, mode,
+                                                      backend=args.vad))
+                    results.append(segmented[-1].whole)
         except InputError as error:
             if args.strict:
                 raise stopped_by_strict(error) from None
@@ -182,6 +189,49 @@ def main(argv: list[str] | None = None) -> int:
                       f"({sum(len(r.segments) for r in segmented)}); timelines: "
                       f"{args.output_dir / 'timelines'}")
     return 0
+
+
+def speakers_of(predictor, requests: list, budget, strict: bool, console) -> dict[str, list]:
+    """Each speaker's statistics (tfemo.inference.speakers) for the requests a CSV's speaker
+    column groups, with one line on what was done; files that cannot be read are left out
+    here and reported when they are labelled (--strict: the first one stops the run)."""
+    from tfemo.core.cli import stopped_by_strict
+    from tfemo.core.errors import InputError
+    from tfemo.inference.budget import within_budget
+    from tfemo.inference.speakers import per_speaker_members, speaker_statistics
+
+    groups: dict[str, list[Path]] = {}
+    for request in requests:
+        if request.speaker:
+            groups.setdefault(request.speaker, []).append(request.path)
+    if not groups:
+        return {}
+    if not per_speaker_members(predictor):
+        console.print("[yellow]warning:[/] the speaker column is not used: this model "
+                      "standardises each file alone (only utterance_norm speaker uses it)")
+        return {}
+    statistics, alone = {}, []
+    for speaker, paths in groups.items():
+        readable = []
+        for path in paths:
+            try:
+                within_budget(budget, path)
+                readable.append(path)
+            except InputError as error:  # over the budget: reported when it is labelled
+                if strict:
+                    raise stopped_by_strict(error) from None
+        try:
+            statistics[speaker] = speaker_statistics(predictor, readable, strict)
+        except InputError as error:
+            raise stopped_by_strict(error) from None
+        if any(own is None for own in statistics[speaker]):
+            alone.append(speaker)
+    console.print(f"speakers: {len(groups)}, each standardised with its own files' statistics"
+                  f" ({sum(map(len, groups.values()))} files)")
+    if alone:
+        console.print(f"[yellow]warning:[/] fewer than 2 readable files of {', '.join(alone)}: "
+                      "standardised with the training speakers' statistics")
+    return statistics
 
 
 if __name__ == "__main__":

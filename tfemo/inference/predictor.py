@@ -290,6 +290,15 @@ class Predictor:
             chunks = self.word_inputs.on_chunks(chunks, said, self.chunk_frames)
         return chunks
 
+    def feature_chunks(self, path: Path) -> Iterable[dict[str, np.ndarray]]:
+        """One file's inputs chunk by chunk, as `predict` reads them, for a model that reads no
+        words (streamed block by block when the file is long)."""
+        if self.reads_words:
+            raise ValueError("feature_chunks is for models that read no words")
+        if audio_duration(path) > self.stream_seconds:
+            return self.streamed_inputs(path)
+        return input_chunks(self.inputs(path), self.chunk_frames)
+
     def predict_audio(self, audio: np.ndarray, name: str,
                       transcript: str | Transcript = "") -> FileResult:
         """As `predict`, for audio decoded in memory (16 kHz mono float32); `name` labels it."""

@@ -13,10 +13,11 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".mp
 
 @dataclass(frozen=True)
 class Request:
-    """One file to label, with its transcript when the CSV gives one."""
+    """One file to label, with its transcript and speaker when the CSV gives them."""
 
     path: Path
     transcript: str = ""
+    speaker: str = ""
 
 
 def collect_requests(inputs: list[Path]) -> list[Request]:
@@ -38,7 +39,9 @@ def collect_requests(inputs: list[Path]) -> list[Request]:
 
 
 def read_request_csv(path: Path) -> list[Request]:
-    """Rows of a CSV list: `path` (relative to the CSV's folder) and an optional `transcript`."""
+    """Rows of a CSV list: `path` (relative to the CSV's folder), an optional `transcript` and
+    an optional `speaker` (files of one speaker are standardised together,
+    tfemo.inference.speakers)."""
     import pandas as pd
 
     try:
@@ -48,5 +51,8 @@ def read_request_csv(path: Path) -> list[Request]:
     if "path" not in table.columns:
         raise TfemoError(f"{path}: a CSV list needs a 'path' column "
                          f"(it has: {', '.join(table.columns)})")
-    transcripts = table["transcript"] if "transcript" in table.columns else [""] * len(table)
-    return [Request(path.parent / p, t) for p, t in zip(table["path"], transcripts, strict=True)]
+    empty = [""] * len(table)
+    transcripts = table["transcript"] if "transcript" in table.columns else empty
+    speakers = table["speaker"].str.strip() if "speaker" in table.columns else empty
+    return [Request(path.parent / p, t, s)
+            for p, t, s in zip(table["path"], transcripts, speakers, strict=True)]
