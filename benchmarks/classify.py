@@ -477,7 +477,7 @@ def evaluate_family(family: str, data: dict, speaker_normalise: bool, seeds: lis
                     calibration_folds: int = 0) -> dict:
     """Every seed's pooled test scores, the seeds' ensemble and every setting's inner UAR per
     outer fold, for one model family."""
-    from tfemo.scoring.calibration import apply_temperature, ece, nll
+    from tfemo.scoring.calibration import apply_temperature, ece, fit_temperature, nll
     from tfemo.scoring.metrics import classification_scores
     from tfemo.training.inner_calibration import temperature_warning
 
@@ -520,10 +520,34 @@ def evaluate_family(family: str, data: dict, speaker_normalise: bool, seeds: lis
                        for s in seeds}
     ensemble = np.mean([raw[s] for s in seeds], axis=0)
     ensemble_cal = np.mean([calibrated[s] for s in seeds], axis=0)
+    first = raw[seeds[0]]
     return {"per_seed": per_seed_scores, "ensemble": {"raw": scored(ensemble),
                                                       "calibrated": scored(ensemble_cal)},
             "chosen": {json.dumps(GRID[family][k]): n for k, n in chosen.most_common()},
-            "inner": inner, "temperatures_at_bound": at_bound}
+            "inner": inner, "temperatures_at_bound": at_bound,
+            # the spread over test speakers (the first seed): what the seeds cannot show
+            "fold_uar": [uar(labels[data["speakers"] == s], first[data["speakers"] == s],
+                             classes) for s in test_speakers],
+            # never used to choose: the ECE at the temperature fit on these test predictions
+            # themselves (no single temperature does better), and the ECE a perfectly
+            # calibrated model with these confidences shows on this many files
+            "ece_bound": ece(apply_temperature(first, fit_temperature(first, labels)), labels),
+            "ece_floor": ece_floor(calibrated[seeds[0]])}
+
+
+def ece_floor(probabilities: np.ndarray, draws: int = 100) -> float:
+    """The mean ECE of `probabilities` against labels drawn from them (a perfectly calibrated
+    model's ECE on this many files: the noise floor of the estimate)."""
+    from tfemo.scoring.calibration import ece
+
+    rng = np.random.default_rng(0)
+    p = probabilities / probabilities.sum(axis=1, keepdims=True)
+    cumulative = p.cumsum(axis=1)
+    values = []
+    for _ in range(draws):
+        drawn = (rng.random((len(p), 1)) > cumulative).sum(axis=1).clip(max=p.shape[1] - 1)
+        values.append(ece(p, drawn))
+    return float(np.mean(values))
 
 
 def files_alone(data: dict, setting: dict, seeds: list[int]) -> list[float]:
@@ -830,11 +854,13 @@ def print_table(results: dict, minutes: dict, seeds: int) -> None:
 def print_summary(results: dict, corpora: list[str], alone: dict) -> None:
     """The done-when table: UAR of the recipe, the svm baseline and the issue's plain
     functional SVM per corpus and normalisation, the recipe's ECE after calibration, and the
-    recipe's UAR when each test file is scored alone (tfemo.predict)."""
+    recipe's UAR when each test file is scored alone (tfemo.predict without a speaker
+    column); then the recipe's spread over test speakers and what bounds its ECE."""
     print("\n| corpus | normalisation | recipe UAR | svm baseline UAR | recipe - svm | plain "
           "functional SVM (issue 22) | recipe ECE after calibration | recipe UAR, files "
           "alone |")
     print("|---|---|---|---|---|---|---|---|")
+    spread = []
     for corpus in corpora:
         for k, normalise in enumerate(NORMALISATIONS):
             recipe = results.get((corpus, "recipe", normalise))
@@ -849,6 +875,17 @@ def print_summary(results: dict, corpora: list[str], alone: dict) -> None:
             print(f"| {corpus} | {NORMALISATIONS[normalise]} | {_stat(recipe, 'uar')} | "
                   f"{_stat(svm, 'uar')} | {gain:+.1f} | {plain / 100:.3f} | "
                   f"{_stat(recipe, 'ece', 'calibrated')} | {lone} |")
+            folds = recipe["fold_uar"]
+            spread.append(f"| {corpus} | {NORMALISATIONS[normalise]} | {np.mean(folds):.3f} ± "
+                          f"{np.std(folds, ddof=1):.3f} ({min(folds):.3f} to {max(folds):.3f})"
+                          f" | {_stat(recipe, 'ece', 'calibrated')} | "
+                          f"{recipe['ece_bound']:.3f} | {recipe['ece_floor']:.3f} |")
+    if spread:
+        print("\n| corpus | normalisation | recipe UAR per test speaker, mean ± sd (range) | "
+              "ECE after calibration | ECE at the test predictions' own temperature (never "
+              "used to choose) | ECE of a perfectly calibrated model, these files |")
+        print("|---|---|---|---|---|---|")
+        print("\n".join(spread))
 
 
 if __name__ == "__main__":

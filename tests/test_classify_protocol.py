@@ -153,3 +153,10 @@ def test_the_code_version_follows_the_sources(classify, monkeypatch, tmp_path):
     edited = classify.code_version(("pkg", "one.py"))
     (tmp_path / "one.py").write_text("y = 2\n")
     assert classify.code_version(("pkg", "one.py")) != edited
+
+
+def test_the_ece_floor_shrinks_with_more_files(classify):
+    rng = np.random.default_rng(0)
+    few = classify.ece_floor(rng.dirichlet([1.0, 1.0, 1.0], size=60))
+    many = classify.ece_floor(rng.dirichlet([1.0, 1.0, 1.0], size=6000))
+    assert many < 0.02 < few < 0.3
