@@ -199,6 +199,7 @@ def speakers_of(predictor, requests: list, budget, strict: bool, console) -> dic
     from tfemo.core.errors import InputError
     from tfemo.inference.budget import within_budget
     from tfemo.inference.speakers import per_speaker_members, speaker_statistics
+    from tfemo.models.functionals import MIN_SPEAKER_FILES
 
     groups: dict[str, list[Path]] = {}
     for request in requests:
@@ -229,8 +230,8 @@ def speakers_of(predictor, requests: list, budget, strict: bool, console) -> dic
     console.print(f"speakers: {len(groups)}, each standardised with its own files' statistics"
                   f" ({sum(map(len, groups.values()))} files)")
     if alone:
-        console.print(f"[yellow]warning:[/] fewer than 2 readable files of {', '.join(alone)}: "
-                      "standardised with the training speakers' statistics")
+        console.print(f"[yellow]warning:[/] fewer than {MIN_SPEAKER_FILES} readable files of "
+                      f"{', '.join(alone)}: standardised with the training speakers' statistics")
     return statistics
 
 

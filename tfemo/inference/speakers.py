@@ -24,6 +24,7 @@ import numpy as np
 from tfemo.core.errors import InputError
 from tfemo.models.estimator import UtteranceEstimator
 from tfemo.models.functionals import MIN_SPEAKER_FILES
+from tfemo.models.functionals import speaker_statistics as statistics_by_speaker
 
 # one member's statistics of one speaker: (mean, std, floor) in place of the fallback
 Statistics = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -67,9 +68,10 @@ def speaker_statistics(predictor: Any, paths: Iterable[Path],
         if len(rows) < MIN_SPEAKER_FILES:
             out.append(None)
             continue
-        stacked = np.asarray(rows, np.float64)
-        floor = estimator.fallback[2]
-        out.append((stacked.mean(axis=0), np.maximum(stacked.std(axis=0), floor), floor))
+        floor = estimator.fallback[2]  # the training speakers' floor, as eval applies it
+        (mean, std), = statistics_by_speaker(np.asarray(rows), np.zeros(len(rows)),
+                                             floor).values()
+        out.append((mean, std, floor))
     return out
 
 
